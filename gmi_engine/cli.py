@@ -18,6 +18,7 @@ from gmi_engine.errors import GmiError
 # Modules exposing ``register(subparsers: argparse._SubParsersAction) -> None``.
 COMMAND_MODULES: list[str] = [
     "gmi_engine.synth.commands",
+    "gmi_engine.grid_commands",
 ]
 
 

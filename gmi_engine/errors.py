@@ -7,8 +7,10 @@ from gmi_engine.kernel.errors import (  # noqa: F401  (re-exported)
     GmiError,
     GmiFileError,
     GmiInputError,
+    IndexLibraryError,
     MetadataValueError,
     MissingMetadataError,
     NotAsterL1TError,
     SchemaError,
+    SixSError,
 )

@@ -49,6 +49,10 @@ class FormulaError(GmiInputError):
     """An index formula is not allowed or cannot be parsed."""
 
 
+class IndexLibraryError(GmiInputError):
+    """An index-library file or entry is malformed; names the file, the index and the field."""
+
+
 class BlobError(GmiInputError):
     """A blob cannot be encoded or decoded (wrong size, dtype, or over the cell limit)."""
 
@@ -63,3 +67,7 @@ class SchemaError(GmiInputError):
 
 class BackendError(GmiError, RuntimeError):
     """A backend (local pool or MaxCompute) failed to run a job."""
+
+
+class SixSError(GmiError, RuntimeError):
+    """A 6S run failed or its output could not be read; carries the tail of 6S's stderr."""
