@@ -19,6 +19,8 @@ from gmi_engine.errors import GmiError
 COMMAND_MODULES: list[str] = [
     "gmi_engine.synth.commands",
     "gmi_engine.grid_commands",
+    "gmi_engine.ingest_commands",
+    "gmi_engine.table_commands",
 ]
 
 

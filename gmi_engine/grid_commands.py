@@ -50,6 +50,14 @@ def register(sub: argparse._SubParsersAction) -> None:
     _grid_options(polygon)
     polygon.set_defaults(func=_tiles_of_polygon)
 
+    granule = cmds.add_parser(
+        "tiles-of", help="the tiles an AST_L1T granule's footprint overlaps", formatter_class=_RAW,
+        description="List the tiles (ix iy key) an AST_L1T granule's footprint polygon overlaps.\n\n"
+                    "example:\n  gmi grid tiles-of AST_L1T_00309062006180242_20150516014601_17781.hdf")
+    granule.add_argument("granule", metavar="GRANULE", help="AST_L1T .hdf file")
+    _grid_options(granule)
+    granule.set_defaults(func=_tiles_of_granule)
+
 
 def _grid_options(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--res", type=float, default=30.0, help="pixel size in metres (default 30)")
@@ -116,3 +124,12 @@ def _parse_polygon(words: Sequence[str]) -> List[Tuple[float, float]]:
             raise GmiInputError("vertex {!r} is not LON,LAT".format(word)) from None
         vertices.append((lon, lat))
     return vertices
+
+
+def _tiles_of_granule(args: argparse.Namespace) -> int:
+    from gmi_engine.aster.reader import open_granule
+
+    grid = TileGrid(args.res, args.tile_px)
+    for tile in grid.tiles_for_polygon(list(open_granule(args.granule).footprint_lonlat)):
+        print(tile.ix, tile.iy, grid.key(tile))
+    return 0

@@ -1,1 +1,81 @@
-"""ancillary."""
+"""Ancillary data sampled onto one global tile: MCD19A2 AOD550 and water vapour, GDEM altitude,
+the MOD09A1 reference.
+
+The area is given as EPSG:3857 bounds: an object with ``xmin``/``ymin``/``xmax``/``ymax``
+attributes (e.g. the tile grid's bounds) or a 4-tuple in that order. Scalar samplers return a
+:class:`Sample` that says where its value came from.
+"""
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass, field
+from typing import Any, Tuple
+
+from gmi_engine.errors import GmiFileError, GmiInputError
+
+Bounds = Tuple[float, float, float, float]
+
+
+@dataclass(frozen=True)
+class Sample:
+    """One ancillary value for a tile.
+
+    ``source`` names the files it came from, or starts with ``"default: "`` and gives the reason a
+    documented default was used; ``n_valid`` counts the pixels (x orbits) that were averaged.
+    """
+
+    value: float
+    source: str
+    n_valid: int
+    detail: dict = field(default_factory=dict, compare=False)
+
+    @property
+    def is_default(self) -> bool:
+        """True when the value is a documented default, not data."""
+        return self.source.startswith("default:")
+
+
+def as_bounds(bounds: Any) -> Bounds:
+    """(xmin, ymin, xmax, ymax) from a bounds object or a 4-sequence; checks the order."""
+    if all(hasattr(bounds, k) for k in ("xmin", "ymin", "xmax", "ymax")):
+        values = (bounds.xmin, bounds.ymin, bounds.xmax, bounds.ymax)
+    else:
+        try:
+            values = tuple(bounds)
+        except TypeError:
+            raise GmiInputError("bounds {!r}: need xmin/ymin/xmax/ymax or a 4-tuple".format(bounds)) from None
+        if len(values) != 4:
+            raise GmiInputError("bounds {!r}: need 4 numbers (xmin, ymin, xmax, ymax)".format(bounds))
+    try:
+        xmin, ymin, xmax, ymax = (float(v) for v in values)
+    except (TypeError, ValueError):
+        raise GmiInputError("bounds {!r}: values must be numbers".format(bounds)) from None
+    if not all(math.isfinite(v) for v in (xmin, ymin, xmax, ymax)) or xmin >= xmax or ymin >= ymax:
+        raise GmiInputError("bounds {!r}: need finite xmin < xmax and ymin < ymax".format(bounds))
+    return xmin, ymin, xmax, ymax
+
+
+def open_gdal(name: str, what: str):
+    """``gdal.Open`` that raises :class:`GmiFileError` naming the file and the field."""
+    from osgeo import gdal
+
+    gdal.PushErrorHandler("CPLQuietErrorHandler")
+    try:
+        ds = gdal.Open(name)
+        detail = gdal.GetLastErrorMsg()
+    except RuntimeError as exc:  # gdal.UseExceptions() is on (the engine turns it on)
+        ds, detail = None, str(exc)
+    finally:
+        gdal.PopErrorHandler()
+    if ds is None:
+        raise GmiFileError("{}: cannot open {} ({})".format(name, what, detail or "no detail"))
+    return ds
+
+
+from gmi_engine.ancillary.aerosol import (  # noqa: E402  (Sample must exist first)
+    DEFAULT_AOD550, DEFAULT_WATER_VAPOUR, sample_aod_wv)
+from gmi_engine.ancillary.elevation import DEFAULT_ALTITUDE_KM, sample_altitude  # noqa: E402
+from gmi_engine.ancillary.modis_reference import sample_mod09a1  # noqa: E402
+
+__all__ = ["Bounds", "Sample", "as_bounds", "sample_aod_wv", "sample_altitude", "sample_mod09a1",
+           "DEFAULT_AOD550", "DEFAULT_WATER_VAPOUR", "DEFAULT_ALTITUDE_KM"]

@@ -1,0 +1,79 @@
+"""Target altitude (km) for a tile from ASTER GDEM tiles.
+
+The tiles are mosaicked in memory (``gdal.BuildVRT``), warped to EPSG:3857 over the area at
+``resolution`` metres with average resampling (voids, -9999, are ignored whether or not the file
+carries a NoData tag), and the valid cells are averaged; metres become km. With no valid cell the
+altitude defaults to :data:`DEFAULT_ALTITUDE_KM` (sea level) and the source says why.
+"""
+from __future__ import annotations
+
+import math
+import os
+from pathlib import Path
+from typing import Any, Iterable
+
+import numpy as np
+from osgeo import gdal
+
+from gmi_engine.ancillary import Sample, as_bounds, open_gdal
+from gmi_engine.errors import GmiFileError
+
+DEFAULT_ALTITUDE_KM = 0.0
+NODATA = -9999
+
+
+def _paths(paths: Any) -> list:
+    if isinstance(paths, (str, os.PathLike)):
+        paths = [paths]
+    out = [os.fspath(p) for p in paths]
+    for p in out:
+        if not os.path.isfile(p):
+            raise GmiFileError("{}: GDEM tile not found".format(p))
+        open_gdal(p, "GDEM tile")
+    return out
+
+
+def _warp_mean_m(paths: list, bounds: tuple, resolution: float) -> np.ndarray:
+    """Average-resampled heights (float32, NaN = no data) on the EPSG:3857 grid of the area."""
+    xmin, ymin, xmax, ymax = bounds
+    width = max(1, int(math.ceil((xmax - xmin) / resolution - 1e-9)))
+    height = max(1, int(math.ceil((ymax - ymin) / resolution - 1e-9)))
+    gdal.PushErrorHandler("CPLQuietErrorHandler")
+    try:
+        vrt = gdal.BuildVRT("", paths, srcNodata=NODATA, VRTNodata=NODATA)
+        if vrt is None:
+            raise GmiFileError("{}: cannot mosaic GDEM tiles ({})".format(
+                ", ".join(paths), gdal.GetLastErrorMsg()))
+        out = gdal.Warp("", vrt, format="MEM", dstSRS="EPSG:3857", outputBounds=bounds, width=width,
+                        height=height, resampleAlg="average", srcNodata=NODATA, dstNodata=float("nan"),
+                        outputType=gdal.GDT_Float32, multithread=False)
+        if out is None:
+            raise GmiFileError("{}: cannot warp GDEM tiles ({})".format(
+                ", ".join(paths), gdal.GetLastErrorMsg()))
+    finally:
+        gdal.PopErrorHandler()
+    return out.ReadAsArray().astype(np.float64)
+
+
+def sample_altitude(gdem_paths: Iterable, bounds: Any, resolution: float = 240.0) -> Sample:
+    """Mean terrain height (km) over an EPSG:3857 area from GDEM GeoTIFF tiles."""
+    paths = _paths(gdem_paths)
+    b = as_bounds(bounds)
+    names = ", ".join(Path(p).name for p in paths)
+    if not paths:
+        return Sample(DEFAULT_ALTITUDE_KM, "default: no GDEM tile given; using sea level 0 km", 0,
+                      {"bounds_3857": list(b)})
+    heights = _warp_mean_m(paths, b, resolution)
+    valid = np.isfinite(heights)
+    detail = {"bounds_3857": list(b), "resolution_m": resolution, "cells": int(heights.size),
+              "coverage": float(valid.mean())}
+    if not valid.any():
+        return Sample(DEFAULT_ALTITUDE_KM,
+                      "default: GDEM tiles hold no valid height over the area ({}); using sea level 0 km"
+                      .format(names), 0, detail)
+    h = heights[valid]
+    detail.update(mean_m=float(h.mean()), min_m=float(h.min()), max_m=float(h.max()))
+    source = "GDEM: " + names
+    if not valid.all():
+        source += " (covers {:.0%} of the area)".format(valid.mean())
+    return Sample(float(h.mean()) / 1000.0, source, int(valid.sum()), detail)

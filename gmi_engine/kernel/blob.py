@@ -1,0 +1,250 @@
+"""The blob codec: numpy arrays <-> self-describing bytes for one table cell.
+
+Layout of an encoded blob (all integers little-endian)::
+
+    offset  size  field
+    0       4     magic b"GMIB"
+    4       1     format version (1)
+    5       1     flags: bit 0 = payload is zlib-compressed; bit 1 = row-delta filtered (below);
+                  other bits must be 0
+    6       1     dtype code (see DTYPE_CODES)
+    7       1     ndim (0..8)
+    8       4*n   shape, one uint32 per axis
+    8+4n    4     CRC-32 of the array's bytes (after undoing zlib and the filter)
+    12+4n   ...   payload: the array's C-order little-endian bytes, zlib-compressed if flagged
+
+Row-delta filter (integer dtypes, only together with zlib): each element is replaced by its
+difference to the previous element along the last axis, in wrapping unsigned arithmetic of the
+same width (the PNG "Sub" idea); decoding is a wrapping cumulative sum. On image-like uint8 DN it
+makes the zlib stream about 15-20 % smaller.
+
+The header is 12 + 4*ndim bytes (20 for an image), so ``decode`` needs nothing but the bytes and a
+truncated or corrupted cell is caught (length, zlib stream, CRC) with a :class:`BlobError` that says
+what is wrong. Blobs are raw bytes, never hex text. An encoded cell larger than
+:data:`MAX_CELL_BYTES` (8 MiB, the MaxCompute cell limit) raises :class:`CellTooLargeError`.
+
+``encode_raw`` / ``decode_raw`` handle the reference engine's format: the bare array bytes of a
+dtype and shape that the caller knows from elsewhere.
+
+Pure numpy + stdlib, Python 3.7 syntax: this module also runs inside the MaxCompute UDTF.
+"""
+import struct
+import zlib
+from typing import NamedTuple, Sequence, Tuple, Union
+
+import numpy as np
+
+from gmi_engine.kernel.errors import BlobError, CellTooLargeError
+
+MAGIC = b"GMIB"
+FORMAT_VERSION = 1
+MAX_CELL_BYTES = 8 * 1024 * 1024
+"""Largest encoded cell accepted (8 MiB, MaxCompute's limit for one STRING/BINARY value)."""
+MAX_NDIM = 8
+FLAG_ZLIB = 0x01
+FLAG_DELTA = 0x02
+DEFAULT_ZLIB_LEVEL = 6
+
+DTYPE_CODES = {
+    1: np.dtype("<u1"),
+    2: np.dtype("<i1"),
+    3: np.dtype("<u2"),
+    4: np.dtype("<i2"),
+    5: np.dtype("<u4"),
+    6: np.dtype("<i4"),
+    7: np.dtype("<u8"),
+    8: np.dtype("<i8"),
+    9: np.dtype("<f4"),
+    10: np.dtype("<f8"),
+    11: np.dtype("?"),
+}
+"""Stable dtype codes of the header; never renumber (stored data depend on them)."""
+_CODE_OF = {dt.str.lstrip("<|="): code for code, dt in DTYPE_CODES.items()}
+
+_NATIVE_LITTLE = np.dtype("=u2").str.startswith("<")
+_FIXED = struct.Struct("<4sBBBB")
+_CRC = struct.Struct("<I")
+
+BytesLike = Union[bytes, bytearray, memoryview]
+
+
+class BlobHeader(NamedTuple):
+    """What the header of an encoded blob says (read by :func:`peek`)."""
+
+    dtype: np.dtype
+    shape: Tuple[int, ...]
+    compressed: bool
+    delta: bool
+    header_size: int
+    crc32: int
+
+    @property
+    def nbytes(self) -> int:
+        """Size of the decoded array in bytes."""
+        return int(np.prod(self.shape, dtype=np.int64)) * self.dtype.itemsize
+
+
+def dtype_code(dtype: "np.dtype") -> int:
+    """The header code of ``dtype`` (byte order ignored); BlobError for unsupported dtypes."""
+    dt = np.dtype(dtype)
+    code = _CODE_OF.get(dt.newbyteorder("<").str.lstrip("<|="))
+    if code is None:
+        raise BlobError("blob: dtype {} is not supported (use one of {})".format(
+            dt, ", ".join(str(d) for d in DTYPE_CODES.values())))
+    return code
+
+
+def _check_size(size: int, what: str) -> None:
+    if size > MAX_CELL_BYTES:
+        raise CellTooLargeError("{} is {} bytes, over the {} byte (8 MiB) cell limit".format(
+            what, size, MAX_CELL_BYTES))
+
+
+def _little_endian(array: np.ndarray) -> np.ndarray:
+    """``array`` as C-contiguous little-endian data of the same dtype kind and size."""
+    dt = array.dtype
+    if dt.byteorder == ">" or (dt.byteorder == "=" and not _NATIVE_LITTLE):
+        array = array.astype(dt.newbyteorder("<"))
+    return np.ascontiguousarray(array)
+
+
+def _unsigned(dtype: np.dtype) -> np.dtype:
+    """The little-endian unsigned integer dtype of the same width."""
+    return np.dtype("<u{}".format(dtype.itemsize))
+
+
+def _delta(data: np.ndarray) -> bytes:
+    """Row-delta filter of a C-contiguous little-endian integer array (wrapping arithmetic)."""
+    unsigned = data.view(_unsigned(data.dtype))
+    out = np.empty_like(unsigned)
+    out[..., :1] = unsigned[..., :1]
+    np.subtract(unsigned[..., 1:], unsigned[..., :-1], out=out[..., 1:])
+    return out.tobytes()
+
+
+def encode(array: np.ndarray, compress: bool = True, level: int = DEFAULT_ZLIB_LEVEL) -> bytes:
+    """Encode ``array`` as one self-describing cell.
+
+    With ``compress`` the payload is zlib-compressed at ``level`` (integer arrays after the
+    row-delta filter) unless that would not make it smaller; the header says what was done.
+    Raises :class:`CellTooLargeError` when the result exceeds :data:`MAX_CELL_BYTES`,
+    :class:`BlobError` for unsupported input.
+    """
+    if not isinstance(array, np.ndarray):
+        raise BlobError("blob: expected a numpy array, got {}".format(type(array).__name__))
+    if array.ndim > MAX_NDIM:
+        raise BlobError("blob: {} dimensions, at most {} are supported".format(array.ndim, MAX_NDIM))
+    if any(n > 0xFFFFFFFF for n in array.shape):
+        raise BlobError("blob: shape {} has an axis longer than 2**32-1".format(array.shape))
+    code = dtype_code(array.dtype)
+    data = _little_endian(array)
+    payload = data.tobytes()
+    flags = 0
+    body = payload
+    if compress and payload:
+        if data.dtype.kind in "iu" and array.ndim >= 1:
+            squeezed, squeezed_flags = zlib.compress(_delta(data), level), FLAG_ZLIB | FLAG_DELTA
+        else:
+            squeezed, squeezed_flags = zlib.compress(payload, level), FLAG_ZLIB
+        if len(squeezed) < len(payload):
+            body, flags = squeezed, squeezed_flags
+    header = (_FIXED.pack(MAGIC, FORMAT_VERSION, flags, code, array.ndim)
+              + struct.pack("<{}I".format(array.ndim), *array.shape)
+              + _CRC.pack(zlib.crc32(payload) & 0xFFFFFFFF))
+    _check_size(len(header) + len(body), "encoded blob of {} {}".format(array.dtype, array.shape))
+    return header + body
+
+
+def peek(data: BytesLike) -> BlobHeader:
+    """Read and check the header of an encoded blob without decoding its payload."""
+    if not isinstance(data, (bytes, bytearray, memoryview)):
+        raise BlobError("blob: expected bytes, got {}".format(type(data).__name__))
+    view = memoryview(data)
+    if len(view) < _FIXED.size:
+        raise BlobError("blob: {} bytes is shorter than the {} byte header (truncated cell?)".format(
+            len(view), _FIXED.size))
+    magic, version, flags, code, ndim = _FIXED.unpack_from(view, 0)
+    if magic != MAGIC:
+        hint = " (looks like hex text)" if bytes(view[:4]).isalnum() else ""
+        raise BlobError("blob: bad magic {!r}, expected {!r}{}: not a GMI blob".format(
+            bytes(magic), MAGIC, hint))
+    if version != FORMAT_VERSION:
+        raise BlobError("blob: format version {} is not supported (this GMI reads version {})".format(
+            version, FORMAT_VERSION))
+    if code not in DTYPE_CODES:
+        raise BlobError("blob: unknown dtype code {} (corrupt header?)".format(code))
+    delta_ok = flags & FLAG_ZLIB and DTYPE_CODES[code].kind in "iu" and ndim > 0
+    if flags & ~(FLAG_ZLIB | FLAG_DELTA) or (flags & FLAG_DELTA and not delta_ok):
+        raise BlobError("blob: invalid flag bits 0x{:02x} (corrupt header?)".format(flags))
+    if ndim > MAX_NDIM:
+        raise BlobError("blob: ndim {} exceeds {} (corrupt header?)".format(ndim, MAX_NDIM))
+    header_size = _FIXED.size + 4 * ndim + _CRC.size
+    if len(view) < header_size:
+        raise BlobError("blob: {} bytes is shorter than its {} byte header (truncated cell?)".format(
+            len(view), header_size))
+    shape = struct.unpack_from("<{}I".format(ndim), view, _FIXED.size)
+    (crc,) = _CRC.unpack_from(view, _FIXED.size + 4 * ndim)
+    return BlobHeader(DTYPE_CODES[code], tuple(int(n) for n in shape), bool(flags & FLAG_ZLIB),
+                      bool(flags & FLAG_DELTA), header_size, crc)
+
+
+def decode(data: BytesLike) -> np.ndarray:
+    """Decode a cell made by :func:`encode` into a new, writable array (native byte order)."""
+    head = peek(data)
+    body = memoryview(data)[head.header_size:]
+    if head.compressed:
+        try:
+            decomp = zlib.decompressobj()
+            payload = decomp.decompress(body, head.nbytes + 1)
+            if len(payload) == head.nbytes and not decomp.eof:
+                raise BlobError("blob: zlib payload is truncated (expected {} bytes of {} {})".format(
+                    head.nbytes, head.dtype, head.shape))
+            if decomp.unused_data:
+                raise BlobError("blob: {} stray bytes after the zlib payload".format(
+                    len(decomp.unused_data)))
+        except zlib.error as exc:
+            raise BlobError("blob: zlib payload is corrupt ({})".format(exc)) from None
+    else:
+        payload = body
+    if len(payload) != head.nbytes:
+        raise BlobError("blob: payload has {}{} bytes, header says {} {} = {} bytes ({})".format(
+            "more than " if head.compressed and len(payload) > head.nbytes else "", len(payload),
+            head.dtype, head.shape, head.nbytes,
+            "truncated cell?" if len(payload) < head.nbytes else "corrupt cell or stray bytes"))
+    array = np.frombuffer(bytearray(payload), dtype=head.dtype).reshape(head.shape)
+    if head.delta:
+        unsigned = array.view(_unsigned(head.dtype))
+        np.cumsum(unsigned, axis=-1, dtype=unsigned.dtype, out=unsigned)
+    if zlib.crc32(array) & 0xFFFFFFFF != head.crc32:
+        raise BlobError("blob: CRC-32 mismatch, the cell is corrupt")
+    return array.astype(head.dtype.newbyteorder("="), copy=False)
+
+
+def encode_raw(array: np.ndarray, dtype: "Union[np.dtype, str, None]" = None) -> bytes:
+    """The bare C-order little-endian bytes of ``array`` (the reference engine's cell format).
+
+    ``dtype``, when given, is the dtype the bytes must have; the array must already have it (no
+    silent casting). Raises :class:`CellTooLargeError` over :data:`MAX_CELL_BYTES`.
+    """
+    if not isinstance(array, np.ndarray):
+        raise BlobError("raw blob: expected a numpy array, got {}".format(type(array).__name__))
+    if dtype is not None and np.dtype(dtype).newbyteorder("=") != array.dtype.newbyteorder("="):
+        raise BlobError("raw blob: array has dtype {}, expected {}".format(array.dtype, np.dtype(dtype)))
+    _check_size(array.nbytes, "raw blob of {} {}".format(array.dtype, array.shape))
+    return _little_endian(array).tobytes()
+
+
+def decode_raw(data: BytesLike, dtype: "Union[np.dtype, str]", shape: Sequence[int]) -> np.ndarray:
+    """A new, writable array of ``dtype`` and ``shape`` from bare little-endian bytes."""
+    if not isinstance(data, (bytes, bytearray, memoryview)):
+        raise BlobError("raw blob: expected bytes, got {}".format(type(data).__name__))
+    dt = np.dtype(dtype).newbyteorder("<")
+    shape = tuple(int(n) for n in shape)
+    if any(n < 0 for n in shape):
+        raise BlobError("raw blob: negative axis in shape {}".format(shape))
+    expected = int(np.prod(shape, dtype=np.int64)) * dt.itemsize
+    if len(data) != expected:
+        raise BlobError("raw blob: {} bytes, but {} {} needs {} bytes".format(
+            len(data), np.dtype(dtype), shape, expected))
+    array = np.frombuffer(bytearray(data), dtype=dt).reshape(shape)
+    return array.astype(dt.newbyteorder("="), copy=False)

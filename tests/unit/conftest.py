@@ -1,0 +1,50 @@
+"""Fixtures: synthetic granules written once per session."""
+from __future__ import annotations
+
+import pytest
+
+from gmi_engine.synth.aster import write_aster_l1t
+
+from synth_cases import CASES
+
+
+@pytest.fixture(scope="session")
+def synth_dir(tmp_path_factory):
+    """A session-wide folder for synthetic products."""
+    return tmp_path_factory.mktemp("synth")
+
+
+@pytest.fixture(scope="session")
+def granule_path(synth_dir):
+    """Factory: the path of a named synthetic case, written on first use."""
+    cache = {}
+
+    def get(name: str):
+        if name not in cache:
+            cache[name] = write_aster_l1t(CASES[name], synth_dir / name)
+        return cache[name]
+
+    return get
+
+
+@pytest.fixture(scope="session")
+def demo_small(tmp_path_factory):
+    """The small demo set (two overlapping 12 km granules over tile 260, 526 + ancillaries)."""
+    from gmi_engine.synth.demo import write_demo_set
+
+    return write_demo_set(tmp_path_factory.mktemp("demo-small"), small=True)
+
+
+@pytest.fixture(scope="session")
+def demo_workspace(demo_small, tmp_path_factory):
+    """A workspace with both small demo granules ingested (and the options used)."""
+    from gmi_engine.backends.local import LocalStore
+    from gmi_engine.ingest import IngestOptions, ingest_granule
+
+    options = IngestOptions(mcd19a2=demo_small.mcd19a2, gdem=demo_small.gdem,
+                            modis_ref=demo_small.mod09a1)
+    ws = tmp_path_factory.mktemp("ws")
+    with LocalStore(ws) as store:
+        for path in demo_small.granules:
+            ingest_granule(path, store, options)
+    return ws, options

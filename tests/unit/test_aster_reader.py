@@ -1,0 +1,97 @@
+"""The AST_L1T reader on synthetic granules: values, georeference and specific errors."""
+from __future__ import annotations
+
+import shutil
+from datetime import date
+
+import pytest
+from pyhdf.SD import SD, SDC
+
+from gmi_engine.aster.reader import open_granule
+from gmi_engine.errors import (GmiError, GmiFileError, MetadataValueError, MissingMetadataError,
+                               NotAsterL1TError)
+from gmi_engine.synth.aster import load_truth
+
+
+def test_reader_values_match_the_truth(granule_path):
+    path = granule_path("north")
+    g = open_granule(path)
+    truth = load_truth(path)
+    assert g.granule_id == path.stem
+    assert g.acquired.isoformat() == "2006-09-06T18:02:42+00:00"
+    assert g.sun_azimuth == pytest.approx(truth["sun"]["azimuth"], abs=1e-6)
+    assert g.sun_elevation == pytest.approx(truth["sun"]["elevation"], abs=1e-6)
+    assert g.sun_zenith == pytest.approx(90 - truth["sun"]["elevation"], abs=1e-6)
+    assert g.pointing == {"VNIR": 2.5, "SWIR": 2.46, "TIR": 2.49}
+    assert set(g.bands) == {"01", "02", "3N", "04", "05", "06", "07", "08", "09",
+                            "10", "11", "12", "13", "14"}
+    assert g.bands["3N"].incl == pytest.approx(truth["ucc"]["3N"])
+    assert g.utm_zone == 12 and not g.south and g.epsg == 32612
+    assert g.swir_usable
+    assert len(g.footprint_lonlat) == 4
+    c = g.corners
+    assert g.geotransform("SWIR") == (c.ul_easting - 15, 30.0, 0.0, c.ul_northing + 15, 0.0, -30.0)
+
+
+def test_south_geotransform_adds_the_false_northing(granule_path):
+    g = open_granule(granule_path("south"))
+    assert g.south and g.epsg == 32753
+    gt = g.geotransform("VNIR")
+    assert gt[3] == pytest.approx(g.corners.ul_northing + 10_000_000 + 7.5)
+
+
+def test_post_2008_granule_is_flagged(granule_path):
+    assert not open_granule(granule_path("post2008")).swir_usable
+    assert open_granule(granule_path("north")).swir_usable
+
+
+def _copy_with_attr(src, dst, name, edit):
+    shutil.copy(src, dst)
+    sd = SD(str(dst), SDC.WRITE)
+    try:
+        text = sd.attributes()[name]
+        sd.attr(name).set(SDC.CHAR8, edit(text))
+    finally:
+        sd.end()
+    return dst
+
+
+def test_missing_key_names_file_and_key(granule_path, tmp_path):
+    src = granule_path("north")
+    bad = _copy_with_attr(src, tmp_path / src.name, "productmetadata.1",
+                          lambda text: text.replace("UPPERLEFTM", "UPPERLEFTX"))
+    with pytest.raises(MissingMetadataError) as err:
+        open_granule(bad)
+    assert err.value.key == "UPPERLEFTM" and str(bad) in str(err.value)
+    assert isinstance(err.value, ValueError) and isinstance(err.value, GmiError)
+
+
+def test_malformed_value_names_file_key_and_value(granule_path, tmp_path):
+    src = granule_path("north")
+    bad = _copy_with_attr(src, tmp_path / src.name, "productmetadata.0",
+                          lambda text: text.replace('"01", "NOR"', '"01", "XYZ"'))
+    with pytest.raises(MetadataValueError, match=r"GAIN\.1.*01, XYZ"):
+        open_granule(bad)
+
+
+def test_non_l1t_hdf_is_rejected(tmp_path):
+    from gmi_engine.synth.modis import write_mcd19a2
+
+    path = write_mcd19a2(tmp_path, 8, 5, date(2006, 9, 6), size=20)
+    with pytest.raises(NotAsterL1TError, match="SHORTNAME is 'MCD19A2'"):
+        open_granule(path)
+
+
+def test_not_hdf_and_truncated_files_raise_file_errors(granule_path, tmp_path):
+    text = tmp_path / "AST_L1T_fake.hdf"
+    text.write_text("not an hdf file")
+    with pytest.raises(NotAsterL1TError, match="not an HDF4 file"):
+        open_granule(text)
+    src = granule_path("north")
+    truncated = tmp_path / src.name
+    truncated.write_bytes(src.read_bytes()[:4096])
+    with pytest.raises(GmiFileError) as err:
+        open_granule(truncated)
+    assert str(truncated) in str(err.value) and isinstance(err.value, OSError)
+    with pytest.raises(GmiFileError, match="no such file"):
+        open_granule(tmp_path / "missing.hdf")
