@@ -24,7 +24,7 @@ lint: install ## Check the kernel is Python 3.7 syntax, numpy + stdlib only
 	$(VENV)/bin/vermin -t=3.7- --no-tips --violations gmi_engine/kernel
 
 test: install lint ## Run every test (engine, QGIS plugin, end to end)
-	$(PY) -m pytest -p no:qgis -p no:cacheprovider tests/unit tests/e2e -q
+	$(PY) -m pytest -p no:qgis -p no:cacheprovider tests/unit $(wildcard tests/e2e) -q
 	$(PY) -m pytest -p no:cacheprovider tests/qgis -q
 
 test-unit: install ## Engine tests only (no QGIS)
