@@ -20,7 +20,10 @@ COMMAND_MODULES: list[str] = [
     "gmi_engine.synth.commands",
     "gmi_engine.grid_commands",
     "gmi_engine.ingest_commands",
+    "gmi_engine.run_commands",
+    "gmi_engine.demo_commands",
     "gmi_engine.table_commands",
+    "gmi_engine.export_commands",
 ]
 
 

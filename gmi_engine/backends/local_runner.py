@@ -1,0 +1,170 @@
+"""Run a kernel method over a local workspace with a process pool (the embedded default).
+
+Tiles are processed exactly as the MaxCompute plan groups them: all source rows of one tile,
+sorted by acquisition, go to one :func:`gmi_engine.kernel.pipeline.run` call. Each worker holds
+one tile group at a time; the parent writes each tile's result rows in one transaction, so a
+killed run loses nothing that was committed. A rerun skips tiles whose results were made from
+the same inputs and parameters (a content hash in the result meta) and computes the rest.
+"""
+from __future__ import annotations
+
+import hashlib
+import json
+import multiprocessing
+import os
+from concurrent.futures import FIRST_COMPLETED, ProcessPoolExecutor, wait
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Callable, Dict, Iterable, List, Mapping, Optional
+
+from gmi_engine.backends.local import LocalStore
+from gmi_engine.grid import TileIndex
+from gmi_engine.kernel import KERNEL_VERSION
+from gmi_engine.kernel.pipeline import MASK_OUTPUT, METHODS, merged_params, run
+from gmi_engine.errors import GmiInputError
+from gmi_engine.table import ResultRow, SourceRow, format_utc
+
+Progress = Callable[[int, int, TileIndex, str], None]
+
+
+@dataclass
+class RunReport:
+    """What a run did: tiles computed, skipped (up to date) and failed."""
+
+    method: str
+    computed: List[TileIndex] = field(default_factory=list)
+    skipped: List[TileIndex] = field(default_factory=list)
+    cancelled: bool = False
+
+    @property
+    def total(self) -> int:
+        """Tiles considered."""
+        return len(self.computed) + len(self.skipped)
+
+
+def kernel_row(row: SourceRow) -> Dict[str, Any]:
+    """A source row as the kernel takes it (decoded arrays, parsed JSON, ISO time text)."""
+    return {
+        "granule_id": row.granule_id, "tile_x": row.tile_x, "tile_y": row.tile_y,
+        "acquired": format_utc(row.acquired),
+        "bbox": (row.min_row, row.max_row, row.min_col, row.max_col),
+        "bands": row.bands, "meta": row.meta, "ac": row.ac, "modis": row.modis,
+        "quality": row.quality,
+    }
+
+
+def inputs_digest(rows: Iterable[SourceRow], method: str, params: Mapping[str, Any]) -> str:
+    """sha256 over everything that determines a tile's result: rows, method, params, kernel."""
+    h = hashlib.sha256()
+    h.update(json.dumps({"method": method, "params": params, "kernel": KERNEL_VERSION},
+                        sort_keys=True).encode())
+    for row in rows:
+        h.update(json.dumps([row.granule_id, format_utc(row.acquired), row.min_row, row.max_row,
+                             row.min_col, row.max_col, row.meta, row.ac, row.quality],
+                            sort_keys=True).encode())
+        for name in sorted(row.bands):
+            h.update(name.encode() + row.bands[name].tobytes())
+        for name in sorted(row.modis):
+            h.update(name.encode() + row.modis[name].tobytes())
+    return h.hexdigest()
+
+
+def _compute_tile(workspace: str, tile: TileIndex, method: str, params: Dict[str, Any],
+                  digest: str) -> List[Dict[str, Any]]:
+    """Worker: one tile group -> encoded result records (bytes travel back to the parent)."""
+    with LocalStore(workspace, create=False) as store:
+        rows = store.tile_rows(tile)
+    results = run(method, [kernel_row(r) for r in rows], params)
+    records = []
+    for res in results:
+        meta = dict(res["meta"])
+        meta["inputs_sha256"] = digest
+        records.append(ResultRow(res["tile_x"], res["tile_y"], res["method"], res["output"],
+                                 res["data"], meta).to_dict())
+    return records
+
+
+def _up_to_date(store: LocalStore, tile: TileIndex, method: str, digest: str) -> bool:
+    existing = store.results(tile, method)
+    mask = existing.get(MASK_OUTPUT)
+    return mask is not None and mask.meta.get("inputs_sha256") == digest
+
+
+def run_local(workspace, method: str, params: Optional[Mapping[str, Any]] = None,
+              workers: Optional[int] = None, tiles: Optional[Iterable[TileIndex]] = None,
+              progress: Optional[Progress] = None, cancelled: Callable[[], bool] = lambda: False,
+              force: bool = False) -> RunReport:
+    """Compute ``method`` for the workspace's tiles; returns what was computed and skipped.
+
+    ``workers`` defaults to the number of cores; 1 runs in this process. ``cancelled`` is polled
+    between tiles (Ctrl-C also stops cleanly); committed tiles stay.
+    """
+    if method not in METHODS:
+        raise GmiInputError("method: {!r} is not one of {}".format(method, ", ".join(METHODS)))
+    p = merged_params(params)
+    workers = workers or os.cpu_count() or 1
+    report = RunReport(method)
+    with LocalStore(workspace, create=False) as store:
+        todo_tiles = list(tiles) if tiles is not None else store.tiles()
+        jobs = []
+        for tile in todo_tiles:
+            digest = inputs_digest(store.tile_rows(tile), method, p)
+            if not force and _up_to_date(store, tile, method, digest):
+                report.skipped.append(tile)
+            else:
+                jobs.append((tile, digest))
+        total = len(todo_tiles)
+        done = len(report.skipped)
+        if progress:
+            progress(done, total, None, "{} up to date".format(done))
+
+        def commit(tile: TileIndex, records: List[Dict[str, Any]]) -> None:
+            nonlocal done
+            store.replace_results(tile, method, [ResultRow.from_dict(r) for r in records])
+            report.computed.append(tile)
+            done += 1
+            if progress:
+                progress(done, total, tile, "computed")
+
+        try:
+            if workers == 1:
+                for tile, digest in jobs:
+                    if cancelled():
+                        report.cancelled = True
+                        break
+                    commit(tile, _compute_tile(str(workspace), tile, method, p, digest))
+            else:
+                _run_pool(str(workspace), jobs, method, p, workers, commit, cancelled, report)
+        except KeyboardInterrupt:
+            report.cancelled = True
+            raise
+    return report
+
+
+def _run_pool(workspace: str, jobs: list, method: str, params: Dict[str, Any], workers: int,
+              commit, cancelled, report: RunReport) -> None:
+    """Keep at most ``workers`` tiles in flight; commit each as it finishes."""
+    ctx = multiprocessing.get_context("spawn")  # safe inside Qt/QGIS processes too
+    pending = list(jobs)
+    with ProcessPoolExecutor(max_workers=workers, mp_context=ctx) as pool:
+        running = {}
+        try:
+            while pending or running:
+                while pending and len(running) < workers and not cancelled():
+                    tile, digest = pending.pop(0)
+                    running[pool.submit(_compute_tile, workspace, tile, method, params, digest)] = tile
+                if not running:
+                    report.cancelled = True
+                    break
+                finished, _ = wait(running, return_when=FIRST_COMPLETED)
+                for fut in finished:
+                    tile = running.pop(fut)
+                    commit(tile, fut.result())
+                if cancelled():
+                    report.cancelled = True
+                    pending.clear()
+        except BaseException:
+            for fut in running:
+                fut.cancel()
+            pool.shutdown(wait=False, cancel_futures=True)
+            raise

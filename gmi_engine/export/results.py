@@ -1,0 +1,295 @@
+"""Result rows -> GeoTIFF/COG per tile and output, VRTs, .qml styles, RGB presets, STAC items.
+
+Rows are streamed: one array is held at a time, so memory does not grow with the number of tiles
+(only a bounded sample per output for the percentile stretches, see
+:class:`~gmi_engine.export.style.StretchSampler`). See :mod:`gmi_engine.export.layout` for the
+file layout.
+"""
+from __future__ import annotations
+
+import os
+import re
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Callable, Dict, Iterable, List, Mapping, Optional, Sequence, Tuple, Union
+
+import numpy as np
+
+from gmi_engine import __version__
+from gmi_engine.errors import GmiFileError, GmiInputError
+from gmi_engine.export import geotiff
+from gmi_engine.export.layout import RGB_PRESETS, ExportLayout
+from gmi_engine.export.stac import AssetInfo, dumps_item, stac_item
+from gmi_engine.export.style import (
+    REFLECTANCE_RANGE, OutputStyle, StretchSampler, gray_qml, index_style, multiband_qml,
+    pseudocolor_qml, resolve_stretch, write_qml,
+)
+from gmi_engine.grid import DEFAULT_GRID, TileGrid, TileIndex
+from gmi_engine.kernel.mosaic import NO_DATA as PROVENANCE_NO_DATA
+from gmi_engine.kernel.pipeline import PROVENANCE_OUTPUTS
+from gmi_engine.table import MASK_OUTPUT, ResultRow
+
+REFLECTANCE_DTYPES = ("float32", "uint16")
+_BAND_RE = re.compile(r"b0[1-9]\Z")
+INTEGER_NODATA = {name: PROVENANCE_NO_DATA for name in PROVENANCE_OUTPUTS}
+"""Nodata of integer outputs (float outputs use NaN; other integer outputs get none)."""
+_BAND_LABEL = {"b01": "B1", "b02": "B2", "b03": "B3N", "b04": "B4", "b05": "B5", "b06": "B6",
+               "b07": "B7", "b08": "B8", "b09": "B9"}
+
+Progress = Callable[[str, str], None]
+"""Called as ``progress(tile_key, output)`` after each GeoTIFF is written."""
+
+
+@dataclass
+class ExportReport:
+    """What an export wrote."""
+
+    out_dir: Path
+    method: str
+    tiles: List[str] = field(default_factory=list)
+    outputs: List[str] = field(default_factory=list)
+    geotiffs: List[Path] = field(default_factory=list)
+    vrts: List[Path] = field(default_factory=list)
+    styles: List[Path] = field(default_factory=list)
+    stac_items: List[Path] = field(default_factory=list)
+    stretches: Dict[str, Tuple[float, float]] = field(default_factory=dict)
+    clipped_pixels: int = 0
+    seconds: float = 0.0
+
+    @property
+    def paths(self) -> List[Path]:
+        """Every file written."""
+        return self.geotiffs + self.vrts + self.styles + self.stac_items
+
+    @property
+    def bytes_written(self) -> int:
+        """Total size of the written files."""
+        return sum(p.stat().st_size for p in self.paths if p.exists())
+
+    def summary(self) -> str:
+        """A few human-readable lines."""
+        lines = ["exported {} to {} in {:.1f} s".format(self.method, self.out_dir, self.seconds),
+                 "  tiles      {}".format(len(self.tiles)),
+                 "  outputs    {}".format(len(self.outputs)),
+                 "  GeoTIFFs   {}".format(len(self.geotiffs)),
+                 "  VRTs       {}".format(len(self.vrts)),
+                 "  styles     {}".format(len(self.styles)),
+                 "  STAC items {}".format(len(self.stac_items)),
+                 "  bytes      {:,}".format(self.bytes_written)]
+        if self.clipped_pixels:
+            lines.append("  clipped    {} reflectance pixels outside 0..6.5534 (uint16)".format(
+                self.clipped_pixels))
+        return "\n".join(lines)
+
+
+@dataclass
+class _Written:
+    """A GeoTIFF written for one (tile, output)."""
+
+    path: Path
+    dtype: str
+    nodata: Optional[float]
+    scale: Optional[float]
+    offset: Optional[float]
+    meta: Dict[str, Any]
+    shape: Tuple[int, int]
+
+
+def is_reflectance(output: str, dtype: np.dtype) -> bool:
+    """True for a float reflectance band output (b01..b09)."""
+    return bool(_BAND_RE.match(output)) and np.dtype(dtype).kind == "f"
+
+
+def _row_source(source: Any, method: str) -> Tuple[Iterable[ResultRow], TileGrid]:
+    if hasattr(source, "iter_results"):
+        return source.iter_results(method), getattr(source, "grid", DEFAULT_GRID)
+    if isinstance(source, (str, bytes, os.PathLike)):
+        raise GmiInputError("export: give a LocalStore or result rows, not a path ({!r})".format(source))
+    return source, DEFAULT_GRID
+
+
+def _geotransform(grid: TileGrid, tile: TileIndex, shape: Tuple[int, ...], where: str) -> Tuple[float, ...]:
+    if shape[0] != shape[1]:
+        raise GmiInputError("{}: data shape {} is not square; a tile raster must be n x n".format(where, shape))
+    return grid.geotransform(tile, shape[0])
+
+
+def _title(output: str, style: Optional[OutputStyle]) -> str:
+    if style is not None:
+        return style.name
+    if output in _BAND_LABEL:
+        return "ASTER {} surface reflectance".format(_BAND_LABEL[output])
+    return output
+
+
+def export_results(source: Any, out_dir: Union[str, os.PathLike], method: str,
+                   outputs: Optional[Sequence[str]] = None, reflectance_dtype: str = "float32",
+                   cog: bool = True, *, grid: Optional[TileGrid] = None, library: Any = None,
+                   stac: bool = True, progress: Optional[Progress] = None) -> ExportReport:
+    """Export the result rows of ``method`` as georeferenced files QGIS opens directly.
+
+    ``source`` is a :class:`~gmi_engine.backends.local.LocalStore` (anything with
+    ``iter_results(method)``) or an iterable of :class:`~gmi_engine.table.ResultRow`.
+    ``outputs`` limits the exported outputs (default: all but the valid mask).
+    ``reflectance_dtype`` "uint16" stores reflectance bands as counts of 1e-4 (scale 1e-4, offset 0,
+    nodata 65535; negative values become 0); "float32" keeps them as float32 with NaN nodata.
+    ``cog`` writes Cloud Optimized GeoTIFFs (else tiled GeoTIFFs). ``library`` is the index library
+    for the styles (default: the packaged one). Returns an :class:`ExportReport`.
+    """
+    start = time.perf_counter()
+    if reflectance_dtype not in REFLECTANCE_DTYPES:
+        raise GmiInputError("reflectance_dtype: {!r} is not one of {}".format(
+            reflectance_dtype, REFLECTANCE_DTYPES))
+    rows, source_grid = _row_source(source, method)
+    grid = grid or source_grid
+    wanted = None if outputs is None else list(dict.fromkeys(outputs))
+    layout = ExportLayout.at(out_dir)
+    report = ExportReport(out_dir=layout.root, method=method)
+    written: Dict[TileIndex, Dict[str, _Written]] = {}
+    tile_meta: Dict[TileIndex, Dict[str, Any]] = {}
+    samplers: Dict[str, StretchSampler] = {}
+    styles: Dict[str, Optional[OutputStyle]] = {}
+
+    for row in rows:
+        if row.method != method:
+            continue
+        tile = grid.tile(row.tile_x, row.tile_y)
+        if row.output == MASK_OUTPUT:
+            tile_meta.setdefault(tile, dict(row.meta))
+        if (wanted is None and row.output == MASK_OUTPUT) or (wanted is not None and row.output not in wanted):
+            continue
+        if row.output in written.get(tile, {}):
+            raise GmiInputError("tile {} method {} output {}: given twice".format(
+                grid.key(tile), method, row.output))
+        if row.output not in styles:
+            styles[row.output] = index_style(row.output, library)
+        info, clipped = _write_tile(layout, grid, tile, row, reflectance_dtype, cog, styles[row.output])
+        report.clipped_pixels += clipped
+        written.setdefault(tile, {})[row.output] = info
+        tile_meta.setdefault(tile, dict(row.meta))
+        if not is_reflectance(row.output, row.data.dtype):
+            samplers.setdefault(row.output, StretchSampler()).add(row.data, info.nodata)
+        report.geotiffs.append(info.path)
+        if progress is not None:
+            progress(grid.key(tile), row.output)
+
+    if not written:
+        raise GmiInputError("no result rows of method {!r}{} to export (run `gmi run --method {}` first?)".format(
+            method, "" if wanted is None else " with outputs " + ", ".join(wanted), method))
+    found = sorted({o for per_tile in written.values() for o in per_tile})
+    if wanted is not None and set(wanted) - set(found):
+        raise GmiInputError("outputs {} of method {!r} are not in the results (found: {})".format(
+            ", ".join(sorted(set(wanted) - set(found))), method, ", ".join(found)))
+    tiles = sorted(written)
+    report.tiles = [grid.key(t) for t in tiles]
+    report.outputs = [o for o in (wanted or found) if o in found]
+
+    for output in report.outputs:
+        rasters = [written[t][output].path for t in tiles if output in written[t]]
+        vrt = geotiff.build_vrt(layout.output_vrt(method, output), rasters, descriptions=[output])
+        report.vrts.append(vrt)
+        qml = _output_qml(output, written, tiles, styles.get(output), samplers.get(output), report)
+        for raster in rasters + [vrt]:
+            report.styles.append(write_qml(raster, qml))
+
+    _write_rgb_presets(layout, grid, method, tiles, written, report)
+    if stac:
+        for tile in tiles:
+            report.stac_items.append(_write_stac(layout, grid, tile, method, written[tile],
+                                                 tile_meta[tile], styles, cog))
+    report.seconds = time.perf_counter() - start
+    return report
+
+
+def _nodata(output: str, dtype: np.dtype) -> Optional[float]:
+    """NaN for float data; the output's integer nodata when the dtype can hold it; else None."""
+    if dtype.kind == "f":
+        return float("nan")
+    value = INTEGER_NODATA.get(output)
+    if value is None or not np.iinfo(dtype).min <= value <= np.iinfo(dtype).max:
+        return None
+    return float(value)
+
+
+def _write_tile(layout: ExportLayout, grid: TileGrid, tile: TileIndex, row: ResultRow,
+                reflectance_dtype: str, cog: bool, style: Optional[OutputStyle]) -> Tuple[_Written, int]:
+    key = grid.key(tile)
+    data = row.data
+    where = "tile {} method {} output {}".format(key, row.method, row.output)
+    transform = _geotransform(grid, tile, data.shape, where)
+    tags = {"GMI_METHOD": row.method, "GMI_OUTPUT": row.output, "GMI_VERSION": __version__,
+            "GMI_TILE_KEY": key, "GMI_TILE_X": str(tile.ix), "GMI_TILE_Y": str(tile.iy),
+            "GMI_TITLE": _title(row.output, style)}
+    nodata = _nodata(row.output, data.dtype)
+    scale = offset = None
+    clipped = 0
+    if reflectance_dtype == "uint16" and is_reflectance(row.output, data.dtype):
+        data, clipped = geotiff.encode_reflectance_uint16(data)
+        nodata, scale, offset = float(geotiff.UINT16_NODATA), geotiff.REFLECTANCE_SCALE, 0.0
+        tags["GMI_REFLECTANCE_ENCODING"] = "uint16 counts of 1e-4; nodata 65535; negatives stored as 0"
+    elif data.dtype.kind == "f" and data.dtype != np.float32:
+        data = data.astype(np.float32)
+    path = geotiff.write_geotiff(
+        layout.tile_raster(row.method, row.output, key), data, transform, description=row.output,
+        tags=tags, nodata=nodata, scale=scale, offset=offset, cog=cog,
+        resampling="AVERAGE" if row.data.dtype.kind == "f" else "NEAREST")
+    return _Written(path=path, dtype=data.dtype.name, nodata=nodata, scale=scale, offset=offset,
+                    meta=dict(row.meta), shape=data.shape), clipped
+
+
+def _output_qml(output: str, written: Mapping[TileIndex, Mapping[str, _Written]], tiles: Sequence[TileIndex],
+                style: Optional[OutputStyle], sampler: Optional[StretchSampler], report: ExportReport) -> str:
+    sample = sampler.values() if sampler is not None else np.empty(0)
+    if style is not None:
+        vmin, vmax = resolve_stretch(style.stretch or {}, sample, "index {} stretch".format(output))
+        report.stretches[output] = (vmin, vmax)
+        return pseudocolor_qml(style.ramp or "Viridis", vmin, vmax)
+    first = next(written[t][output] for t in tiles if output in written[t])
+    if is_reflectance(output, np.float32) and (first.dtype == "float32" or first.scale is not None):
+        report.stretches[output] = REFLECTANCE_RANGE
+        return gray_qml(*REFLECTANCE_RANGE)
+    vmin, vmax = resolve_stretch({"method": "minmax", "min": float(sample.min()) if sample.size else 0.0,
+                                  "max": float(sample.max()) if sample.size else 1.0}, sample, output)
+    report.stretches[output] = (vmin, vmax)
+    return gray_qml(vmin, vmax)
+
+
+def _write_rgb_presets(layout: ExportLayout, grid: TileGrid, method: str, tiles: Sequence[TileIndex],
+                       written: Mapping[TileIndex, Mapping[str, _Written]], report: ExportReport) -> None:
+    qml = multiband_qml(*REFLECTANCE_RANGE)
+    for preset, bands in RGB_PRESETS.items():
+        if not all(b in report.outputs and is_reflectance(b, np.float32) for b in bands):
+            continue
+        for tile in tiles:
+            if all(b in written[tile] for b in bands):
+                vrt = geotiff.build_vrt(layout.rgb_tile_vrt(method, preset, grid.key(tile)),
+                                        [written[tile][b].path for b in bands], separate=True,
+                                        descriptions=bands)
+                report.vrts.append(vrt)
+                report.styles.append(write_qml(vrt, qml))
+        vrt = geotiff.build_vrt(layout.rgb_vrt(method, preset),
+                                [layout.output_vrt(method, b) for b in bands], separate=True,
+                                descriptions=bands)
+        report.vrts.append(vrt)
+        report.styles.append(write_qml(vrt, qml))
+
+
+def _write_stac(layout: ExportLayout, grid: TileGrid, tile: TileIndex, method: str,
+                outputs: Mapping[str, _Written], meta: Mapping[str, Any],
+                styles: Mapping[str, Optional[OutputStyle]], cog: bool) -> Path:
+    key = grid.key(tile)
+    path = layout.stac_item(method, key)
+    assets = [AssetInfo(output=name, href=Path(os.path.relpath(str(info.path), str(path.parent))).as_posix(),
+                        title=_title(name, styles.get(name)), data_type=info.dtype, nodata=info.nodata,
+                        scale=info.scale, offset=info.offset, cog=cog,
+                        meta=None if info.meta == meta else info.meta)
+              for name, info in outputs.items()]
+    shape = next(iter(outputs.values())).shape
+    item = stac_item(grid, tile, method, assets, meta, shape)
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_text(dumps_item(item), encoding="utf-8")
+    except OSError as exc:
+        raise GmiFileError("{}: cannot write the STAC item ({})".format(path, exc)) from None
+    return path

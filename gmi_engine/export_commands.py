@@ -1,0 +1,90 @@
+"""``gmi export``: result rows -> GeoTIFF/COG, VRTs, QGIS styles and STAC items (the reference's Script5).
+
+Labels, as in the reference engine's Script5:
+  ASTRef          reflectance: method color_balancing if the workspace has it, else mosaic
+  MineralIndices  the mineral_indices method (the 23 library indices)
+
+Layout of OUT:
+  <method>/<output>/<tile key>.tif (+ .qml)   one COG per tile and output (float32, NaN nodata)
+  <method>/<output>.vrt (+ .qml)              all tiles of an output as one layer
+  <method>/rgb_321.vrt, rgb_468.vrt (+ .qml)  reflectance RGB presets (and per tile in rgb_*/)
+  <method>/stac/<tile key>.json               STAC 1.0.0 item per tile
+Drag a .tif or .vrt into QGIS: the .qml beside it is applied automatically.
+"""
+from __future__ import annotations
+
+import argparse
+from pathlib import Path
+from typing import List
+
+from gmi_engine.errors import GmiInputError
+
+LABELS = {"ASTRef": ("color_balancing", "mosaic"), "MineralIndices": ("mineral_indices",)}
+"""Script5 labels -> methods to export, the first one present in the workspace wins."""
+
+_EXAMPLES = """examples:
+  gmi export --workspace ws --label MineralIndices --out out
+  gmi export --workspace ws --label ASTRef --out out --reflectance-dtype uint16
+  gmi export -w ws --label MineralIndices --out out --outputs ferric_iron kaolinite ndvi
+  gmi export -w ws --method mosaic --out out --quicklook out/quicklook.png
+  gmi export -w ws --label MineralIndices --out out --no-stac --no-cog
+"""
+
+
+def resolve_method(label: str, available: List[str]) -> str:
+    """The method a Script5 label exports, given the methods with results in the workspace."""
+    if label not in LABELS:
+        raise GmiInputError("--label: {!r} is not one of {}".format(label, ", ".join(LABELS)))
+    for method in LABELS[label]:
+        if method in available:
+            return method
+    raise GmiInputError("--label {}: the workspace has no {} results (it has: {}); run `gmi run --method {}` first"
+                        .format(label, " or ".join(LABELS[label]), ", ".join(available) or "none",
+                                LABELS[label][-1]))
+
+
+def _cmd_export(args: argparse.Namespace) -> int:
+    from gmi_engine.backends.local import LocalStore
+    from gmi_engine.export import export_results, quicklook_png
+    from gmi_engine.progress import ProgressBar
+
+    with LocalStore(args.workspace, create=False) as store:
+        method = args.method or resolve_method(args.label, store.methods())
+        bar = ProgressBar(len(store.result_tiles(method)), "export " + method)
+        seen = set()
+
+        def progress(tile_key: str, output: str) -> None:
+            if tile_key not in seen:
+                seen.add(tile_key)
+                bar.update(done=len(seen) - 1, note=tile_key)
+
+        report = export_results(store, args.out, method, outputs=args.outputs,
+                                reflectance_dtype=args.reflectance_dtype, cog=not args.no_cog,
+                                stac=not args.no_stac, progress=progress)
+        bar.update(done=bar.total)
+    print(report.summary())
+    if args.quicklook:
+        print("quick-look: {}".format(quicklook_png(args.out, args.quicklook)))
+    return 0
+
+
+def register(sub: argparse._SubParsersAction) -> None:
+    """Add the ``export`` command."""
+    p = sub.add_parser("export", help="results -> GeoTIFF/COG + VRT + .qml + STAC (Script5)",
+                       description=__doc__, epilog=_EXAMPLES,
+                       formatter_class=argparse.RawDescriptionHelpFormatter)
+    p.add_argument("--workspace", "-w", required=True, help="workspace folder holding gmi.gpkg")
+    which = p.add_mutually_exclusive_group(required=True)
+    which.add_argument("--label", choices=sorted(LABELS), help="what to export, as in Script5")
+    which.add_argument("--method", help="export this method's results (mosaic, color_balancing, mineral_indices)")
+    p.add_argument("--out", "-o", required=True, type=Path, help="output folder (created; files are overwritten)")
+    p.add_argument("--outputs", nargs="+", metavar="OUTPUT",
+                   help="only these outputs, e.g. b01 b02 or ferric_iron ndvi (default: all but the mask)")
+    p.add_argument("--reflectance-dtype", choices=("float32", "uint16"), default="float32",
+                   help="reflectance bands as float32 (NaN nodata, default) or uint16 counts of 1e-4 "
+                        "(scale 1e-4 in the file, nodata 65535, negatives stored as 0)")
+    p.add_argument("--no-cog", action="store_true", help="plain tiled GeoTIFFs instead of COGs")
+    p.add_argument("--no-stac", action="store_true", help="skip the STAC items")
+    p.add_argument("--quicklook", type=Path, metavar="PNG",
+                   help="also draw a quick-look PNG (3-2-1 composite + first index) of the export folder")
+    p.set_defaults(func=_cmd_export)

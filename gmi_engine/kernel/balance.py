@@ -1,0 +1,507 @@
+"""Per-band colour balancing of a tile's reflectance mosaic to its MOD09A1 reference.
+
+Input: the ``(9, H, W)`` float32 mosaic (NaN = no data), the ``(7, h, w)`` MOD09A1 reference of
+the same tile (raw int16, scale 0.0001, fill -28672; or float reflectance with NaN) with
+``H = k*h`` (1024 = 4 x 256: one reference cell is 4 x 4 mosaic pixels), and optionally the
+mosaic's provenance (``(2, H, W)`` int16 from :func:`.mosaic.mosaic`).
+
+Method (each ASTER band gets its own gain, so ratio indices change where gains differ;
+``science.md`` §3.3; details and measurements in ``docs/kernel.md``):
+
+1. Aggregate the mosaic and the reference to statistics cells of ``balance_cell_pixels`` (32 px
+   = 960 m, about two MODIS 500 m pixels): the mean of a cell, only when all its pixels (and
+   reference cells) are valid. Statistics of cells, not pixels: 30 m and 500 m pixels do not
+   see the same ground.
+2. For each pairing entry (:data:`DEFAULT_PAIRING`) take the ASTER value ``A`` (mean of the
+   entry's ``fit`` bands) and the MODIS value ``M`` of the entry's MODIS band on the cells where
+   both exceed ``balance_min_reflectance`` (0.01).
+3. Fit a gain ``M ~ g * A`` per block of ``balance_block_pixels`` (256 px -> 4 x 4 blocks of
+   8 x 8 cells on a 1024 px tile) and for the whole tile, by :func:`robust_fit` (ratio of sums
+   after trimming residuals beyond ``balance_outlier_mad`` (3) scaled MADs). Blocks with fewer
+   than ``balance_min_block_fraction`` (25 %) usable cells, or a gain outside
+   ``balance_gain_limits`` (0.5 .. 2), take the tile gain. A tile gain outside the limits leaves
+   the entry's bands unchanged (reported in ``meta``).
+4. Interpolate the block gains bilinearly between block centres to every pixel (constant beyond
+   the outer centres), so the gain field has no steps, and multiply the entry's ``apply`` bands.
+
+With a provenance band and ``balance_per_source`` (default), steps 2-4 run separately for each
+contributing granule (cells whose pixels all come from it; VNIR entries use the VNIR plane, SWIR
+entries the SWIR plane), and each pixel takes the gain field of its own granule: a granule with
+a radiometric error is corrected without bleeding the correction across the seam.
+
+The gain absorbs the spectral mismatch between the paired bands as well as the radiometric error:
+it is exact only where the reference was built from the same bands (the synthetic MOD09A1 uses
+the default pairing). MODIS has a single band (b07, 2.13 um) in the 2.1-2.4 um region, so B5-B9
+share one gain fitted on their mean; their relative levels (the mineral absorption features) are
+kept, and errors between them cannot be seen by MODIS.
+"""
+from __future__ import annotations
+
+import math
+from typing import Any, Dict, List, Mapping, NamedTuple, Optional, Sequence, Tuple
+
+import numpy as np
+
+from .bands import BANDS, band_index
+from .errors import GmiInputError
+
+MODIS_FILL = -28672
+MODIS_SCALE = 1e-4
+MODIS_VALID_RANGE = (-100, 16000)
+MODIS_BANDS = tuple("b{:02d}".format(i) for i in range(1, 8))
+VNIR = (0, 1, 2)
+SWIR = (3, 4, 5, 6, 7, 8)
+
+#: ASTER <- MODIS pairing: MODIS band, ASTER bands whose mean is fitted, ASTER bands corrected.
+DEFAULT_PAIRING = (
+    {"modis": "b04", "fit": ("01",), "apply": ("01",)},    # 555 nm green
+    {"modis": "b01", "fit": ("02",), "apply": ("02",)},    # 645 nm red
+    {"modis": "b02", "fit": ("3N",), "apply": ("3N",)},    # 858 nm NIR
+    {"modis": "b06", "fit": ("04",), "apply": ("04",)},    # 1640 nm
+    {"modis": "b07", "fit": ("05", "06", "07", "08", "09"),
+     "apply": ("05", "06", "07", "08", "09")},             # 2130 nm
+)
+#: Alternative: b07 fitted on B5 alone (spectrally nearest, 2.145-2.185 um), applied to B5-B9.
+PAIRING_B5 = DEFAULT_PAIRING[:4] + (
+    {"modis": "b07", "fit": ("05",), "apply": ("05", "06", "07", "08", "09")},)
+PAIRINGS = {"swir-mean": DEFAULT_PAIRING, "swir-b5": PAIRING_B5}
+
+BALANCE_DEFAULTS = {
+    "balance_pairing": "swir-mean",
+    "balance_block_pixels": 256,
+    "balance_cell_pixels": 32,
+    "balance_min_block_fraction": 0.25,
+    "balance_min_reflectance": 0.01,
+    "balance_gain_limits": (0.5, 2.0),
+    "balance_outlier_mad": 3.0,
+    "balance_per_source": True,
+}  # type: Dict[str, Any]
+
+
+class Pair(NamedTuple):
+    """One checked pairing entry (band indices)."""
+
+    modis: int
+    fit: Tuple[int, ...]
+    apply: Tuple[int, ...]
+
+    def to_json(self) -> Dict[str, Any]:
+        return {"modis": MODIS_BANDS[self.modis], "fit": [BANDS[b] for b in self.fit],
+                "apply": [BANDS[b] for b in self.apply]}
+
+
+class Statistics(NamedTuple):
+    """The mosaic and the reference aggregated to statistics cells of ``cell`` x ``cell`` pixels."""
+
+    aster: np.ndarray  # (9, H/cell, W/cell)
+    modis: np.ndarray  # (7, H/cell, W/cell)
+    cell: int
+    source: Optional[List[np.ndarray]]  # per provenance plane: the cell's granule, -3 if mixed
+    present: Optional[List[List[int]]]  # per provenance plane: the granules (and -2) it holds
+
+
+class Fit(NamedTuple):
+    """Gains of one pairing entry and one source on the block grid."""
+
+    gain: np.ndarray  # (nby, nbx) float32
+    tile_gain: float
+    cells: int  # usable statistics cells
+    blocks_fitted: int
+
+
+# --------------------------------------------------------------------------- parameters
+
+
+def parse_pairing(value: Any) -> Tuple[Pair, ...]:
+    """A preset name of :data:`PAIRINGS` or a list of ``{"modis", "fit", "apply"}`` entries."""
+    if isinstance(value, str):
+        if value not in PAIRINGS:
+            raise GmiInputError("params.balance_pairing: {!r} is not one of {}".format(
+                value, sorted(PAIRINGS)))
+        value = PAIRINGS[value]
+    if not isinstance(value, (list, tuple)) or not value:
+        raise GmiInputError("params.balance_pairing: expected a preset name or a list of entries")
+    pairs = []
+    applied = set()  # type: set
+    for i, entry in enumerate(value):
+        where = "params.balance_pairing[{}]".format(i)
+        if not isinstance(entry, Mapping) or not {"modis", "fit"} <= set(entry):
+            raise GmiInputError("{}: expected a dict with 'modis', 'fit' (and 'apply')".format(where))
+        modis = _modis_index(entry["modis"], where)
+        fit = _band_list(entry["fit"], where + ".fit")
+        apply_ = _band_list(entry.get("apply", entry["fit"]), where + ".apply")
+        if not (set(apply_) <= set(VNIR) or set(apply_) <= set(SWIR)):
+            raise GmiInputError("{}.apply: mixes VNIR and SWIR bands".format(where))
+        if applied & set(apply_):
+            raise GmiInputError("{}.apply: a band is already corrected by an earlier entry".format(where))
+        applied |= set(apply_)
+        pairs.append(Pair(modis, fit, apply_))
+    return tuple(pairs)
+
+
+def _modis_index(value: Any, where: str) -> int:
+    text = str(value).strip().lower()
+    if text.startswith("sur_refl_"):
+        text = text[len("sur_refl_"):]
+    if text.startswith("b"):
+        text = text[1:]
+    if text.isdigit() and 1 <= int(text) <= 7:
+        return int(text) - 1
+    raise GmiInputError("{}.modis: {!r} is not a MOD09A1 band b01..b07".format(where, value))
+
+
+def _band_list(value: Any, where: str) -> Tuple[int, ...]:
+    items = [value] if isinstance(value, (str, int)) else list(value)
+    if not items:
+        raise GmiInputError("{}: no band given".format(where))
+    try:
+        return tuple(band_index(b) for b in items)
+    except GmiInputError as exc:
+        raise GmiInputError("{}: {}".format(where, exc))
+
+
+def balance_params(params: Optional[Mapping[str, Any]] = None) -> Dict[str, Any]:
+    """:data:`BALANCE_DEFAULTS` updated with the ``balance_*`` keys of ``params``, checked."""
+    p = dict(BALANCE_DEFAULTS)
+    for key, value in (params or {}).items():
+        if key in BALANCE_DEFAULTS and value is not None:
+            p[key] = value
+    for key in ("balance_block_pixels", "balance_cell_pixels"):
+        size = p[key]
+        if isinstance(size, bool) or not isinstance(size, (int, np.integer)) or size < 1:
+            raise GmiInputError("params.{}: {!r} is not a positive whole number".format(key, size))
+        p[key] = int(size)
+    for key in ("balance_min_block_fraction", "balance_min_reflectance", "balance_outlier_mad"):
+        try:
+            p[key] = float(p[key])
+        except (TypeError, ValueError):
+            raise GmiInputError("params.{}: {!r} is not a number".format(key, p[key]))
+    try:
+        lo, hi = (float(x) for x in p["balance_gain_limits"])
+    except (TypeError, ValueError):
+        raise GmiInputError("params.balance_gain_limits: {!r} is not a (min, max) pair".format(
+            p["balance_gain_limits"]))
+    if not 0.0 < lo < hi:
+        raise GmiInputError("params.balance_gain_limits: {!r} is not 0 < min < max".format(
+            p["balance_gain_limits"]))
+    p["balance_gain_limits"] = (lo, hi)
+    if not isinstance(p["balance_per_source"], (bool, np.bool_)):
+        raise GmiInputError("params.balance_per_source: {!r} is not true/false".format(
+            p["balance_per_source"]))
+    return p
+
+
+# --------------------------------------------------------------------------- main entry
+
+
+def balance(mosaic: np.ndarray, reference: Optional[np.ndarray],
+            params: Optional[Mapping[str, Any]] = None,
+            provenance: Optional[np.ndarray] = None) -> Tuple[np.ndarray, Dict[str, Any]]:
+    """Per-band balanced mosaic (new float32 array) and a JSON-able ``meta``.
+
+    When nothing can be fitted (no reference, reference all fill, no overlap with valid mosaic
+    pixels) the input mosaic itself is returned, with ``meta["skipped"]`` True and a reason.
+    """
+    p = balance_params(params)
+    pairs = parse_pairing(p["balance_pairing"])
+    arr = np.asarray(mosaic)
+    if arr.ndim != 3 or arr.shape[0] != 9 or arr.dtype.kind != "f":
+        raise GmiInputError("mosaic: expected float (9, H, W), got {} {}".format(arr.dtype, arr.shape))
+    meta = {
+        "method": "per-band block gain",
+        "pairing": [pair.to_json() for pair in pairs],
+        "block_pixels": int(p["balance_block_pixels"]),
+        "skipped": False,
+        "reason": "",
+    }  # type: Dict[str, Any]
+    ref = reference_reflectance(reference)
+    if ref is None or not np.isfinite(ref).any():
+        return arr, _skip(meta, "no MOD09A1 reference" if ref is None else "MOD09A1 reference is all fill")
+    factor = _scale_factor(arr.shape[1:], ref.shape[1:])
+    cell = _cell_size(arr.shape[1:], factor, p["balance_cell_pixels"])
+    prov = _provenance_planes(provenance, arr.shape[1:]) if p["balance_per_source"] else None
+    meta["per_source"] = prov is not None
+    meta["cell_pixels"] = cell
+    stats = Statistics(aster=aggregate(arr, cell), modis=aggregate(ref, cell // factor), cell=cell,
+                       source=None if prov is None else [_cell_source(plane, cell) for plane in prov],
+                       present=None if prov is None else [_sources(plane) for plane in prov])
+    out = arr.astype(np.float32, copy=True)
+    entries = []
+    band_gains = {}  # type: Dict[str, Any]
+    where_cache = {}  # type: Dict[Tuple[int, int], np.ndarray]
+    for pair in pairs:
+        entry = _balance_pair(arr, out, pair, stats, prov, p, where_cache)
+        entries.append(entry)
+        if entry.get("gain") is not None:
+            for b in pair.apply:
+                band_gains[BANDS[b]] = entry["gain"]
+    meta["pairs"] = entries
+    meta["gains"] = band_gains
+    if not band_gains:
+        return arr, _skip(meta, "no pairing entry could be fitted: " + "; ".join(
+            e["reason"] for e in entries if e.get("reason")))
+    return out, meta
+
+
+def _skip(meta: Dict[str, Any], reason: str) -> Dict[str, Any]:
+    meta["skipped"] = True
+    meta["reason"] = reason
+    return meta
+
+
+def reference_reflectance(reference: Optional[np.ndarray]) -> Optional[np.ndarray]:
+    """The reference as float32 reflectance ``(7, h, w)``, NaN where fill/out of range; None if empty."""
+    if reference is None:
+        return None
+    ref = np.asarray(reference)
+    if ref.size == 0:
+        return None
+    if ref.ndim != 3 or ref.shape[0] != len(MODIS_BANDS):
+        raise GmiInputError("reference: expected MOD09A1 shape (7, h, w), got {}".format(ref.shape))
+    if ref.dtype.kind in "iu":
+        lo, hi = MODIS_VALID_RANGE
+        bad = (ref == MODIS_FILL) | (ref < lo) | (ref > hi)
+        out = ref.astype(np.float32) * np.float32(MODIS_SCALE)
+        out[bad] = np.nan
+        return out
+    if ref.dtype.kind == "f":
+        return ref.astype(np.float32)
+    raise GmiInputError("reference: dtype {} is neither int16 MOD09A1 nor float".format(ref.dtype))
+
+
+def _scale_factor(shape: Tuple[int, int], ref_shape: Tuple[int, int]) -> int:
+    (H, W), (h, w) = shape, ref_shape
+    if h == 0 or w == 0 or H % h or W % w or H // h != W // w:
+        raise GmiInputError("reference: grid {}x{} does not divide the mosaic {}x{} evenly".format(
+            h, w, H, W))
+    return H // h
+
+
+def _cell_size(shape: Tuple[int, int], factor: int, cell: int) -> int:
+    if cell % factor or shape[0] % cell or shape[1] % cell:
+        raise GmiInputError("params.balance_cell_pixels: {} is not a multiple of the reference cell ({} "
+                            "pixels) dividing the mosaic {}x{}".format(cell, factor, shape[0], shape[1]))
+    return cell
+
+
+def _provenance_planes(provenance: Optional[np.ndarray], shape: Tuple[int, int]
+                       ) -> Optional[Tuple[np.ndarray, np.ndarray]]:
+    if provenance is None:
+        return None
+    prov = np.asarray(provenance)
+    if prov.dtype.kind not in "iu":
+        raise GmiInputError("provenance: expected an integer array, got dtype {}".format(prov.dtype))
+    if prov.shape == shape:
+        return prov, prov
+    if prov.ndim == 3 and prov.shape[0] == 2 and prov.shape[1:] == shape:
+        return prov[0], prov[1]
+    raise GmiInputError("provenance: expected shape (2, {0}, {1}) or ({0}, {1}), got {2}".format(
+        shape[0], shape[1], prov.shape))
+
+
+# --------------------------------------------------------------------------- statistics
+
+
+def aggregate(mosaic: np.ndarray, factor: int) -> np.ndarray:
+    """Mean of each ``factor x factor`` cell per band (float32), NaN unless all pixels are valid."""
+    n, H, W = mosaic.shape
+    h, w = H // factor, W // factor
+    out = np.empty((n, h, w), dtype=np.float32)  # sums in float64: cells are 256 pixels
+    for b in range(n):
+        cells = mosaic[b].reshape(h, factor, w, factor)
+        # NaN propagates through the sum: a cell with any invalid pixel stays NaN.
+        out[b] = cells.sum(axis=3, dtype=np.float64).sum(axis=1)
+    out *= np.float32(1.0 / (factor * factor))
+    return out
+
+
+def _sources(plane: np.ndarray) -> List[int]:
+    """Granule indices (>= 0) and the median code -2 present in a provenance plane."""
+    return [int(v) for v in np.unique(plane) if v >= 0 or v == -2]
+
+
+def _cell_source(plane: np.ndarray, factor: int) -> np.ndarray:
+    """Per reference cell the provenance value shared by all its pixels, -3 if they differ."""
+    H, W = plane.shape
+    cells = plane.reshape(H // factor, factor, W // factor, factor)
+    lo = cells.min(axis=3).min(axis=1)
+    hi = cells.max(axis=3).max(axis=1)
+    return np.where(lo == hi, lo, -3).astype(np.int32)
+
+
+def _row_median(values: np.ndarray) -> Tuple[np.ndarray, np.ndarray]:
+    """Median along axis 1 ignoring NaN (NaN for empty rows), and the count of finite values."""
+    data = np.sort(values, axis=1)  # NaN sorts last
+    count = np.isfinite(data).sum(axis=1)
+    lo = np.clip((count - 1) // 2, 0, None)[:, None]
+    hi = np.clip(count // 2, 0, data.shape[1] - 1)[:, None]
+    med = 0.5 * (np.take_along_axis(data, lo, 1)[:, 0] + np.take_along_axis(data, hi, 1)[:, 0])
+    med[count == 0] = np.nan
+    return med, count
+
+
+def robust_fit(A: np.ndarray, M: np.ndarray, outlier_mad: float) -> Tuple[np.ndarray, np.ndarray]:
+    """Per row of ``A``/``M`` (NaN = unused): the gain ``sum(M)/sum(A)`` and the cells kept.
+
+    First fit on all cells, then drop cells whose residual ``M - g*A`` is further than
+    ``outlier_mad`` scaled MADs (1.4826 x MAD) from the row's median residual, and fit again.
+    Residuals, not ratios, are trimmed: the ratio ``M/A`` has a skewed spread (small ``A`` in the
+    denominator), and trimming it biased the gain low by up to 3 % (measured, docs/kernel.md).
+    A ratio of sums is unchanged by spatial averaging, so the 30 m / 500 m scale gap does not
+    bias it; no offset is fitted because every variance-based slope is (docs/kernel.md).
+    """
+    A = A.astype(np.float64)
+    M = M.astype(np.float64)
+    keep = np.isfinite(A) & np.isfinite(M)
+    gain, n = _ratio_of_sums(A, M, keep)
+    if math.isfinite(outlier_mad):
+        with np.errstate(invalid="ignore"):
+            resid = np.where(keep, M - gain[:, None] * A, np.nan)
+            med, _ = _row_median(resid)
+            dev = np.abs(resid - med[:, None])
+            mad, _ = _row_median(dev)
+            keep &= dev <= outlier_mad * 1.4826 * mad[:, None] + 1e-9
+        gain, n = _ratio_of_sums(A, M, keep)
+    return gain, n
+
+
+def _ratio_of_sums(A: np.ndarray, M: np.ndarray, keep: np.ndarray) -> Tuple[np.ndarray, np.ndarray]:
+    """``sum(M)/sum(A)`` per row over the cells where ``keep`` (NaN for rows without any)."""
+    n = keep.sum(axis=1)
+    sa = np.where(keep, A, 0.0).sum(axis=1)
+    sm = np.where(keep, M, 0.0).sum(axis=1)
+    with np.errstate(divide="ignore", invalid="ignore"):
+        gain = sm / sa
+    gain[n == 0] = np.nan
+    return gain, n
+
+
+def _blocks(grid: np.ndarray, size: int) -> np.ndarray:
+    """(h, w) -> (n_blocks, size*size), padding the last row/column of blocks with NaN."""
+    h, w = grid.shape
+    nby, nbx = -(-h // size), -(-w // size)
+    padded = np.full((nby * size, nbx * size), np.nan, dtype=grid.dtype)
+    padded[:h, :w] = grid
+    return padded.reshape(nby, size, nbx, size).transpose(0, 2, 1, 3).reshape(nby * nbx, size * size)
+
+
+def fit_blocks(A: np.ndarray, M: np.ndarray, block_cells: int, p: Mapping[str, Any]) -> Optional[Fit]:
+    """Block and tile fit of ``M ~ g*A (+ o)`` on the reference grid; None when no cell is usable."""
+    usable = np.isfinite(A) & np.isfinite(M)
+    if not usable.any():
+        return None
+    k = p["balance_outlier_mad"]
+    tg, tn = robust_fit(A[usable][None, :], M[usable][None, :], k)
+    lo, hi = p["balance_gain_limits"]
+    nby, nbx = -(-A.shape[0] // block_cells), -(-A.shape[1] // block_cells)
+    g, n = robust_fit(_blocks(A, block_cells), _blocks(M, block_cells), k)
+    ok = (n >= p["balance_min_block_fraction"] * block_cells * block_cells) & (g >= lo) & (g <= hi)
+    ok &= np.isfinite(g)
+    gain = np.where(ok, g, tg[0]).reshape(nby, nbx).astype(np.float32)
+    return Fit(gain, float(tg[0]), int(usable.sum()), int(ok.sum()))
+
+
+# --------------------------------------------------------------------------- smooth fields
+
+
+def interpolation_weights(n_pixels: int, block_pixels: int) -> np.ndarray:
+    """(n_pixels, n_blocks) float32 linear-interpolation weights between block centres.
+
+    Block j covers pixels ``[j*B, min((j+1)*B, n))``; its centre is the middle of that range.
+    Pixels before the first / after the last centre take that block's value.
+    """
+    n_blocks = -(-n_pixels // block_pixels)
+    starts = np.arange(n_blocks) * block_pixels
+    ends = np.minimum(starts + block_pixels, n_pixels)
+    centres = (starts + ends - 1) / 2.0
+    pixels = np.arange(n_pixels, dtype=np.float64)
+    weights = np.empty((n_pixels, n_blocks), dtype=np.float32)
+    for j in range(n_blocks):
+        unit = np.zeros(n_blocks)
+        unit[j] = 1.0
+        weights[:, j] = np.interp(pixels, centres, unit) if n_blocks > 1 else 1.0
+    return weights
+
+
+def smooth_field(block_values: np.ndarray, shape: Tuple[int, int], block_pixels: int) -> np.ndarray:
+    """Bilinear (between block centres) full-resolution float32 field of a block grid."""
+    wy = interpolation_weights(shape[0], block_pixels)
+    wx = interpolation_weights(shape[1], block_pixels)
+    grid = np.asarray(block_values, dtype=np.float32)
+    return wy.dot(grid.dot(wx.T))
+
+
+# --------------------------------------------------------------------------- one pairing entry
+
+
+def _balance_pair(arr: np.ndarray, out: np.ndarray, pair: Pair, stats: Statistics,
+                  prov: Optional[Tuple[np.ndarray, np.ndarray]], p: Mapping[str, Any],
+                  where_cache: Dict[Tuple[int, int], np.ndarray]) -> Dict[str, Any]:
+    """Fit and apply one entry in place on ``out``; returns its JSON-able report.
+
+    ``where_cache`` keeps the per-pixel ``provenance == source`` masks between entries.
+    """
+    entry = pair.to_json()  # type: Dict[str, Any]
+    minimum = np.float32(p["balance_min_reflectance"])
+    A = stats.aster[list(pair.fit)].mean(axis=0)
+    M = stats.modis[pair.modis].copy()
+    with np.errstate(invalid="ignore"):
+        bad = ~((A > minimum) & (M > minimum))
+    A[bad] = np.nan
+    M[bad] = np.nan
+    block_cells = max(1, p["balance_block_pixels"] // stats.cell)
+    block_pixels = block_cells * stats.cell
+    tile_fit = fit_blocks(A, M, block_cells, p)
+    if tile_fit is None:
+        entry.update(gain=None, reason="{}: no cell valid in both the mosaic and the reference".format(
+            entry["modis"]))
+        return entry
+    lo, hi = p["balance_gain_limits"]
+    if not lo <= tile_fit.tile_gain <= hi:
+        entry.update(gain=None, reason="{}: tile gain {:.3f} outside the limits {}..{}; bands left "
+                     "unchanged".format(entry["modis"], tile_fit.tile_gain, lo, hi))
+        return entry
+    group = 0 if pair.apply[0] in VNIR else 1
+    fits = {}  # type: Dict[int, Fit]
+    if stats.source is not None and stats.present is not None:
+        for s in stats.present[group]:
+            sel = stats.source[group] == s
+            fit = fit_blocks(np.where(sel, A, np.nan), np.where(sel, M, np.nan), block_cells, p)
+            fits[s] = fit if fit is not None and lo <= fit.tile_gain <= hi else tile_fit
+    shape = arr.shape[1:]
+    if not fits:
+        _apply(arr, out, pair.apply, tile_fit, shape, block_pixels, None)
+    elif prov is not None:
+        for s, fit in fits.items():
+            if (group, s) not in where_cache:
+                where_cache[(group, s)] = prov[group] == s
+            _apply(arr, out, pair.apply, fit, shape, block_pixels, where_cache[(group, s)])
+    entry["gain"] = _summary(tile_fit.gain, tile_fit.tile_gain)
+    entry["cells"] = tile_fit.cells
+    entry["blocks_fitted"] = tile_fit.blocks_fitted
+    entry["blocks"] = int(tile_fit.gain.size)
+    if fits:
+        entry["sources"] = {str(s): {"gain": _summary(f.gain, f.tile_gain), "cells": f.cells,
+                                     "own_fit": f is not tile_fit} for s, f in sorted(fits.items())}
+    return entry
+
+
+def _apply(arr: np.ndarray, out: np.ndarray, bands: Sequence[int], fit: Fit, shape: Tuple[int, int],
+           block_pixels: int, where: Optional[np.ndarray]) -> None:
+    gain = smooth_field(fit.gain, shape, block_pixels)
+    for b in bands:
+        if where is None:
+            np.multiply(arr[b], gain, out=out[b])
+        else:
+            np.multiply(arr[b], gain, out=out[b], where=where)
+
+
+def _summary(grid: np.ndarray, tile: float) -> Dict[str, Optional[float]]:
+    values = np.asarray(grid, dtype=np.float64)
+    return {"tile": _round(tile), "median": _round(float(np.median(values))),
+            "min": _round(float(values.min())), "max": _round(float(values.max()))}
+
+
+def _round(x: float) -> Optional[float]:
+    """``x`` rounded to 6 decimals; None (JSON null) when not finite."""
+    return round(x, 6) if math.isfinite(x) else None

@@ -1,0 +1,211 @@
+"""Per-granule pixel masks on 9-band surface reflectance ``(9, H, W)`` float32, NaN = no data.
+
+Every function here returns boolean ``(H, W)`` masks (True = the property holds) except
+:func:`swir_unusable`, which returns reflectance. The rules and their default thresholds are
+documented in ``docs/kernel.md``; all thresholds are reflectance (0..1) and can be overridden
+through the ``params`` mapping with the keys of :data:`MASK_DEFAULTS`.
+
+Cloud test (reflectance thresholds, no thermal bands): a pixel is cloud when it is
+
+- bright in green: ``B1 >= cloud_b1_min`` (0.60),
+- spectrally flat in the VNIR: ``B2/B1`` and ``B3N/B2`` both in ``[cloud_flat_min,
+  cloud_flat_max]`` (0.80 .. 1.25),
+- bright at 1.65 um: ``B4 >= cloud_b4_min`` (0.45) -- applied only where B4 is usable (finite
+  and the granule's SWIR is healthy), so post-2008 granules are tested on the VNIR alone,
+
+then grown by ``cloud_buffer`` pixels (2). The brightest synthetic minerals (kaolinite B1 0.45,
+alunite 0.40, calcite 0.35) stay below the B1 threshold; white salt/gypsum flats (B1 > 0.6 and
+flat) would be flagged -- a known limit of a reflectance-only test.
+"""
+from __future__ import annotations
+
+from typing import Any, Dict, Mapping, NamedTuple, Optional, Sequence
+
+import numpy as np
+
+from .errors import GmiInputError
+
+N_BANDS = 9
+VNIR = (0, 1, 2)
+SWIR = (3, 4, 5, 6, 7, 8)
+B1, B2, B3N, B4 = 0, 1, 2, 3
+
+#: Default thresholds (reflectance) and sizes (pixels) of the masks.
+MASK_DEFAULTS = {
+    "cloud_b1_min": 0.60,
+    "cloud_flat_min": 0.80,
+    "cloud_flat_max": 1.25,
+    "cloud_b4_min": 0.45,
+    "cloud_buffer": 2,
+    "ndwi_min": 0.20,
+    "ndvi_min": 0.40,
+    "erode_pixels": 2,
+}  # type: Dict[str, Any]
+
+
+class GranuleMasks(NamedTuple):
+    """Masks of one granule on one tile (all ``(H, W)`` bool)."""
+
+    vnir: np.ndarray  # B1, B2, B3N all finite, border eroded
+    swir: np.ndarray  # B4..B9 all finite, border eroded, granule SWIR healthy
+    cloud: np.ndarray  # cloud (buffered), only where ``vnir`` holds
+
+
+def mask_params(params: Optional[Mapping[str, Any]] = None) -> Dict[str, Any]:
+    """:data:`MASK_DEFAULTS` updated with the mask keys of ``params`` (other keys are ignored)."""
+    out = dict(MASK_DEFAULTS)
+    for key, value in (params or {}).items():
+        if key in MASK_DEFAULTS and value is not None:
+            out[key] = value
+    for key in ("cloud_buffer", "erode_pixels"):
+        out[key] = _pixels(out[key], key)
+    for key in MASK_DEFAULTS:
+        if key not in ("cloud_buffer", "erode_pixels"):
+            try:
+                out[key] = float(out[key])
+            except (TypeError, ValueError):
+                raise GmiInputError("params.{}: {!r} is not a number".format(key, out[key]))
+    return out
+
+
+def _pixels(value: Any, name: str) -> int:
+    if isinstance(value, bool) or not isinstance(value, (int, np.integer)) or value < 0:
+        raise GmiInputError("params.{}: {!r} is not a non-negative whole number of pixels".format(
+            name, value))
+    return int(value)
+
+
+def check_reflectance(refl: np.ndarray, name: str = "refl") -> np.ndarray:
+    """``refl`` as an array of shape ``(9, H, W)``; raises GmiInputError otherwise."""
+    arr = np.asarray(refl)
+    if arr.ndim != 3 or arr.shape[0] != N_BANDS:
+        raise GmiInputError("{}: expected shape (9, H, W), got {}".format(name, arr.shape))
+    if arr.dtype.kind != "f":
+        raise GmiInputError("{}: expected float reflectance, got dtype {}".format(name, arr.dtype))
+    return arr
+
+
+def valid_mask(refl: np.ndarray, bands: Sequence[int] = tuple(range(N_BANDS))) -> np.ndarray:
+    """True where every band of ``bands`` (indices 0..8) is finite."""
+    arr = check_reflectance(refl)
+    out = np.ones(arr.shape[1:], dtype=bool)
+    for b in bands:
+        out &= np.isfinite(arr[b])
+    return out
+
+
+def swir_unusable(refl: np.ndarray, swir_usable: bool, inplace: bool = False) -> np.ndarray:
+    """Reflectance with the SWIR bands (B4..B9) set to NaN when ``swir_usable`` is False.
+
+    Returns a new array unless ``inplace`` is True, in which case ``refl`` itself is changed and
+    returned. With ``swir_usable`` True the data are returned unchanged (a copy unless inplace).
+    """
+    arr = check_reflectance(refl)
+    out = arr if inplace else arr.copy()
+    if not swir_usable:
+        out[SWIR[0]:] = np.nan
+    return out
+
+
+def cloud_mask(refl: np.ndarray, params: Optional[Mapping[str, Any]] = None,
+               swir_usable: bool = True) -> np.ndarray:
+    """Cloud pixels by the reflectance-threshold rule of the module docstring (buffered)."""
+    arr = check_reflectance(refl)
+    p = mask_params(params)
+    b1, b2, b3 = arr[B1], arr[B2], arr[B3N]
+    lo, hi = np.float32(p["cloud_flat_min"]), np.float32(p["cloud_flat_max"])
+    with np.errstate(divide="ignore", invalid="ignore"):
+        cloud = b1 >= np.float32(p["cloud_b1_min"])
+        if not cloud.any():
+            return cloud
+        ratio = b2 / b1
+        cloud &= (ratio >= lo) & (ratio <= hi)
+        np.divide(b3, b2, out=ratio)
+        cloud &= (ratio >= lo) & (ratio <= hi)
+        if swir_usable:
+            b4 = arr[B4]
+            cloud &= (b4 >= np.float32(p["cloud_b4_min"])) | ~np.isfinite(b4)
+    return dilate(cloud, p["cloud_buffer"])
+
+
+def normalised_difference(a: np.ndarray, b: np.ndarray) -> np.ndarray:
+    """``(a - b) / (a + b)`` as float32; NaN where either is NaN or the sum is ~0."""
+    a = np.asarray(a, dtype=np.float32)
+    b = np.asarray(b, dtype=np.float32)
+    total = a + b
+    with np.errstate(divide="ignore", invalid="ignore"):
+        out = (a - b) / total
+    out[np.abs(total) < np.float32(1e-6)] = np.nan
+    return out
+
+
+def water_mask(refl: np.ndarray, params: Optional[Mapping[str, Any]] = None) -> np.ndarray:
+    """Open water: NDWI ``(B1 - B3N) / (B1 + B3N) > ndwi_min`` (McFeeters' green/NIR form)."""
+    arr = check_reflectance(refl)
+    ndwi = normalised_difference(arr[B1], arr[B3N])
+    with np.errstate(invalid="ignore"):
+        return ndwi > np.float32(mask_params(params)["ndwi_min"])
+
+
+def vegetation_mask(refl: np.ndarray, params: Optional[Mapping[str, Any]] = None) -> np.ndarray:
+    """Green vegetation: NDVI ``(B3N - B2) / (B3N + B2) > ndvi_min``."""
+    arr = check_reflectance(refl)
+    ndvi = normalised_difference(arr[B3N], arr[B2])
+    with np.errstate(invalid="ignore"):
+        return ndvi > np.float32(mask_params(params)["ndvi_min"])
+
+
+def _shift_and(out: np.ndarray, src: np.ndarray, k: int, axis: int) -> None:
+    """``out &= src`` shifted by +k and -k along ``axis`` (values past the edge count as True)."""
+    n = src.shape[axis]
+    if k >= n:
+        return
+    lead = [slice(None)] * 2
+    trail = [slice(None)] * 2
+    lead[axis], trail[axis] = slice(k, None), slice(None, n - k)
+    out[tuple(lead)] &= src[tuple(trail)]
+    out[tuple(trail)] &= src[tuple(lead)]
+
+
+def erode_edges(valid: np.ndarray, pixels: int = 2) -> np.ndarray:
+    """Shrink the True region by ``pixels`` (square neighbourhood, Chebyshev distance).
+
+    A pixel stays True only if every pixel within ``pixels`` rows and columns of it is True.
+    Pixels beyond the array edge count as True: the tile border cuts a granule arbitrarily and
+    is not a granule edge, so data are not lost at tile edges.
+    """
+    n = _pixels(pixels, "erode_pixels")
+    src = np.asarray(valid, dtype=bool)
+    if src.ndim != 2:
+        raise GmiInputError("valid: expected a 2-D mask, got shape {}".format(src.shape))
+    if n == 0:
+        return src.copy()
+    rows = src.copy()
+    for k in range(1, n + 1):
+        _shift_and(rows, src, k, 0)
+    out = rows.copy()
+    for k in range(1, n + 1):
+        _shift_and(out, rows, k, 1)
+    return out
+
+
+def dilate(mask: np.ndarray, pixels: int) -> np.ndarray:
+    """Grow the True region by ``pixels`` (square neighbourhood); the complement of erosion."""
+    src = np.asarray(mask, dtype=bool)
+    if _pixels(pixels, "cloud_buffer") == 0:
+        return src
+    return ~erode_edges(~src, pixels)
+
+
+def granule_masks(refl: np.ndarray, swir_usable: bool,
+                  params: Optional[Mapping[str, Any]] = None) -> GranuleMasks:
+    """The VNIR / SWIR validity (eroded by ``erode_pixels``) and cloud masks of one granule."""
+    arr = check_reflectance(refl)
+    p = mask_params(params)
+    vnir = erode_edges(valid_mask(arr, VNIR), p["erode_pixels"])
+    if swir_usable:
+        swir = erode_edges(valid_mask(arr, SWIR), p["erode_pixels"])
+    else:
+        swir = np.zeros(arr.shape[1:], dtype=bool)
+    cloud = cloud_mask(arr, p, swir_usable=bool(swir_usable)) & vnir
+    return GranuleMasks(vnir=vnir, swir=swir, cloud=cloud)

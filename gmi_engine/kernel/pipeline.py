@@ -1,0 +1,190 @@
+"""The single entry point of the compute kernel: ``run(method, rows, params) -> result rows``.
+
+Every backend (the local process pool, the MaxCompute UDTF) calls :func:`run` with the source
+rows of ONE tile, sorted by acquisition, as plain dicts (decoded arrays, parsed JSON):
+
+``{"granule_id", "tile_x", "tile_y", "acquired" (ISO text), "bbox": (min_row, max_row, min_col,
+max_col) inclusive, "bands": {"b01": uint8 array, ...}, "meta": {... "incl": {"b01": ucc},
+"gains": {...}, "sun_elevation"}, "ac": {"bands": {"b01": {"xa", "xb", "xc"}}, ...} or {},
+"modis": {"m01": int16 array, ...} or {}, "quality": {"swir_usable": bool, "cloud_cover": ...}}``
+
+and gets result dicts ``{"tile_x", "tile_y", "method", "output", "data", "meta"}`` back.
+
+Methods (those of the reference CLI): ``mosaic`` (9 surface-reflectance bands, the provenance
+band and a valid mask), ``color_balancing`` (the mosaic balanced per band to MOD09A1) and
+``mineral_indices`` (the index library on the balanced mosaic, or on the plain mosaic when the
+tile has no MODIS reference). Python 3.7 syntax, numpy + stdlib only.
+"""
+import json
+from datetime import datetime
+from typing import Any, Dict, List, Mapping, Optional, Sequence, Tuple
+
+import numpy as np
+
+from gmi_engine.kernel import KERNEL_VERSION
+from gmi_engine.kernel.bands import BAND_COLUMNS, BANDS, band_index
+from gmi_engine.kernel.errors import GmiInputError
+from gmi_engine.kernel.radiometry import (dn_to_radiance, surface_reflectance, toa_reflectance,
+                                          unit_conversion_coefficient)
+
+METHODS = ("mosaic", "color_balancing", "mineral_indices")
+MASK_OUTPUT = "valid_mask"
+PROVENANCE_OUTPUTS = ("provenance_vnir", "provenance_swir")
+DEFAULT_PARAMS = {
+    "tile_px": 1024,
+    "strategy": "best-pixel",
+    "balance": True,
+    "indices": None,
+    "mosaic": None,
+    "balancing": None,
+}  # type: Dict[str, Any]
+
+
+def merged_params(params: Optional[Mapping[str, Any]] = None) -> Dict[str, Any]:
+    """The defaults updated with ``params``; unknown keys are errors."""
+    out = dict(DEFAULT_PARAMS)
+    for key, value in (params or {}).items():
+        if key not in DEFAULT_PARAMS:
+            raise GmiInputError("params: unknown key {!r} (known: {})".format(
+                key, ", ".join(sorted(DEFAULT_PARAMS))))
+        out[key] = value
+    return out
+
+
+def _day_of_year(acquired: str) -> int:
+    return datetime.strptime(acquired[:10], "%Y-%m-%d").timetuple().tm_yday
+
+
+def row_reflectance(row: Mapping[str, Any], tile_px: int = 1024) -> Tuple[np.ndarray, str]:
+    """(9, tile_px, tile_px) float32 reflectance of one source row (NaN = no data) and its kind.
+
+    The kind is ``"surface"`` when the row carries 6S coefficients, else ``"toa"`` (the
+    documented fallback: TOA reflectance with the 6S band irradiances). Radiance uses the row's
+    INCL when present, the handbook coefficient of the band's gain otherwise.
+    """
+    r0, r1, c0, c1 = (int(v) for v in row["bbox"])
+    meta = row.get("meta") or {}
+    incl = meta.get("incl") or {}
+    gains = meta.get("gains") or {}
+    coeffs = (row.get("ac") or {}).get("bands")
+    kind = "surface" if coeffs else "toa"
+    out = np.full((len(BANDS), tile_px, tile_px), np.nan, dtype=np.float32)
+    for column, dn in sorted(row["bands"].items()):
+        k = BAND_COLUMNS.index(column)
+        ucc = unit_conversion_coefficient(BANDS[k], gains.get(column, "NOR"), incl.get(column))
+        radiance = dn_to_radiance(dn, ucc)
+        if coeffs:
+            c = coeffs[column]
+            refl = surface_reflectance(radiance, c["xa"], c["xb"], c["xc"])
+        else:
+            zenith = 90.0 - float(meta["sun_elevation"])
+            refl = toa_reflectance(radiance, BANDS[k], zenith, _day_of_year(row["acquired"]))
+        out[k, r0:r1 + 1, c0:c1 + 1] = refl
+    return out, kind
+
+
+def _granule_info(row: Mapping[str, Any]) -> Dict[str, Any]:
+    quality = row.get("quality") or {}
+    return {
+        "granule_id": row["granule_id"],
+        "acquired": row["acquired"],
+        "cloud_cover": quality.get("cloud_cover"),
+        "swir_usable": bool(quality.get("swir_usable", True)),
+    }
+
+
+def _reference(rows: Sequence[Mapping[str, Any]]) -> Optional[np.ndarray]:
+    """The tile's MOD09A1 reference (7, n, n) int16 from the first row that carries one."""
+    for row in rows:
+        modis = row.get("modis") or {}
+        if len(modis) == 7:
+            return np.stack([modis["m{:02d}".format(i)] for i in range(1, 8)])
+    return None
+
+
+def _mosaic(rows: Sequence[Mapping[str, Any]], params: Mapping[str, Any]) -> Tuple[np.ndarray, np.ndarray, Dict[str, Any]]:
+    """Reflectance of every row, then the mosaic (masks are applied inside :func:`mosaic`)."""
+    from gmi_engine.kernel.mosaic import mosaic
+
+    stack, infos, kinds = [], [], []
+    for row in rows:
+        refl, kind = row_reflectance(row, int(params["tile_px"]))
+        stack.append(refl)
+        infos.append(_granule_info(row))
+        kinds.append(kind)
+    result, provenance, meta = mosaic(stack, infos, strategy=params["strategy"],
+                                      params=params["mosaic"])
+    return result, provenance, {"mosaic": meta, "reflectance": sorted(set(kinds))}
+
+
+def _balanced(rows: Sequence[Mapping[str, Any]], params: Mapping[str, Any]) -> Tuple[np.ndarray, np.ndarray, Dict[str, Any]]:
+    """The mosaic balanced per band to the tile's MOD09A1 reference (skipped without one)."""
+    from gmi_engine.kernel.balance import balance
+
+    result, provenance, meta = _mosaic(rows, params)
+    balanced, meta["balancing"] = balance(result, _reference(rows), params["balancing"], provenance)
+    return balanced, provenance, meta
+
+
+def _common_meta(method: str, rows: Sequence[Mapping[str, Any]], params: Mapping[str, Any],
+                 step_meta: Mapping[str, Any]) -> Dict[str, Any]:
+    granules = []
+    for row in rows:
+        ac = row.get("ac") or {}
+        granules.append({
+            "granule_id": row["granule_id"],
+            "acquired": row["acquired"],
+            "swir_usable": bool((row.get("quality") or {}).get("swir_usable", True)),
+            "ac_source": ac.get("source"),
+            "ac_state": ac.get("state"),
+        })
+    return {
+        "method": method,
+        "kernel_version": KERNEL_VERSION,
+        "params": dict(params),
+        "granules": granules,
+        "steps": json.loads(json.dumps(step_meta, sort_keys=True, default=float)),
+    }
+
+
+def _result(tile: Tuple[int, int], method: str, output: str, data: np.ndarray,
+            meta: Mapping[str, Any]) -> Dict[str, Any]:
+    return {"tile_x": tile[0], "tile_y": tile[1], "method": method, "output": output,
+            "data": data, "meta": meta}
+
+
+def run(method: str, rows: Sequence[Mapping[str, Any]],
+        params: Optional[Mapping[str, Any]] = None) -> List[Dict[str, Any]]:
+    """Compute ``method`` for the source rows of one tile; returns the result rows."""
+    if method not in METHODS:
+        raise GmiInputError("method: {!r} is not one of {}".format(method, ", ".join(METHODS)))
+    if not rows:
+        raise GmiInputError("run({}): no source rows".format(method))
+    tiles = {(int(r["tile_x"]), int(r["tile_y"])) for r in rows}
+    if len(tiles) != 1:
+        raise GmiInputError("run({}): rows of several tiles {}".format(method, sorted(tiles)))
+    tile = tiles.pop()
+    rows = sorted(rows, key=lambda r: (r["acquired"], r["granule_id"]))
+    p = merged_params(params)
+    use_balance = method == "color_balancing" or (method == "mineral_indices" and p["balance"])
+    if use_balance:
+        refl, provenance, step_meta = _balanced(rows, p)
+    else:
+        refl, provenance, step_meta = _mosaic(rows, p)
+    meta = _common_meta(method, rows, p, step_meta)
+    valid = np.isfinite(refl).any(axis=0).astype(np.uint8)
+    out = []
+    if method == "mineral_indices":
+        from gmi_engine.kernel.indices import compute_indices
+
+        swir_ok = np.isfinite(refl[band_index("04"):]).all(axis=0)
+        indices = compute_indices(refl, ids=p["indices"], swir_usable=swir_ok)
+        for index_id, data in indices.items():
+            out.append(_result(tile, method, index_id, data, meta))
+    else:
+        for k, column in enumerate(BAND_COLUMNS):
+            out.append(_result(tile, method, column, refl[k], meta))
+        for plane, name in enumerate(PROVENANCE_OUTPUTS):
+            out.append(_result(tile, method, name, provenance[plane], meta))
+    out.append(_result(tile, method, MASK_OUTPUT, valid, meta))
+    return out
