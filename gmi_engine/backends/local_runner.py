@@ -8,8 +8,6 @@ the same inputs and parameters (a content hash in the result meta) and computes 
 """
 from __future__ import annotations
 
-import hashlib
-import json
 import multiprocessing
 import os
 from concurrent.futures import FIRST_COMPLETED, ProcessPoolExecutor, wait
@@ -19,8 +17,7 @@ from typing import Any, Callable, Dict, Iterable, List, Mapping, Optional
 
 from gmi_engine.backends.local import LocalStore
 from gmi_engine.grid import TileIndex
-from gmi_engine.kernel import KERNEL_VERSION
-from gmi_engine.kernel.pipeline import MASK_OUTPUT, METHODS, merged_params, run
+from gmi_engine.kernel.pipeline import MASK_OUTPUT, METHODS, inputs_digest, merged_params, run
 from gmi_engine.errors import GmiInputError
 from gmi_engine.table import ResultRow, SourceRow, format_utc
 
@@ -51,22 +48,6 @@ def kernel_row(row: SourceRow) -> Dict[str, Any]:
         "bands": row.bands, "meta": row.meta, "ac": row.ac, "modis": row.modis,
         "quality": row.quality,
     }
-
-
-def inputs_digest(rows: Iterable[SourceRow], method: str, params: Mapping[str, Any]) -> str:
-    """sha256 over everything that determines a tile's result: rows, method, params, kernel."""
-    h = hashlib.sha256()
-    h.update(json.dumps({"method": method, "params": params, "kernel": KERNEL_VERSION},
-                        sort_keys=True).encode())
-    for row in rows:
-        h.update(json.dumps([row.granule_id, format_utc(row.acquired), row.min_row, row.max_row,
-                             row.min_col, row.max_col, row.meta, row.ac, row.quality],
-                            sort_keys=True).encode())
-        for name in sorted(row.bands):
-            h.update(name.encode() + row.bands[name].tobytes())
-        for name in sorted(row.modis):
-            h.update(name.encode() + row.modis[name].tobytes())
-    return h.hexdigest()
 
 
 def _compute_tile(workspace: str, tile: TileIndex, method: str, params: Dict[str, Any],
@@ -108,7 +89,7 @@ def run_local(workspace, method: str, params: Optional[Mapping[str, Any]] = None
         todo_tiles = list(tiles) if tiles is not None else store.tiles()
         jobs = []
         for tile in todo_tiles:
-            digest = inputs_digest(store.tile_rows(tile), method, p)
+            digest = inputs_digest([kernel_row(r) for r in store.tile_rows(tile)], method, p)
             if not force and _up_to_date(store, tile, method, digest):
                 report.skipped.append(tile)
             else:

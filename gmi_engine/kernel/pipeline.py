@@ -15,6 +15,7 @@ band and a valid mask), ``color_balancing`` (the mosaic balanced per band to MOD
 ``mineral_indices`` (the index library on the balanced mosaic, or on the plain mosaic when the
 tile has no MODIS reference). Python 3.7 syntax, numpy + stdlib only.
 """
+import hashlib
 import json
 from datetime import datetime
 from typing import Any, Dict, List, Mapping, Optional, Sequence, Tuple
@@ -145,6 +146,27 @@ def _common_meta(method: str, rows: Sequence[Mapping[str, Any]], params: Mapping
         "granules": granules,
         "steps": json.loads(json.dumps(step_meta, sort_keys=True, default=float)),
     }
+
+
+def inputs_digest(rows: Sequence[Mapping[str, Any]], method: str,
+                  params: Optional[Mapping[str, Any]] = None) -> str:
+    """sha256 of everything that determines a tile's results: rows, method, params, kernel.
+
+    Computed on the kernel's row dicts, so every backend gets the same digest for the same
+    inputs (the local runner uses it to skip tiles that are up to date).
+    """
+    h = hashlib.sha256()
+    h.update(json.dumps({"method": method, "params": merged_params(params),
+                         "kernel": KERNEL_VERSION}, sort_keys=True).encode())
+    for row in sorted(rows, key=lambda r: (r["acquired"], r["granule_id"])):
+        h.update(json.dumps([row["granule_id"], row["acquired"], [int(v) for v in row["bbox"]],
+                             row.get("meta"), row.get("ac"), row.get("quality")],
+                            sort_keys=True).encode())
+        for group in ("bands", "modis"):
+            arrays = row.get(group) or {}
+            for name in sorted(arrays):
+                h.update(name.encode() + np.ascontiguousarray(arrays[name]).tobytes())
+    return h.hexdigest()
 
 
 def _result(tile: Tuple[int, int], method: str, output: str, data: np.ndarray,
