@@ -26,7 +26,7 @@ from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import datetime, timezone
 from pathlib import Path
-from typing import Any, Dict, Iterable, Iterator, List, Optional, Sequence, Tuple, Union
+from typing import Any, Dict, Iterable, Iterator, List, Mapping, Optional, Sequence, Tuple, Union
 
 from osgeo import ogr, osr
 
@@ -349,8 +349,30 @@ class LocalStore:
 
     def replace_results(self, tile: TileArg, method: str, rows: Iterable[ResultRow]) -> int:
         """Replace all outputs of ``method`` on ``tile`` by ``rows`` in one transaction."""
+        return self._replace_result_records(tile, method, *self._result_records(rows))
+
+    def replace_result_records(self, tile: TileArg, method: str,
+                               records: Iterable[Mapping[str, Any]]) -> int:
+        """:meth:`replace_results` for records already encoded by ``ResultRow.to_dict()``.
+
+        The process-pool runner's workers encode their results; the parent writes the cells as
+        they are instead of decoding and re-encoding every blob.
+        """
+        rows, keys = [], []
+        for record in records:
+            missing = [n for n in RESULT_SCHEMA.names if n not in record]
+            if missing:
+                raise SchemaError("gmi_result: missing column(s) {}".format(", ".join(missing)))
+            rows.append([self._geometry(record["tile_x"], record["tile_y"])]
+                        + [record[n] for n in RESULT_SCHEMA.names])
+            keys.append((record["tile_x"], record["tile_y"], record["method"], record["output"]))
+        if len(set(keys)) != len(keys):
+            raise SchemaError("tile_x/tile_y/method/output: a key appears twice in one write")
+        return self._replace_result_records(tile, method, rows, keys)
+
+    def _replace_result_records(self, tile: TileArg, method: str, records: List[List[Any]],
+                                keys: List[Tuple[int, int, str, str]]) -> int:
         t = _tile(tile)
-        records, keys = self._result_records(rows)
         for key in keys:
             if key[:3] != (t.ix, t.iy, method):
                 raise SchemaError("tile_x/tile_y/method: row {} given to replace_results({}, {!r})".format(

@@ -101,7 +101,7 @@ def run_local(workspace, method: str, params: Optional[Mapping[str, Any]] = None
 
         def commit(tile: TileIndex, records: List[Dict[str, Any]]) -> None:
             nonlocal done
-            store.replace_results(tile, method, [ResultRow.from_dict(r) for r in records])
+            store.replace_result_records(tile, method, records)
             report.computed.append(tile)
             done += 1
             if progress:

@@ -201,3 +201,24 @@ def test_blob_module_is_python_37_compatible() -> None:
     done = subprocess.run([str(vermin), "-t=3.7-", "--no-tips", "--violations", str(path)],
                           capture_output=True, text=True, timeout=120)
     assert done.returncode == 0, done.stdout + done.stderr
+
+
+def test_float_blobs_are_byte_shuffled_and_round_trip_nan_exactly():
+    rng = np.random.default_rng(3)
+    a = rng.normal(0.3, 0.05, (256, 300)).astype(np.float32)
+    a[rng.random(a.shape) < 0.2] = np.nan
+    data = blob.encode(a)
+    head = blob.peek(data)
+    assert head.compressed and head.shuffle and not head.delta
+    back = blob.decode(data)
+    assert back.dtype == np.float32
+    np.testing.assert_array_equal(back.view(np.uint32), a.view(np.uint32))  # NaN bits too
+    f64 = blob.decode(blob.encode(a.astype(np.float64)))
+    np.testing.assert_array_equal(f64, a.astype(np.float64))
+
+
+def test_shuffle_flag_on_an_integer_blob_is_rejected():
+    data = bytearray(blob.encode(np.arange(100, dtype=np.uint8).reshape(10, 10)))
+    data[5] |= blob.FLAG_SHUFFLE
+    with pytest.raises(BlobError, match="invalid flag bits"):
+        blob.decode(bytes(data))
