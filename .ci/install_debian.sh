@@ -2,10 +2,11 @@
 # Installs the Debian packages GMI needs, only those missing. Idempotent; needs root (or sudo).
 set -euo pipefail
 PACKAGES=(
-  python3-qgis qgis-providers          # QGIS 3.22 LTR + its Python bindings (the plugin, pytest-qgis)
+  python3-qgis qgis-providers qgis     # QGIS 3.22 LTR, its Python bindings (plugin, pytest-qgis), qgis_process
   python3-gdal gdal-bin                 # GDAL 3.6 with the HDF4 driver
   python3-venv python3-pip python3-numpy python3-pyproj proj-bin python3-matplotlib
   xvfb xauth                            # screenshots of the plugin under a virtual display
+  qttools5-dev-tools                    # lrelease: compiles the plugin translations (i18n/*.ts -> .qm)
 )
 missing=()
 for p in "${PACKAGES[@]}"; do

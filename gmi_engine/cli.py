@@ -24,6 +24,8 @@ COMMAND_MODULES: list[str] = [
     "gmi_engine.demo_commands",
     "gmi_engine.table_commands",
     "gmi_engine.export_commands",
+    "gmi_engine.backends.odps_commands",
+    "gmi_engine.atmosphere.commands",
 ]
 
 

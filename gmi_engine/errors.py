@@ -8,9 +8,11 @@ from gmi_engine.kernel.errors import (  # noqa: F401  (re-exported)
     GmiFileError,
     GmiInputError,
     IndexLibraryError,
+    LutChecksumError,
     MetadataValueError,
     MissingMetadataError,
     NotAsterL1TError,
+    OutsideEnvelopeError,
     SchemaError,
     SixSError,
 )

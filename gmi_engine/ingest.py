@@ -8,9 +8,11 @@ Re-ingesting a granule replaces its rows.
 """
 from __future__ import annotations
 
+import logging
 import re
 from dataclasses import dataclass, field
 from datetime import date
+from functools import lru_cache
 from pathlib import Path
 from typing import Callable, Iterable, List, Optional, Sequence
 
@@ -32,6 +34,7 @@ DEFAULT_OZONE_CM_ATM = 0.30
 _MODIS_DATE = re.compile(r"\.A(\d{4})(\d{3})\.")
 
 Progress = Callable[[str, int, int], None]
+log = logging.getLogger(__name__)
 
 
 @dataclass
@@ -46,6 +49,9 @@ class IngestOptions:
     aerosol_model: str = "continental"
     processes: int = 2
     grid: TileGrid = field(default_factory=lambda: DEFAULT_GRID)
+    #: 6S LUT file for xa/xb/xc; None = direct 6S runs. States outside the LUT's envelope fall
+    #: back to direct 6S (logged; the row's ``ac`` then has source "6s-direct" and "lut_fallback").
+    lut: Optional[Path] = None
 
 
 def modis_date(path) -> Optional[date]:
@@ -80,6 +86,33 @@ def tile_state(granule: Granule, cut_bounds, options: IngestOptions) -> tuple:
         "geometry": {"source": "granule metadata (SOLARDIRECTION, POINTINGANGLE.1, CALENDARDATE)"},
     }
     return state, inputs
+
+
+def tile_coefficients(states: Sequence[AtmosphereState], options: IngestOptions) -> tuple:
+    """(coefficients, fallback reasons) per state: LUT lookups when ``options.lut`` is set
+    (direct 6S for states outside its envelope, reason recorded), else direct 6S runs."""
+    if not states:
+        return [], []
+    if options.lut is None:
+        return compute_many(states, processes=options.processes), [None] * len(states)
+    path = Path(options.lut)
+    lut = _cached_lut(str(path), path.stat().st_mtime_ns if path.exists() else 0)
+    reasons = [lut.outside(s) for s in states]
+    inside = [s for s, r in zip(states, reasons) if r is None]
+    outside = [s for s, r in zip(states, reasons) if r is not None]
+    for reason in filter(None, reasons):
+        log.warning("LUT not usable, running 6S directly: %s", reason)
+    looked_up = iter(lut.coefficients_many(inside))
+    direct = iter(compute_many(outside, processes=options.processes) if outside else [])
+    return [next(direct) if r else next(looked_up) for r in reasons], reasons
+
+
+@lru_cache(maxsize=4)
+def _cached_lut(path: str, mtime_ns: int):
+    """The LUT at ``path``, loaded once per file version."""
+    from gmi_engine.atmosphere.lut import load_lut
+
+    return load_lut(path)
 
 
 def granule_meta(granule: Granule) -> dict:
@@ -139,11 +172,13 @@ def ingest_granule(path, store, options: IngestOptions = IngestOptions(),
         s, i = tile_state(granule, b, options)
         states.append(s)
         inputs.append(i)
-    coefficients = compute_many(states, processes=options.processes) if states else []
+    coefficients, fallbacks = tile_coefficients(states, options)
     rows = []
     for k, (cut, b, coeffs, inp) in enumerate(zip(cuts, bounds, coefficients, inputs)):
         ac = coeffs.to_dict()
         ac["inputs"] = inp
+        if fallbacks[k]:
+            ac["lut_fallback"] = fallbacks[k]
         rows.append(SourceRow(
             granule_id=granule.granule_id, tile_x=cut.tile.ix, tile_y=cut.tile.iy,
             acquired=granule.acquired, min_row=cut.min_row, max_row=cut.max_row,

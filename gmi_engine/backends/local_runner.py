@@ -18,6 +18,7 @@ from typing import Any, Callable, Dict, Iterable, List, Mapping, Optional
 from gmi_engine.backends.local import LocalStore
 from gmi_engine.grid import TileIndex
 from gmi_engine.kernel.pipeline import MASK_OUTPUT, METHODS, inputs_digest, merged_params, run
+from gmi_engine.kernel.records import result_cells
 from gmi_engine.errors import GmiInputError
 from gmi_engine.table import ResultRow, SourceRow, format_utc
 
@@ -56,13 +57,7 @@ def _compute_tile(workspace: str, tile: TileIndex, method: str, params: Dict[str
     with LocalStore(workspace, create=False) as store:
         rows = store.tile_rows(tile)
     results = run(method, [kernel_row(r) for r in rows], params)
-    records = []
-    for res in results:
-        meta = dict(res["meta"])
-        meta["inputs_sha256"] = digest
-        records.append(ResultRow(res["tile_x"], res["tile_y"], res["method"], res["output"],
-                                 res["data"], meta).to_dict())
-    return records
+    return [result_cells(res, digest) for res in results]  # the cells the ODPS UDTF forwards too
 
 
 def _up_to_date(store: LocalStore, tile: TileIndex, method: str, digest: str) -> bool:

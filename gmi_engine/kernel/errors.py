@@ -71,3 +71,11 @@ class BackendError(GmiError, RuntimeError):
 
 class SixSError(GmiError, RuntimeError):
     """A 6S run failed or its output could not be read; carries the tail of 6S's stderr."""
+
+
+class LutChecksumError(GmiFileError):
+    """A 6S LUT file's stored checksum does not match its content."""
+
+
+class OutsideEnvelopeError(GmiInputError):
+    """A 6S state lies outside the envelope a LUT was built for; names the field and range."""

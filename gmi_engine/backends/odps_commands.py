@@ -1,0 +1,365 @@
+"""``gmi odps check|deploy|upload|run|download|status|cancel`` and ``gmi run --backend odps``.
+
+Credentials are read from the environment (or a pyodps room), never from arguments: see
+``gmi odps check --help`` and docs/maxcompute.md.
+"""
+from __future__ import annotations
+
+import argparse
+import re
+from pathlib import Path
+from typing import Any, Dict, List, Optional
+
+from gmi_engine.errors import BackendError, GmiInputError
+
+_EXAMPLES = """examples:
+  export ODPS_ACCESS_ID=... ODPS_SECRET_ACCESS_KEY=... ODPS_PROJECT_NAME=my_project
+  export ODPS_ENDPOINT=https://service.cn-shanghai.maxcompute.aliyun.com/api
+  gmi odps check
+  gmi odps deploy --numpy-archive numpy-1.21.6-cp37-cp37m-manylinux_2_12_x86_64.manylinux2010_x86_64.whl
+  gmi odps upload --workspace ws --lifecycle 30
+  gmi odps run --workspace ws --method mineral_indices          # submit, follow, download
+  gmi odps run --workspace ws --method mosaic --no-wait           # submit only
+  gmi odps status --workspace ws                                  # the last run
+  gmi odps download --workspace ws
+  gmi odps cancel --workspace ws
+
+Credentials: {env}
+"""
+
+
+def _backend(args, **overrides: Any):
+    from gmi_engine.backends.odps import OdpsBackend, OdpsConfig
+
+    config = OdpsConfig.from_env(
+        project=getattr(args, "project", None), endpoint=getattr(args, "endpoint", None),
+        tunnel_endpoint=getattr(args, "tunnel_endpoint", None), quota=getattr(args, "quota", None))
+    return OdpsBackend(config, source_table=getattr(args, "source_table", None) or "gmi_source",
+                       result_table=getattr(args, "result_table", None) or "gmi_result",
+                       function=getattr(args, "function", None) or "gmi_udtf", **overrides)
+
+
+def default_batch(workspace) -> str:
+    """The batch recorded for the workspace, else a name made from its folder name."""
+    from gmi_engine.backends.odps import load_state
+
+    state = load_state(workspace)
+    if state.get("batch"):
+        return state["batch"]
+    name = re.sub(r"[^A-Za-z0-9_.-]", "_", Path(workspace).resolve().name)[:64].strip("._-")
+    return name or "default"
+
+
+def _tiles(values: Optional[List[str]]):
+    from gmi_engine.ingest_commands import parse_tile
+
+    return [parse_tile(t) for t in values] if values else None
+
+
+def _params(args) -> Dict[str, Any]:
+    params = {"strategy": args.strategy, "balance": not args.no_balance}  # type: Dict[str, Any]
+    if args.indices:
+        params["indices"] = list(args.indices)
+    return params
+
+
+def _hints(args) -> Dict[str, str]:
+    from gmi_engine.backends.odps import DEFAULT_BATCH_ROWCOUNT, DEFAULT_UDF_MEMORY_MB, job_hints
+
+    extra = {}
+    for item in getattr(args, "hint", None) or []:
+        key, sep, value = item.partition("=")
+        if not sep or not key.strip():
+            raise GmiInputError("--hint: {!r} is not KEY=VALUE".format(item))
+        extra[key.strip()] = value.strip()
+    return job_hints(getattr(args, "udf_memory", None) or DEFAULT_UDF_MEMORY_MB,
+                     getattr(args, "batch_rowcount", None) or DEFAULT_BATCH_ROWCOUNT, extra)
+
+
+def _bar(label: str):
+    from gmi_engine.progress import ProgressBar
+
+    bar = ProgressBar(100, label)
+
+    def progress(fraction: float, note: str) -> None:
+        bar.update(int(round(100 * max(0.0, min(1.0, fraction)))), note)
+
+    return progress
+
+
+# ---------------------------------------------------------------------------------------------
+# Steps shared by the sub-commands and `gmi run --backend odps`
+
+
+def do_upload(backend, workspace, batch: str, tiles=None, force: bool = True, lifecycle=None) -> bool:
+    """Create the tables if needed and upload the workspace (skipped when already up to date)."""
+    from gmi_engine.backends.odps import load_state, now_text, save_state, store_fingerprint
+
+    created = backend.create_tables(lifecycle)
+    if created:
+        print("created table(s): {}".format(", ".join(created)))
+    state = load_state(workspace)
+    fingerprint = store_fingerprint(workspace)
+    recorded = state.get("uploads", {}).get(batch, {})
+    if not force and tiles is None and recorded.get("fingerprint") == fingerprint:
+        print("batch {}: source rows already uploaded ({} rows)".format(batch, recorded.get("rows")))
+        return False
+    report = backend.upload(workspace, batch, tiles=tiles, progress=_bar("upload"))
+    state = load_state(workspace)
+    state["batch"] = batch
+    state.setdefault("uploads", {})[batch] = {
+        "rows": report.rows, "blocks": report.blocks, "bytes": report.bytes, "at": now_text(),
+        "fingerprint": fingerprint if tiles is None else None, "project": backend.project}
+    save_state(workspace, state)
+    print("batch {}: {} rows in {} block(s), {:.1f} MB, {:.1f} s".format(
+        batch, report.rows, report.blocks, report.bytes / 1e6, report.seconds))
+    return True
+
+
+def do_submit(backend, workspace, batch: str, method: str, params, tiles, hints) -> Dict[str, Any]:
+    """Submit the job and record it in the workspace state."""
+    from gmi_engine.backends.odps import load_state, now_text, save_state
+
+    instance_id, run, _ = backend.submit(batch, method, params, tiles, hints)
+    state = load_state(workspace)
+    entry = {"instance": instance_id, "batch": batch, "method": method, "params": params,
+             "tiles": None if tiles is None else [[t.ix, t.iy] for t in tiles], "submitted": now_text(),
+             "project": backend.project}
+    state.setdefault("runs", {})[run] = entry
+    state["last_run"] = run
+    save_state(workspace, state)
+    print("submitted {} as instance {} (run {})".format(method, instance_id, run))
+    logview = backend.logview(instance_id)
+    if logview:
+        print("Logview: {}".format(logview))
+    return dict(entry, run=run)
+
+
+def do_download(backend, workspace, batch: str, run: str) -> None:
+    """Download a run's results into the workspace and record it."""
+    from gmi_engine.backends.odps import load_state, now_text, save_state
+
+    report = backend.download(workspace, batch, run, progress=_bar("download"))
+    state = load_state(workspace)
+    state.setdefault("runs", {}).setdefault(run, {"batch": batch})["downloaded"] = now_text()
+    save_state(workspace, state)
+    print("run {}: {} result rows of {} tile(s) stored in {} ({:.1f} s)".format(
+        run, report.rows, report.tiles, workspace, report.seconds))
+
+
+def _last_run(workspace, run: Optional[str] = None) -> Dict[str, Any]:
+    from gmi_engine.backends.odps import load_state
+
+    state = load_state(workspace)
+    run = run or state.get("last_run")
+    if not run or run not in state.get("runs", {}):
+        raise GmiInputError("{}: no MaxCompute run recorded{}; give --instance / --run".format(
+            workspace, " named {!r}".format(run) if run else ""))
+    return dict(state["runs"][run], run=run)
+
+
+def _instance(args) -> str:
+    if getattr(args, "instance", None):
+        return args.instance
+    if not getattr(args, "workspace", None):
+        raise GmiInputError("give --instance ID or --workspace (to use its last run)")
+    return _last_run(args.workspace)["instance"]
+
+
+# ---------------------------------------------------------------------------------------------
+# Sub-commands
+
+
+def _cmd_check(args) -> int:
+    from gmi_engine.backends.odps import OdpsConfig
+
+    backend = _backend(args)
+    print("connection: {}".format(backend.config.describe()))
+    for name in (backend.source_table, backend.result_table):
+        with backend._errors("look up table {}".format(name)):
+            exists = backend.odps.exist_table(name)
+        print("table {}: {}".format(name, "present" if exists else "missing (created by gmi odps upload)"))
+    ok, note = backend.check_function()
+    print(("ok: " if ok else "not ready: ") + note)
+    if args.workspace:
+        print("workspace batch: {}".format(default_batch(args.workspace)))
+    print("credentials are read from: {}".format(OdpsConfig.ENV_HELP))
+    return 0 if ok else 1
+
+
+def _cmd_deploy(args) -> int:
+    from gmi_engine.backends.odps import deploy_plan
+
+    plan = deploy_plan(Path(args.numpy_archive) if args.numpy_archive else None, args.numpy_resource,
+                       args.function or "gmi_udtf")
+    report = _backend(args).deploy(plan)
+    print("function {} {}: {}".format(report.function, report.function_action, report.class_type))
+    print("resources: {}".format(", ".join(report.resources)))
+    print("uploaded: {}".format(", ".join(report.uploaded) or "nothing (all resources already present)"))
+    return 0
+
+
+def _cmd_upload(args) -> int:
+    batch = args.batch or default_batch(args.workspace)
+    do_upload(_backend(args), args.workspace, batch, _tiles(args.tiles), force=True, lifecycle=args.lifecycle)
+    return 0
+
+
+def _cmd_run(args) -> int:
+    backend = _backend(args)
+    batch = args.batch or default_batch(args.workspace)
+    tiles = _tiles(args.tiles)
+    entry = do_submit(backend, args.workspace, batch, args.method, _params(args), tiles, _hints(args))
+    if args.no_wait:
+        return 0
+    backend.wait(entry["instance"], progress=_bar(args.method), timeout=args.timeout, interval=args.poll)
+    if not args.no_download:
+        do_download(backend, args.workspace, batch, entry["run"])
+    return 0
+
+
+def _cmd_download(args) -> int:
+    if args.run and args.batch:
+        batch, run = args.batch, args.run
+    else:
+        entry = _last_run(args.workspace, args.run)
+        batch, run = args.batch or entry["batch"], entry["run"]
+    do_download(_backend(args), args.workspace, batch, run)
+    return 0
+
+
+def _print_status(status) -> None:
+    print("instance {}: {} {:.0f}% {}".format(status.instance_id, status.state, 100 * status.fraction,
+                                             status.stages).rstrip())
+    if status.error or status.summary:
+        from gmi_engine.backends.odps import OdpsBackend
+
+        print(OdpsBackend.failure_text(status))
+    elif status.logview:
+        print("Logview: {}".format(status.logview))
+
+
+def _cmd_status(args) -> int:
+    status = _backend(args).status(_instance(args))
+    _print_status(status)
+    return 0 if status.state in ("running", "success") else 1
+
+
+def _cmd_cancel(args) -> int:
+    status = _backend(args).cancel(_instance(args))
+    _print_status(status)
+    return 0
+
+
+def run_from_cli(args) -> int:
+    """``gmi run --backend odps``: upload (if changed), check the UDTF, run, follow, download."""
+    if getattr(args, "workers", None):
+        print("note: --workers is ignored with --backend odps (MaxCompute sets the parallelism)")
+    backend = _backend(args)
+    batch = default_batch(args.workspace)
+    tiles = _tiles(args.tiles)
+    do_upload(backend, args.workspace, batch, force=bool(args.force))
+    ok, note = backend.check_function()
+    if not ok:
+        raise BackendError(note + " (deploy once per GMI version: gmi odps deploy --numpy-archive ...)")
+    params = {"strategy": args.strategy, "balance": not args.no_balance}  # type: Dict[str, Any]
+    if args.indices:
+        params["indices"] = list(args.indices)
+    entry = do_submit(backend, args.workspace, batch, args.method, params, tiles, _hints(args))
+    status = backend.wait(entry["instance"], progress=_bar(args.method),
+                          interval=getattr(args, "poll", None) or 5.0)
+    do_download(backend, args.workspace, batch, entry["run"])
+    print("{}: done on MaxCompute (instance {}); Logview: {}".format(args.method, status.instance_id, status.logview))
+    return 0
+
+
+# ---------------------------------------------------------------------------------------------
+# Parser
+
+
+def _connection_args(p: argparse.ArgumentParser) -> None:
+    g = p.add_argument_group("connection (credentials come from the environment only)")
+    g.add_argument("--project", help="MaxCompute project (default: $ODPS_PROJECT_NAME)")
+    g.add_argument("--endpoint", help="service endpoint (default: $ODPS_ENDPOINT)")
+    g.add_argument("--tunnel-endpoint", help="tunnel endpoint (default: $ODPS_TUNNEL_ENDPOINT or discovered)")
+    g.add_argument("--quota", help="quota name for jobs and tunnel (default: $ODPS_QUOTA_NAME)")
+    g.add_argument("--source-table", help="source table name (default gmi_source)")
+    g.add_argument("--result-table", help="result table name (default gmi_result)")
+    g.add_argument("--function", help="UDTF function name (default gmi_udtf)")
+
+
+def _run_args(p: argparse.ArgumentParser) -> None:
+    p.add_argument("--tiles", nargs="*", metavar="IX,IY", help="only these tiles")
+    p.add_argument("--strategy", default="best-pixel", choices=("best-pixel", "first-valid", "median"))
+    p.add_argument("--no-balance", action="store_true", help="mineral_indices on the unbalanced mosaic")
+    p.add_argument("--indices", nargs="*", metavar="ID", help="only these index ids")
+    p.add_argument("--udf-memory", type=int, metavar="MB",
+                   help="odps.sql.udf.python.memory (default 3072)")
+    p.add_argument("--batch-rowcount", type=int, metavar="N",
+                   help="odps.sql.executionengine.batch.rowcount (default 8)")
+    p.add_argument("--hint", action="append", metavar="KEY=VALUE", help="extra MaxCompute flag (repeatable)")
+    p.add_argument("--poll", type=float, default=5.0, metavar="S", help="status poll interval (default 5 s)")
+
+
+def register(sub: argparse._SubParsersAction) -> None:
+    """Add ``gmi odps`` with its sub-commands."""
+    from gmi_engine.backends.odps import OdpsConfig
+
+    top = sub.add_parser("odps", help="run on Alibaba MaxCompute (ODPS): deploy, upload, run, download",
+                         description=__doc__, epilog=_EXAMPLES.format(env=OdpsConfig.ENV_HELP),
+                         formatter_class=argparse.RawDescriptionHelpFormatter)
+    cmds = top.add_subparsers(dest="odps_command", metavar="STEP")
+
+    p = cmds.add_parser("check", help="test the connection, tables and deployed UDTF")
+    _connection_args(p)
+    p.add_argument("--workspace", "-w", help="also show this workspace's batch")
+    p.set_defaults(func=_cmd_check)
+
+    p = cmds.add_parser("deploy", help="upload the kernel + UDTF + numpy archive and register the function")
+    _connection_args(p)
+    src = p.add_mutually_exclusive_group(required=True)
+    src.add_argument("--numpy-archive", metavar="FILE",
+                     help="numpy cp37 manylinux x86_64 wheel, or a pyodps-pack .tar.gz")
+    src.add_argument("--numpy-resource", metavar="NAME", help="a numpy archive resource already in the project")
+    p.set_defaults(func=_cmd_deploy)
+
+    p = cmds.add_parser("upload", help="upload a workspace's source rows (one batch partition)")
+    _connection_args(p)
+    p.add_argument("--workspace", "-w", required=True)
+    p.add_argument("--batch", help="partition name (default: the workspace's recorded batch or folder name)")
+    p.add_argument("--tiles", nargs="*", metavar="IX,IY",
+                   help="only these tiles (the batch then holds only these)")
+    p.add_argument("--lifecycle", type=int, metavar="DAYS", help="lifecycle of tables created now")
+    p.set_defaults(func=_cmd_upload)
+
+    p = cmds.add_parser("run", help="submit a method, follow its progress, download the results")
+    _connection_args(p)
+    p.add_argument("--workspace", "-w", required=True)
+    p.add_argument("--method", "-m", required=True, choices=("mosaic", "color_balancing", "mineral_indices"))
+    p.add_argument("--batch", help="source batch (default: the workspace's)")
+    _run_args(p)
+    p.add_argument("--timeout", type=float, metavar="S", help="stop waiting after S seconds (the job goes on)")
+    p.add_argument("--no-wait", action="store_true", help="submit and return")
+    p.add_argument("--no-download", action="store_true", help="do not download the results")
+    p.set_defaults(func=_cmd_run)
+
+    p = cmds.add_parser("download", help="download a run's results into the workspace")
+    _connection_args(p)
+    p.add_argument("--workspace", "-w", required=True)
+    p.add_argument("--run", help="run id (default: the last run)")
+    p.add_argument("--batch", help="batch (default: the run's)")
+    p.set_defaults(func=_cmd_download)
+
+    for name, func, text in (("status", _cmd_status, "show an instance's state, progress, errors, Logview"),
+                             ("cancel", _cmd_cancel, "stop an instance")):
+        p = cmds.add_parser(name, help=text)
+        _connection_args(p)
+        p.add_argument("--workspace", "-w", help="use this workspace's last run")
+        p.add_argument("--instance", help="instance id")
+        p.set_defaults(func=func)
+
+    def _help(args) -> int:
+        top.print_help()
+        return 2
+
+    top.set_defaults(func=_help)

@@ -1,0 +1,140 @@
+"""The MaxCompute Python 3 UDTF that runs the GMI kernel over the source rows of each tile.
+
+SQL (made by :mod:`gmi_engine.backends.odps`)::
+
+    SELECT gmi_udtf('<method>', '<params JSON>', granule_id, tile_x, ..., quality)
+           AS (tile_x, tile_y, method, output, dtype, height, width, data, meta)
+    FROM (SELECT * FROM gmi_source WHERE batch = '...'
+          DISTRIBUTE BY tile_x, tile_y SORT BY tile_x, tile_y, acquired, granule_id) t
+
+One UDTF instance sees many tiles, each tile's rows together and sorted by acquisition.
+:meth:`GmiUdtf.process` decodes and buffers the rows of the current tile and runs the tile when
+the key changes; :meth:`GmiUdtf.close` runs the last tile. A row of a tile that was already
+flushed means the input was not grouped: that is an error, never a silent second result.
+
+Method and parameters are the first two (constant) arguments, so the SQL text shows exactly
+what ran and no per-run resource is needed. Each forwarded row is one ``gmi_result`` row;
+every cell is checked against the 8 MiB MaxCompute limit before it is forwarded.
+
+On MaxCompute this file is uploaded as a ``py`` resource (``gmi odps deploy``) next to an
+archive holding ``gmi_engine/kernel`` and the user's numpy archive; deploy fills
+:data:`BUNDLE_RESOURCES` so that the archives' folders under ``work/`` join ``sys.path``
+before the kernel is imported (lazily, at the first row). Python 3.7 syntax; numpy + stdlib +
+``odps.udf`` only (the kernel is imported from the bundle).
+"""
+import json
+import os
+import sys
+import time
+
+from odps.udf import BaseUDTF, annotate
+
+BUNDLE_RESOURCES = ()  # gmi-deploy: resources
+"""Archive resources whose folders (``work/<name>``, ``work/<name>/packages``) are added to
+``sys.path`` on MaxCompute; empty in the source tree (the local runner imports the repo)."""
+
+INPUT_TYPES = ("string,string,"  # method, params (JSON)
+               "string,bigint,bigint,datetime,string,"  # granule_id, tile_x, tile_y, acquired, meta
+               "bigint,bigint,bigint,bigint,"  # min_row, max_row, min_col, max_col
+               "binary,binary,binary,binary,binary,binary,binary,binary,binary,"  # b01..b09
+               "string,"  # ac
+               "binary,binary,binary,binary,binary,binary,binary,"  # m01..m07
+               "string")  # quality
+OUTPUT_TYPES = "bigint,bigint,string,string,string,bigint,bigint,binary,string"
+SIGNATURE = INPUT_TYPES + "->" + OUTPUT_TYPES
+"""The UDTF signature: (method, params, every gmi_source column) -> gmi_result columns."""
+
+
+def add_bundle_paths(names=None, root="work"):
+    """Put the folders of the bundle's archive resources first on ``sys.path``; returns them."""
+    added = []
+    for name in BUNDLE_RESOURCES if names is None else names:
+        for folder in (os.path.join(root, name, "packages"), os.path.join(root, name)):
+            if os.path.isdir(folder) and folder not in sys.path:
+                sys.path.insert(0, folder)
+                added.append(folder)
+    return added
+
+
+def _text(value):
+    """A STRING argument as str (some runtimes, e.g. pyodps' local runner, pass bytes)."""
+    return value.decode("utf-8") if isinstance(value, (bytes, bytearray)) else value
+
+
+@annotate(SIGNATURE)
+class GmiUdtf(BaseUDTF):
+    """Buffer the rows of one tile, run the kernel on it, forward the result rows."""
+
+    def __init__(self):
+        super(GmiUdtf, self).__init__()
+        add_bundle_paths()
+        self._kernel = None
+        self._key = None
+        self._rows = []
+        self._method = None
+        self._params_text = None
+        self._params = None
+        self._done = set()
+        self.tiles = 0
+        self.forwarded = 0
+
+    def _load_kernel(self):
+        """Import the kernel (from the bundle on MaxCompute) at the first row."""
+        from gmi_engine.kernel import errors, pipeline, records
+
+        self._kernel = (pipeline, records, errors)
+
+    def process(self, method, params, *cells):
+        """One source row: flush the buffered tile when the (tile_x, tile_y) key changes."""
+        if self._kernel is None:
+            self._load_kernel()
+        pipeline, records, errors = self._kernel
+        method, params = _text(method), _text(params)
+        if self._method is None:
+            self._method = method
+            self._params_text = params
+            try:
+                self._params = pipeline.merged_params(json.loads(params or "{}"))
+            except ValueError as exc:
+                raise errors.GmiInputError("gmi_udtf: params argument is not valid ({})".format(exc)) from None
+        elif method != self._method or params != self._params_text:
+            raise errors.GmiInputError("gmi_udtf: method/params changed within one job ({!r} -> {!r}); "
+                             "they must be constants".format(self._method, method))
+        if len(cells) != len(records.SOURCE_COLUMNS):
+            raise errors.GmiInputError("gmi_udtf: {} source columns given, expected {} ({})".format(
+                len(cells), len(records.SOURCE_COLUMNS), ", ".join(records.SOURCE_COLUMNS)))
+        row = records.kernel_row(dict(zip(records.SOURCE_COLUMNS, cells)))
+        key = (row["tile_x"], row["tile_y"])
+        if key != self._key:
+            self._flush()
+            if key in self._done:
+                raise errors.BackendError("gmi_udtf: a row of tile {},{} (granule {}) arrived after that tile "
+                                 "was computed; the query must DISTRIBUTE BY tile_x, tile_y and "
+                                 "SORT BY tile_x, tile_y, acquired".format(key[0], key[1], row["granule_id"]))
+            self._key = key
+        self._rows.append(row)
+
+    def _flush(self):
+        """Run the kernel on the buffered tile and forward its result rows."""
+        if not self._rows:
+            return
+        pipeline, records, _ = self._kernel
+        start = time.monotonic()
+        rows, self._rows = self._rows, []
+        digest = pipeline.inputs_digest(rows, self._method, self._params)
+        results = pipeline.run(self._method, rows, self._params)
+        for result in results:
+            cells = records.result_cells(result, digest)
+            records.check_cell_sizes(cells)  # no cell over 8 MiB ever reaches forward()
+            self.forward(*records.ordered(cells))
+            self.forwarded += 1
+        self._done.add(self._key)
+        self.tiles += 1
+        print("gmi_udtf: tile {},{} {}: {} granule(s) -> {} outputs in {:.1f} s".format(
+            self._key[0], self._key[1], self._method, len(rows), len(results),
+            time.monotonic() - start), file=sys.stderr, flush=True)
+
+    def close(self):
+        """End of this instance's input: run the last tile."""
+        if self._kernel is not None:
+            self._flush()

@@ -1,0 +1,1 @@
+"""The ``gmi`` Processing provider and its algorithms (one per module); see :mod:`.provider`."""

@@ -1,0 +1,199 @@
+"""``gmi:run_method``: compute mosaic / color_balancing / mineral_indices over a workspace's tiles."""
+from __future__ import annotations
+
+from typing import Any, Dict, List, Optional
+
+from qgis.core import (
+    QgsProcessingContext,
+    QgsProcessingException,
+    QgsProcessingFeedback,
+    QgsProcessingOutputFolder,
+    QgsProcessingOutputNumber,
+    QgsProcessingOutputString,
+    QgsProcessingParameterAuthConfig,
+    QgsProcessingParameterBoolean,
+    QgsProcessingParameterFile,
+    QgsProcessingParameterNumber,
+    QgsProcessingParameterString,
+)
+
+from gmi_qgis_plugin.processing.base import (
+    METHODS,
+    GmiAlgorithm,
+    TilesParameter,
+    engine_errors,
+    plugin_settings,
+    tile_keys,
+)
+
+BACKENDS = ("local", "odps")
+STRATEGIES = ("best-pixel", "first-valid", "median")
+
+
+def index_ids() -> tuple:
+    """Ids of the packaged index library, in library order."""
+    from gmi_engine.indices import default_library
+
+    return default_library().ids
+
+
+class RunMethod(TilesParameter, GmiAlgorithm):
+    """Run a compute method on every (or some) tile of a workspace; resumable."""
+
+    NAME = "run_method"
+    WORKSPACE = "WORKSPACE"
+    METHOD = "METHOD"
+    INDICES = "INDICES"
+    STRATEGY = "STRATEGY"
+    BALANCE = "BALANCE"
+    BACKEND = "BACKEND"
+    WORKERS = "WORKERS"
+    FORCE = "FORCE"
+    ODPS_PROJECT = "ODPS_PROJECT"
+    ODPS_ENDPOINT = "ODPS_ENDPOINT"
+    ODPS_AUTH = "ODPS_AUTH"
+    COMPUTED = "COMPUTED"
+    SKIPPED = "SKIPPED"
+    TILES_DONE = "TILES_DONE"
+    LOGVIEW = "LOGVIEW"
+
+    def displayName(self) -> str:  # noqa: N802 (QGIS API)
+        """Translated name."""
+        return self.tr("Run method (mosaic, colour balancing, mineral indices)")
+
+    def initAlgorithm(self, config: Any = None) -> None:  # noqa: N802 (QGIS API)
+        """Workspace, method and its options, backend -> computed/skipped counts."""
+        settings = plugin_settings()
+        self.addParameter(QgsProcessingParameterFile(
+            self.WORKSPACE, self.tr("Workspace folder"), behavior=QgsProcessingParameterFile.Folder,
+            defaultValue=settings.workspace))
+        self.addParameter(self.enum_parameter(self.METHOD, self.tr("Method"), METHODS, "mineral_indices"))
+        indices = self.enum_parameter(self.INDICES, self.tr("Indices (mineral_indices; none = all)"),
+                                      index_ids(), None, optional=True, multiple=True)
+        self.addParameter(indices)
+        self.addParameter(self.enum_parameter(self.STRATEGY, self.tr("Mosaic strategy"), STRATEGIES,
+                                              STRATEGIES[0]))
+        self.addParameter(self.enum_parameter(self.BACKEND, self.tr("Backend"), BACKENDS,
+                                              settings.default_backend))
+        workers = QgsProcessingParameterNumber(
+            self.WORKERS, self.tr("Worker processes (local backend)"), QgsProcessingParameterNumber.Integer,
+            1, False, 1, 64)
+        workers.setHelp(self.tr("1 computes inside QGIS; more starts a process pool (fast, but QGIS "
+                                "must be able to spawn Python processes)."))
+        self.addParameter(workers)
+        self.add_tiles()
+        self.add_advanced(QgsProcessingParameterBoolean(
+            self.BALANCE, self.tr("Colour-balance before the indices"), True),
+            self.tr("mineral_indices on the balanced mosaic (on the plain mosaic when off)."))
+        self.add_advanced(QgsProcessingParameterBoolean(
+            self.FORCE, self.tr("Recompute tiles that are up to date"), False),
+            self.tr("A rerun normally skips tiles whose inputs and parameters did not change."))
+        self.add_advanced(QgsProcessingParameterString(
+            self.ODPS_PROJECT, self.tr("MaxCompute project"), settings.odps_project, optional=True),
+            self.tr("ODPS backend only."))
+        self.add_advanced(QgsProcessingParameterString(
+            self.ODPS_ENDPOINT, self.tr("MaxCompute endpoint"), settings.odps_endpoint, optional=True),
+            self.tr("ODPS backend only, e.g. https://service.cn-shanghai.maxcompute.aliyun.com/api"))
+        self.add_advanced(QgsProcessingParameterAuthConfig(
+            self.ODPS_AUTH, self.tr("MaxCompute credentials (QGIS auth config)"),
+            settings.odps_auth_id or None, optional=True),
+            self.tr("A Basic auth config: user name = AccessKey ID, password = AccessKey secret."))
+        self.addOutput(QgsProcessingOutputFolder(self.WORKSPACE, self.tr("Workspace folder")))
+        self.addOutput(QgsProcessingOutputString(self.METHOD, self.tr("Method")))
+        self.addOutput(QgsProcessingOutputNumber(self.COMPUTED, self.tr("Tiles computed")))
+        self.addOutput(QgsProcessingOutputNumber(self.SKIPPED, self.tr("Tiles up to date (skipped)")))
+        self.addOutput(QgsProcessingOutputString(self.TILES_DONE, self.tr("Tiles computed or up to date")))
+        self.addOutput(QgsProcessingOutputString(self.LOGVIEW, self.tr("MaxCompute Logview link (ODPS)")))
+
+    def params(self, parameters: Dict[str, Any], context: QgsProcessingContext, method: str) -> Dict[str, Any]:
+        """The kernel parameters of the run."""
+        params: Dict[str, Any] = {"strategy": self.enum_value(parameters, self.STRATEGY, context),
+                                  "balance": self.parameterAsBool(parameters, self.BALANCE, context)}
+        indices: List[str] = [i for i in self.parameterAsEnumStrings(parameters, self.INDICES, context) if i]
+        if method == "mineral_indices" and indices:
+            params["indices"] = list(indices)
+        return params
+
+    def prepareAlgorithm(self, parameters: Dict[str, Any], context: QgsProcessingContext,  # noqa: N802
+                         feedback: QgsProcessingFeedback) -> bool:
+        """On the main thread: read the MaxCompute AccessKey from the QGIS auth database (ODPS only).
+
+        A failure is kept and raised by processAlgorithm, so it reaches the caller as the exception.
+        """
+        self._credentials, self._credentials_error = None, ""
+        if self.enum_value(parameters, self.BACKEND, context) == "odps":
+            from gmi_qgis_plugin.toolbelt.credentials import CredentialsError, read_odps_credentials
+
+            try:
+                self._credentials = read_odps_credentials(
+                    self.parameterAsString(parameters, self.ODPS_AUTH, context))
+            except CredentialsError as exc:
+                self._credentials_error = "ODPS_AUTH: {}".format(exc)
+        return True
+
+    def processAlgorithm(self, parameters: Dict[str, Any], context: QgsProcessingContext,  # noqa: N802
+                         feedback: QgsProcessingFeedback) -> Dict[str, Any]:
+        """Run locally (cancel is polled between tiles) or on MaxCompute (cancel is polled while waiting)."""
+        workspace = self.parameterAsFile(parameters, self.WORKSPACE, context)
+        method = self.enum_value(parameters, self.METHOD, context)
+        params = self.params(parameters, context, method)
+        tiles = self.tiles(parameters, self.TILES, context)
+        if self.enum_value(parameters, self.BACKEND, context) == "odps":
+            return self.run_odps(parameters, context, feedback, workspace, method, params, tiles)
+        from gmi_engine.backends.local_runner import run_local
+
+        def progress(done: int, total: int, tile: Optional[Any], note: str) -> None:
+            feedback.setProgress(100.0 * done / total if total else 100.0)
+            if tile is not None:
+                feedback.pushInfo(self.tr("tile {},{}: {}").format(tile.ix, tile.iy, note))
+            else:
+                feedback.pushInfo(note)
+
+        with engine_errors(self.tr("{} on {}").format(method, workspace)):
+            report = run_local(workspace, method, params,
+                               workers=self.parameterAsInt(parameters, self.WORKERS, context),
+                               tiles=tiles, progress=progress, cancelled=feedback.isCanceled,
+                               force=self.parameterAsBool(parameters, self.FORCE, context))
+        if report.cancelled:
+            feedback.pushWarning(self.tr("Cancelled: {} tile(s) computed before the stop").format(
+                len(report.computed)))
+        feedback.pushInfo(self.tr("{}: {} tile(s) computed, {} up to date").format(
+            method, len(report.computed), len(report.skipped)))
+        return {self.WORKSPACE: workspace, self.METHOD: method, self.COMPUTED: len(report.computed),
+                self.SKIPPED: len(report.skipped),
+                self.TILES_DONE: tile_keys(sorted(report.computed + report.skipped)), self.LOGVIEW: ""}
+
+    def run_odps(self, parameters: Dict[str, Any], context: QgsProcessingContext, feedback: QgsProcessingFeedback,
+                 workspace: str, method: str, params: Dict[str, Any], tiles: Optional[list]) -> Dict[str, Any]:
+        """Upload (once per store content), run the UDTF job, download the result rows into the workspace."""
+        from gmi_engine.errors import GmiError
+        from gmi_qgis_plugin.toolbelt.odps_bridge import OdpsUnavailable, run_on_odps
+
+        if getattr(self, "_credentials_error", ""):
+            raise QgsProcessingException(getattr(self, "_credentials_error"))
+        if self.parameterAsInt(parameters, self.WORKERS, context) != 1:
+            feedback.pushInfo(self.tr("WORKERS is ignored on MaxCompute (it sets its own parallelism)"))
+        logview: List[str] = []
+
+        def progress(percent: float, text: str) -> None:
+            feedback.setProgress(percent)
+            feedback.setProgressText(text)
+
+        def on_logview(url: str) -> None:
+            logview.append(url)
+            feedback.pushInfo(self.tr("MaxCompute Logview: {}").format(url))
+
+        try:
+            report = run_on_odps(
+                workspace, method, params, tiles, getattr(self, "_credentials", None),
+                self.parameterAsString(parameters, self.ODPS_PROJECT, context).strip(),
+                self.parameterAsString(parameters, self.ODPS_ENDPOINT, context).strip(),
+                progress=progress, cancelled=feedback.isCanceled, on_logview=on_logview)
+        except (OdpsUnavailable, GmiError, OSError) as exc:
+            raise QgsProcessingException(self.tr("BACKEND odps: {}").format(exc)) from None
+        finally:
+            self._credentials = None  # the secret lives no longer than the run
+        if report.cancelled:
+            feedback.pushWarning(self.tr("Cancelled: the MaxCompute job was stopped"))
+        return {self.WORKSPACE: workspace, self.METHOD: method, self.COMPUTED: report.tiles_computed,
+                self.SKIPPED: 0, self.TILES_DONE: "", self.LOGVIEW: report.logview or "".join(logview)}

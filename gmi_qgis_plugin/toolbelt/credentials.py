@@ -1,0 +1,60 @@
+"""MaxCompute credentials from the QGIS authentication database, read at run time only.
+
+A MaxCompute account is stored as a QGIS *Basic* auth config: user name = AccessKey ID,
+password = AccessKey secret. The plugin settings keep the config's id; the secret is read
+just before a job connects, held by that job in memory and never written anywhere.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+from qgis.core import QgsApplication, QgsAuthMethodConfig
+
+from gmi_qgis_plugin.toolbelt.log_handler import MASK, PlgLogger
+
+AUTH_METHOD = "Basic"
+
+
+class CredentialsError(RuntimeError):
+    """The auth config is missing, locked or not a Basic (id + secret) config."""
+
+
+@dataclass(frozen=True)
+class OdpsCredentials:
+    """An AccessKey pair; ``repr`` and ``str`` never show the secret."""
+
+    access_id: str
+    secret: str = field(repr=False)
+    auth_id: str = ""
+
+    def __str__(self) -> str:
+        return "OdpsCredentials(access_id={!r}, secret={}, auth_id={!r})".format(
+            self.access_id, MASK, self.auth_id)
+
+    __repr__ = __str__
+
+
+def read_odps_credentials(auth_id: str) -> OdpsCredentials:
+    """The AccessKey pair of auth config ``auth_id`` (main thread: may ask the master password)."""
+    if not auth_id:
+        raise CredentialsError("no MaxCompute authentication configured "
+                               "(Settings > Options > GMI: choose or create a Basic auth config)")
+    manager = QgsApplication.authManager()
+    if auth_id not in manager.configIds():
+        raise CredentialsError("authentication config {!r} does not exist".format(auth_id))
+    config = QgsAuthMethodConfig()
+    ok = manager.loadAuthenticationConfig(auth_id, config, True)
+    if not ok or not config.isValid(True):
+        raise CredentialsError("authentication config {!r} cannot be read "
+                               "(is the master password set?)".format(auth_id))
+    if config.method() != AUTH_METHOD:
+        raise CredentialsError("authentication config {!r} is of type {!r}; MaxCompute needs a "
+                               "'Basic' config (user name = AccessKey ID, password = AccessKey secret)"
+                               .format(auth_id, config.method()))
+    access_id = config.config("username", "")
+    secret = config.config("password", "")
+    if not access_id or not secret:
+        raise CredentialsError("authentication config {!r} has an empty user name or password".format(auth_id))
+    PlgLogger.register_secret(secret)
+    return OdpsCredentials(access_id=access_id, secret=secret, auth_id=auth_id)
+

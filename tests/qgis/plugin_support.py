@@ -1,0 +1,61 @@
+"""Helpers for the plugin tests: event-loop waits, the plugin instance, log capture."""
+from __future__ import annotations
+
+import time
+from typing import Callable, List, Tuple
+
+from qgis.core import QgsApplication, QgsProject
+from qgis.PyQt.QtCore import QCoreApplication
+
+LOG_TAG = "GMI"
+
+
+def wait_until(condition: Callable[[], bool], timeout: float = 120.0, what: str = "condition") -> None:
+    """Spin the Qt event loop until ``condition()`` holds (task finished() runs on this thread)."""
+    end = time.monotonic() + timeout
+    while not condition():
+        if time.monotonic() > end:
+            raise AssertionError("timed out after {:.0f} s waiting for {}".format(timeout, what))
+        QCoreApplication.processEvents()
+        time.sleep(0.02)
+    QCoreApplication.processEvents()
+
+
+def wait_for_tasks(timeout: float = 120.0) -> None:
+    """Wait until the QGIS task manager is idle."""
+    manager = QgsApplication.taskManager()
+    wait_until(lambda: manager.countActiveTasks() == 0, timeout, "background tasks")
+
+
+class LogCapture:
+    """Every QgsMessageLog message (all tags) while active."""
+
+    def __init__(self) -> None:
+        self.messages: List[Tuple[str, str, int]] = []
+
+    def _on_message(self, message: str, tag: str, level) -> None:
+        self.messages.append((message, tag, int(level)))
+
+    def __enter__(self) -> "LogCapture":
+        QgsApplication.messageLog().messageReceived.connect(self._on_message)
+        return self
+
+    def __exit__(self, *exc) -> None:
+        QCoreApplication.processEvents()
+        QgsApplication.messageLog().messageReceived.disconnect(self._on_message)
+
+    def texts(self, tag: str = LOG_TAG) -> List[str]:
+        """Messages logged under ``tag``."""
+        return [m for m, t, _ in self.messages if t == tag]
+
+    @property
+    def all_text(self) -> str:
+        """Every message of every tag, joined."""
+        return "\n".join(m for m, _, _ in self.messages)
+
+
+def layer_by_name(name: str):
+    """The one project layer called ``name``."""
+    found = QgsProject.instance().mapLayersByName(name)
+    assert len(found) == 1, (name, [layer.name() for layer in QgsProject.instance().mapLayers().values()])
+    return found[0]
