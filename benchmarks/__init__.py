@@ -1,0 +1,1 @@
+"""GMI benchmarks, accuracy and scale reports (``make bench``, ``make accuracy``)."""
