@@ -6,6 +6,7 @@ PACKAGES=(
   python3-gdal gdal-bin                 # GDAL 3.6 with the HDF4 driver
   python3-venv python3-pip python3-numpy python3-pyproj proj-bin python3-matplotlib
   xvfb xauth                            # screenshots of the plugin under a virtual display
+  grass-core                            # the GRASS GIS chain the benchmarks compare against
   qttools5-dev-tools                    # lrelease: compiles the plugin translations (i18n/*.ts -> .qm)
 )
 missing=()
