@@ -39,7 +39,7 @@ def test_bench_lut_lookup_one_tile(benchmark, lut):
 def test_bench_lut_lookup_1000_tiles(benchmark, lut):
     rng = np.random.default_rng(3)
     n = 1000
-    args = (rng.uniform(0, 75, n), rng.uniform(0, 10, n), rng.uniform(0, 180, n),
+    args = (rng.uniform(15, 75, n), rng.uniform(0, 10, n), rng.uniform(0, 180, n),
             np.full(n, 9), np.full(n, 6), rng.uniform(0, 1.5, n), rng.uniform(0.25, 5, n),
             np.full(n, 0.3), rng.uniform(0, 4, n))
     xa, _, _ = benchmark(lut.tables.lookup, *args)

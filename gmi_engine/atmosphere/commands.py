@@ -127,10 +127,15 @@ def _cmd_params(args) -> int:
     from gmi_engine.atmosphere.sixs import compute_coefficients
     from gmi_engine.grid import DEFAULT_GRID, TileIndex
     from gmi_engine.ingest import IngestOptions, tile_state
-    from gmi_engine.kernel.bands import BAND_COLUMNS, BANDS
+    from gmi_engine.errors import GmiInputError
+    from gmi_engine.kernel.bands import BANDS
+    from gmi_engine.tiling import granule_tiles
 
     granule = open_granule(args.granule)
     tile = TileIndex(*args.tile)
+    if tile not in granule_tiles(granule, DEFAULT_GRID):
+        raise GmiInputError("--tile {},{}: not touched by granule {}".format(
+            tile.ix, tile.iy, granule.granule_id))
     options = IngestOptions(mcd19a2=[Path(p) for p in args.aod_file],
                             gdem=[Path(p) for p in args.dem], ozone=args.ozone,
                             aerosol_model=args.aerosol_model)
@@ -149,7 +154,7 @@ def _cmd_params(args) -> int:
         print("  {:<14}{}".format(key, json.dumps(value, sort_keys=True)))
     print("coefficients ({}, {})".format(coeffs.source, coeffs.sixs_version))
     print("  band        xa          xb          xc")
-    for i, (band, column) in enumerate(zip(BANDS, BAND_COLUMNS)):
+    for i, band in enumerate(BANDS):
         print("  B{:<4}{:12.7f}{:12.7f}{:12.7f}".format(band, coeffs.xa[i], coeffs.xb[i],
                                                     coeffs.xc[i]))
     return 0

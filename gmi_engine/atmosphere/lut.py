@@ -166,12 +166,14 @@ class LutSpec:
 # Sun-zenith nodes of 6, 12, 18 and 30 degrees as air masses.
 _A6, _A12, _A18, _A30 = (1.0 / math.cos(math.radians(z)) for z in (6.0, 12.0, 18.0, 30.0))
 
-#: The shipped default: sun zenith 0-75 deg, view zenith 0-10 deg (all routine ASTER pointing,
-#: incl. SWIR's +-8.55 deg), AOT550 0-1.5, water vapour 0.25-5 g/cm2, ozone 0.2-0.5 cm-atm,
-#: target altitude 0-4 km.
+#: The shipped default: sun zenith 15-75 deg (Terra's 10:30 descending node keeps ASTER's sun
+#: zenith above ~19 deg; below 15 deg, where the sun can be behind the sensor, 6S's aerosol
+#: backscatter structure would need ~1 deg nodes), view zenith 0-10 deg (all routine ASTER
+#: pointing, incl. SWIR's +-8.55 deg), AOT550 0-1.5, water vapour 0.25-5 g/cm2, ozone
+#: 0.2-0.5 cm-atm, target altitude 0-4 km. The nodes start at 0 deg for the stencils.
 DEFAULT_SPEC = LutSpec(
     name="default",
-    envelope={"sun_zenith": (0.0, 75.0), "view_zenith": (0.0, 10.0), "aot550": (0.0, 1.5),
+    envelope={"sun_zenith": (15.0, 75.0), "view_zenith": (0.0, 10.0), "aot550": (0.0, 1.5),
               "water_vapour": (0.25, 5.0), "ozone": (0.2, 0.5), "altitude_km": (0.0, 4.0)},
     airmass=_t([1.0, _A6, _A12, _A18, 1.1, _A30, 1.25, 1.45, 1.7, 2.0, 2.4, 2.9, 3.4, 4.0]),
     gas_airmass=_t([1.0, 1.1, 1.25, 1.45, 1.7, 2.0, 2.4, 2.9, 3.4, 4.0]),

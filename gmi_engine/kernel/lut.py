@@ -20,18 +20,21 @@ The LUT stores 6S's *components*, not xa/xb/xc (``science.md`` §2.1, §2.5)::
   attenuates the aerosol path by the gases with half the water column. rho_A (an "effective"
   aerosol path reflectance) = nadir table + view-angle increment table.
 
-Interpolation: 4-point Lagrange (cubic) along every axis with >= 4 nodes, lower order otherwise;
-the solar axis is the air mass 1/mu_s (xa is formed analytically from 1/mu_s, never interpolated
-raw); water vapour is interpolated in sqrt(W) and transmittances in log space; the relative
-azimuth axis is mirrored about 0 and 180 degrees.
+Interpolation: 4-point Lagrange (cubic) along every axis with >= 4 nodes, lower order otherwise.
+xa is formed analytically from 1/mu_s and the date, never interpolated raw; transmittances are
+interpolated in log space on air-mass axes, path reflectances on tan(theta_s) (smooth through
+an overhead sun, where the view-azimuth dependence goes like theta_s*cos(phi)); water vapour in
+sqrt(W); the gas altitude axis layer by layer between 6S's 1-km profile levels (kinks there);
+the relative azimuth axis is mirrored about 0 and 180 degrees.
 """
 import hashlib
 import json
-import math
+import zipfile
 
 import numpy as np
 
-from gmi_engine.kernel.errors import GmiFileError, LutChecksumError, OutsideEnvelopeError
+from gmi_engine.kernel.errors import (GmiFileError, GmiInputError, LutChecksumError,
+                                      OutsideEnvelopeError)
 
 #: Layout version of the LUT file.
 LUT_FORMAT = "gmi-6s-lut/1"
@@ -114,33 +117,32 @@ class _Nodes(object):
         n = nodes.shape[0]
         self.breaks = None
         if breaks is not None and len(breaks) > 1:
-            self.breaks = np.asarray(breaks, dtype=np.float64)
-            self.segment_start = np.searchsorted(nodes, self.breaks[:-1])
-            order = int(np.searchsorted(nodes, self.breaks[1]) + 1)  # nodes per segment
+            breaks = np.asarray(breaks, dtype=np.float64)
+            self.breaks = breaks[1:-1]  # a searchsorted on these gives the segment
+            self.segment_start = np.searchsorted(nodes, breaks[:-1])
+            order = int(np.searchsorted(nodes, breaks[1]) + 1)  # nodes per segment
         self.k = k = min(order, n)
-        self.nodes = nodes
-        self.last_start = n - k
+        # Stencil start = (interval index - (k-1)//2) clipped to [0, n-k], in one searchsorted.
+        first = (k - 1) // 2 + 1
+        self.start_edges = nodes[first:first + n - k]
         starts = np.arange(n - k + 1)
         offsets = np.arange(k)
         stencils = nodes[starts[:, None] + offsets[None, :]]  # (starts, k)
         self.off_diagonal = ~np.eye(k, dtype=bool)
         diff = stencils[:, :, None] - stencils[:, None, :]
-        self.denominators = np.where(self.off_diagonal, diff, 1.0).prod(axis=2)  # (starts, k)
+        self.inverse_denominators = 1.0 / np.where(self.off_diagonal, diff, 1.0).prod(axis=2)
         self.stencils = stencils
         self.index = index[starts[:, None] + offsets[None, :]]  # table index per stencil
 
     def at(self, x):
         """(table indices (N, k), weights (N, k)) of k-point Lagrange interpolation at ``x``."""
         if self.breaks is not None:
-            segment = np.searchsorted(self.breaks, x, side="right") - 1
-            start = self.segment_start[np.minimum(np.maximum(segment, 0),
-                                                  self.segment_start.shape[0] - 1)]
+            start = self.segment_start[np.searchsorted(self.breaks, x, side="right")]
         else:
-            i = np.searchsorted(self.nodes, x, side="right") - 1
-            start = np.minimum(np.maximum(i - (self.k - 1) // 2, 0), self.last_start)
+            start = np.searchsorted(self.start_edges, x, side="right")
         diff = x[:, None] - self.stencils[start]  # (N, k)
         numer = np.where(self.off_diagonal, diff[:, None, :], 1.0).prod(axis=2)
-        return self.index[start], numer / self.denominators[start]
+        return self.index[start], numer * self.inverse_denominators[start]
 
 
 class _Axis(object):
@@ -221,7 +223,7 @@ class LutTables(object):
         try:
             with np.load(str(path), allow_pickle=False) as data:
                 arrays = {name: data[name] for name in data.files}
-        except (OSError, ValueError) as exc:
+        except (OSError, ValueError, EOFError, zipfile.BadZipFile) as exc:
             raise GmiFileError("{}: not a readable LUT file ({})".format(path, exc))
         for key in ("meta", "checksum"):
             if key not in arrays:
@@ -273,6 +275,10 @@ class LutTables(object):
         if not np.all((values >= self._low[:, None]) & (values <= self._high[:, None])):
             self.check_envelope(sun_zenith=sz, view_zenith=vz, aot550=tau, water_vapour=wv,
                                 ozone=o3, altitude_km=z)
+        if np.any((mon < 1) | (mon > 12) | (dd < 1) | (dd > 31) | (mon != np.floor(mon))
+                  | (dd != np.floor(dd))):
+            raise GmiInputError("{}: month/day must be whole numbers 1..12 / 1..31, got {} / {}"
+                                .format(self.source, mon.tolist()[:5], dd.tolist()[:5]))
         phi = np.abs(phi) % 360.0
         phi = np.where(phi > 180.0, 360.0 - phi, phi)
         t = self.arrays
