@@ -49,6 +49,9 @@ import numpy as np
 
 from gmi_engine.errors import BlobError, SchemaError
 from gmi_engine.kernel import blob
+# One definition of the cell text formats, shared with the MaxCompute UDTF (kernel side).
+from gmi_engine.kernel import records
+from gmi_engine.kernel.records import dump_json, format_utc  # noqa: F401  (re-exported)
 
 # ---------------------------------------------------------------------------------------------
 # Column types
@@ -201,12 +204,6 @@ RESULT_SCHEMA = TableSchema(
 # Cell helpers
 
 
-def format_utc(moment: datetime) -> str:
-    """ISO-8601 UTC text with milliseconds, e.g. ``2006-09-06T18:02:42.347Z`` (GeoPackage DATETIME)."""
-    moment = moment.astimezone(timezone.utc)
-    return moment.strftime("%Y-%m-%dT%H:%M:%S.") + "{:03d}Z".format(moment.microsecond // 1000)
-
-
 def parse_utc(text: str, column: str = "acquired") -> datetime:
     """A UTC-aware datetime from ISO-8601 text; naive text is refused (SchemaError)."""
     try:
@@ -218,39 +215,11 @@ def parse_utc(text: str, column: str = "acquired") -> datetime:
     return moment.astimezone(timezone.utc)
 
 
-def _json_default(value: Any) -> Any:
-    if isinstance(value, np.generic):
-        return value.item()
-    if isinstance(value, np.ndarray):
-        return value.tolist()
-    if isinstance(value, datetime):
-        return format_utc(value) if value.tzinfo else value.isoformat()
-    raise TypeError("{} is not JSON serialisable".format(type(value).__name__))
-
-
-def dump_json(obj: Mapping[str, Any], column: str) -> str:
-    """Compact, key-sorted, strict JSON text of a JSON object (NaN/inf refused: use null)."""
-    try:
-        return json.dumps(obj, sort_keys=True, separators=(",", ":"), allow_nan=False, default=_json_default)
-    except (TypeError, ValueError) as exc:
-        raise SchemaError("{}: cannot be written as strict JSON ({})".format(column, exc)) from None
-
-
 def load_json(value: Any, column: str) -> Dict[str, Any]:
     """A JSON object from text (or a dict passed through); SchemaError naming ``column`` otherwise."""
     if isinstance(value, Mapping):
         return dict(value)
-    if isinstance(value, (bytes, bytearray)):
-        value = bytes(value).decode("utf-8")
-    if not isinstance(value, str):
-        raise SchemaError("{}: expected JSON text, got {}".format(column, type(value).__name__))
-    try:
-        obj = json.loads(value)
-    except ValueError as exc:
-        raise SchemaError("{}: not valid JSON ({})".format(column, exc)) from None
-    if not isinstance(obj, dict):
-        raise SchemaError("{}: expected a JSON object, got {}".format(column, type(obj).__name__))
-    return obj
+    return records.load_json(value, column)
 
 
 def encode_cell(array: np.ndarray, column: str, compress: bool = True) -> bytes:
