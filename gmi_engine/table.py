@@ -37,7 +37,6 @@ system (``odps.sql.type.system.odps2=true``), which the ODPS backend sets per jo
 """
 from __future__ import annotations
 
-import json
 import math
 import operator
 import re
