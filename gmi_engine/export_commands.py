@@ -18,6 +18,7 @@ from pathlib import Path
 from typing import List
 
 from gmi_engine.errors import GmiInputError
+from gmi_engine.export.geotiff import COMPRESSIONS
 
 LABELS = {"ASTRef": ("color_balancing", "mosaic"), "MineralIndices": ("mineral_indices",)}
 """Script5 labels -> methods to export, the first one present in the workspace wins."""
@@ -60,7 +61,8 @@ def _cmd_export(args: argparse.Namespace) -> int:
 
         report = export_results(store, args.out, method, outputs=args.outputs,
                                 reflectance_dtype=args.reflectance_dtype, cog=not args.no_cog,
-                                stac=not args.no_stac, progress=progress)
+                                stac=not args.no_stac, progress=progress, compression=args.compress,
+                                threads=args.threads)
         bar.update(done=bar.total)
     print(report.summary())
     if args.quicklook:
@@ -85,6 +87,10 @@ def register(sub: argparse._SubParsersAction) -> None:
                         "(scale 1e-4 in the file, nodata 65535, negatives stored as 0)")
     p.add_argument("--no-cog", action="store_true", help="plain tiled GeoTIFFs instead of COGs")
     p.add_argument("--no-stac", action="store_true", help="skip the STAC items")
+    p.add_argument("--compress", choices=COMPRESSIONS, default="zstd",
+                   help="GeoTIFF compression (default zstd level 1; deflate for readers without ZSTD)")
+    p.add_argument("--threads", type=int, default=None,
+                   help="GeoTIFFs written at the same time (default: CPU count, at most 4)")
     p.add_argument("--quicklook", type=Path, metavar="PNG",
                    help="also draw a quick-look PNG (3-2-1 composite + first index) of the export folder")
     p.set_defaults(func=_cmd_export)

@@ -42,7 +42,7 @@ import operator
 import re
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
-from typing import Any, Dict, Mapping, Optional, Tuple
+from typing import Any, Dict, Mapping, NamedTuple, Optional, Tuple
 
 import numpy as np
 
@@ -508,3 +508,31 @@ class ResultRow:
                 record["height"], record["width"], data.shape))
         return cls(tile_x=record["tile_x"], tile_y=record["tile_y"], method=record["method"],
                    output=record["output"], data=data, meta=load_json(record["meta"], "meta"))
+
+
+class StoredResult(NamedTuple):
+    """A ``gmi_result`` record as read from a store, its blob decoded only by :meth:`row`.
+
+    Lets a reader pick rows by their key and meta and decode the data where it is used (for
+    example in a writer thread).
+    """
+
+    tile_x: int
+    tile_y: int
+    method: str
+    output: str
+    record: Mapping[str, Any]
+
+    @classmethod
+    def from_record(cls, record: Mapping[str, Any]) -> "StoredResult":
+        """Wrap one record (column name -> cell value, :data:`RESULT_SCHEMA` columns)."""
+        return cls(record["tile_x"], record["tile_y"], record["method"], record["output"], record)
+
+    @property
+    def meta(self) -> Dict[str, Any]:
+        """The decoded ``meta`` JSON."""
+        return load_json(self.record["meta"], "meta")
+
+    def row(self) -> ResultRow:
+        """The decoded, checked :class:`ResultRow`."""
+        return ResultRow.from_dict(self.record)

@@ -7,7 +7,8 @@ EPSG:3857 over the area with average resampling, honouring the -28672 fill. Valu
 from __future__ import annotations
 
 import os
-from typing import Any, Iterable, Union
+import uuid
+from typing import Any, Iterable, List, Union
 
 import numpy as np
 from osgeo import gdal
@@ -40,22 +41,35 @@ def sample_mod09a1(paths: Union[str, os.PathLike, Iterable], bounds: Any, size: 
             raise GmiFileError("{}: MOD09A1 file not found".format(p))
     if not paths:
         return out
-    for i, band in enumerate(BANDS):
-        names = [_subdataset(p, band) for p in paths]
-        sources = [open_gdal(n, "MOD09A1 field {}:{}".format(GRID, band)) for n in names]
-        gdal.PushErrorHandler("CPLQuietErrorHandler")
-        try:
-            if len(sources) == 1:
-                src = sources[0]
-            else:
-                src = gdal.BuildVRT("", names, srcNodata=FILL, VRTNodata=FILL)
-            warped = gdal.Warp("", src, format="MEM", dstSRS="EPSG:3857", outputBounds=b, width=size,
-                               height=size, resampleAlg="average", srcNodata=FILL, dstNodata=FILL,
-                               outputType=gdal.GDT_Int16, multithread=False)
-        finally:
-            gdal.PopErrorHandler()
-        if warped is None:
-            raise GmiFileError("{}: cannot warp {} to the tile ({})".format(", ".join(paths), band,
-                                                                             gdal.GetLastErrorMsg()))
-        out[i] = warped.ReadAsArray()
+    for band in BANDS:  # a missing or unreadable field is named before any warping
+        for p in paths:
+            open_gdal(_subdataset(p, band), "MOD09A1 field {}:{}".format(GRID, band))
+    # One warp of a 7-band stack (per band a mosaic of the files when there are several).
+    scratch = []  # type: List[str]
+    gdal.PushErrorHandler("CPLQuietErrorHandler")
+    try:
+        if len(paths) == 1:
+            layers = [_subdataset(paths[0], band) for band in BANDS]
+        else:
+            layers = []
+            for band in BANDS:
+                name = "/vsimem/gmi-mod09a1-{}-{}.vrt".format(uuid.uuid4().hex, band)
+                gdal.BuildVRT(name, [_subdataset(p, band) for p in paths], srcNodata=FILL,
+                              VRTNodata=FILL).FlushCache()
+                scratch.append(name)
+                layers.append(name)
+        stack = gdal.BuildVRT("", layers, separate=True, srcNodata=FILL, VRTNodata=FILL)
+        warped = gdal.Warp("", stack, format="MEM", dstSRS="EPSG:3857", outputBounds=b, width=size,
+                           height=size, resampleAlg="average", srcNodata=FILL, dstNodata=FILL,
+                           outputType=gdal.GDT_Int16, multithread=False)
+    except RuntimeError as exc:
+        raise GmiFileError("{}: cannot warp MOD09A1 to the tile ({})".format(", ".join(paths), exc)) from None
+    finally:
+        gdal.PopErrorHandler()
+        for name in scratch:
+            gdal.Unlink(name)
+    if warped is None:
+        raise GmiFileError("{}: cannot warp MOD09A1 to the tile ({})".format(", ".join(paths),
+                                                                     gdal.GetLastErrorMsg()))
+    out[:] = warped.ReadAsArray().reshape(out.shape)
     return out

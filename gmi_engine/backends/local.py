@@ -33,7 +33,8 @@ from osgeo import ogr, osr
 from gmi_engine.errors import BackendError, GmiFileError, SchemaError
 from gmi_engine.grid import DEFAULT_GRID, BoundsXY, TileGrid, TileIndex
 from gmi_engine.table import (
-    DN_BANDS, MODIS_BANDS, RESULT_SCHEMA, SOURCE_SCHEMA, ResultRow, SourceRow, TableSchema, format_utc,
+    DN_BANDS, MODIS_BANDS, RESULT_SCHEMA, SOURCE_SCHEMA, ResultRow, SourceRow, StoredResult, TableSchema,
+    format_utc,
 )
 
 ogr.UseExceptions()
@@ -466,10 +467,15 @@ class LocalStore:
 
     def iter_results(self, method: Optional[str] = None) -> Iterator[ResultRow]:
         """Result rows ordered by (method, tile_x, tile_y, output), one decoded at a time."""
+        for stored in self.iter_stored_results(method):
+            yield stored.row()
+
+    def iter_stored_results(self, method: Optional[str] = None) -> Iterator[StoredResult]:
+        """Like :meth:`iter_results`, but each row's blob is decoded only when asked (``.row()``)."""
         where, params = self._result_filter(method, None)
         sql = 'SELECT {} FROM "gmi_result"{} ORDER BY method, tile_x, tile_y, output'.format(_RESULT_SELECT, where)
         for values in self._query(sql, params):
-            yield ResultRow.from_dict(dict(zip(RESULT_SCHEMA.names, values)))
+            yield StoredResult.from_record(dict(zip(RESULT_SCHEMA.names, values)))
 
     def result_tiles(self, method: Optional[str] = None) -> List[TileIndex]:
         """Tiles with result rows (of ``method`` if given), sorted."""

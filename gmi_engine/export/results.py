@@ -10,9 +10,11 @@ from __future__ import annotations
 import os
 import re
 import time
+from collections import deque
+from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Callable, Dict, Iterable, List, Mapping, Optional, Sequence, Tuple, Union
+from typing import Any, Callable, Deque, Dict, Iterable, List, Mapping, Optional, Sequence, Tuple, Union
 
 import numpy as np
 
@@ -28,7 +30,7 @@ from gmi_engine.export.style import (
 from gmi_engine.grid import DEFAULT_GRID, TileGrid, TileIndex
 from gmi_engine.kernel.mosaic import NO_DATA as PROVENANCE_NO_DATA
 from gmi_engine.kernel.pipeline import PROVENANCE_OUTPUTS
-from gmi_engine.table import MASK_OUTPUT, ResultRow
+from gmi_engine.table import MASK_OUTPUT, ResultRow, StoredResult
 
 REFLECTANCE_DTYPES = ("float32", "uint16")
 _BAND_RE = re.compile(r"b0[1-9]\Z")
@@ -101,7 +103,9 @@ def is_reflectance(output: str, dtype: np.dtype) -> bool:
     return bool(_BAND_RE.match(output)) and np.dtype(dtype).kind == "f"
 
 
-def _row_source(source: Any, method: str) -> Tuple[Iterable[ResultRow], TileGrid]:
+def _row_source(source: Any, method: str) -> Tuple[Iterable[Union[ResultRow, StoredResult]], TileGrid]:
+    if hasattr(source, "iter_stored_results"):
+        return source.iter_stored_results(method), getattr(source, "grid", DEFAULT_GRID)
     if hasattr(source, "iter_results"):
         return source.iter_results(method), getattr(source, "grid", DEFAULT_GRID)
     if isinstance(source, (str, bytes, os.PathLike)):
@@ -126,7 +130,8 @@ def _title(output: str, style: Optional[OutputStyle]) -> str:
 def export_results(source: Any, out_dir: Union[str, os.PathLike], method: str,
                    outputs: Optional[Sequence[str]] = None, reflectance_dtype: str = "float32",
                    cog: bool = True, *, grid: Optional[TileGrid] = None, library: Any = None,
-                   stac: bool = True, progress: Optional[Progress] = None) -> ExportReport:
+                   stac: bool = True, progress: Optional[Progress] = None,
+                   compression: str = "zstd", threads: Optional[int] = None) -> ExportReport:
     """Export the result rows of ``method`` as georeferenced files QGIS opens directly.
 
     ``source`` is a :class:`~gmi_engine.backends.local.LocalStore` (anything with
@@ -135,12 +140,17 @@ def export_results(source: Any, out_dir: Union[str, os.PathLike], method: str,
     ``reflectance_dtype`` "uint16" stores reflectance bands as counts of 1e-4 (scale 1e-4, offset 0,
     nodata 65535; negative values become 0); "float32" keeps them as float32 with NaN nodata.
     ``cog`` writes Cloud Optimized GeoTIFFs (else tiled GeoTIFFs). ``library`` is the index library
-    for the styles (default: the packaged one). Returns an :class:`ExportReport`.
+    for the styles (default: the packaged one). ``compression`` is one of
+    :data:`~gmi_engine.export.geotiff.COMPRESSIONS`. ``threads`` GeoTIFFs are compressed at the
+    same time (default: the number of CPUs, at most 4); rows are still decoded, reported to
+    ``progress`` and listed in the report in their order. Returns an :class:`ExportReport`.
     """
     start = time.perf_counter()
     if reflectance_dtype not in REFLECTANCE_DTYPES:
         raise GmiInputError("reflectance_dtype: {!r} is not one of {}".format(
             reflectance_dtype, REFLECTANCE_DTYPES))
+    compression = geotiff.check_compression(compression)
+    workers = _thread_count(threads)
     rows, source_grid = _row_source(source, method)
     grid = grid or source_grid
     wanted = None if outputs is None else list(dict.fromkeys(outputs))
@@ -151,28 +161,49 @@ def export_results(source: Any, out_dir: Union[str, os.PathLike], method: str,
     samplers: Dict[str, StretchSampler] = {}
     styles: Dict[str, Optional[OutputStyle]] = {}
 
-    for row in rows:
-        if row.method != method:
-            continue
-        tile = grid.tile(row.tile_x, row.tile_y)
-        if row.output == MASK_OUTPUT:
-            tile_meta.setdefault(tile, dict(row.meta))
-        if (wanted is None and row.output == MASK_OUTPUT) or (wanted is not None and row.output not in wanted):
-            continue
-        if row.output in written.get(tile, {}):
-            raise GmiInputError("tile {} method {} output {}: given twice".format(
-                grid.key(tile), method, row.output))
-        if row.output not in styles:
-            styles[row.output] = index_style(row.output, library)
-        info, clipped = _write_tile(layout, grid, tile, row, reflectance_dtype, cog, styles[row.output])
+    pending: Deque[Tuple[TileIndex, str, "Future[Tuple[_Written, int, np.ndarray]]"]] = deque()
+
+    def finish_oldest() -> None:
+        tile, output, future = pending.popleft()
+        info, clipped, data = future.result()
         report.clipped_pixels += clipped
-        written.setdefault(tile, {})[row.output] = info
-        tile_meta.setdefault(tile, dict(row.meta))
-        if not is_reflectance(row.output, row.data.dtype):
-            samplers.setdefault(row.output, StretchSampler()).add(row.data, info.nodata)
+        written[tile][output] = info
         report.geotiffs.append(info.path)
+        if not is_reflectance(output, data.dtype):
+            samplers.setdefault(output, StretchSampler()).add(data, _nodata(output, data.dtype))
         if progress is not None:
-            progress(grid.key(tile), row.output)
+            progress(grid.key(tile), output)
+
+    with ThreadPoolExecutor(max_workers=workers, thread_name_prefix="gmi-export") as pool:
+        try:
+            for item in rows:
+                if item.method != method:
+                    continue
+                tile = grid.tile(item.tile_x, item.tile_y)
+                if item.output == MASK_OUTPUT:
+                    tile_meta.setdefault(tile, dict(item.meta))
+                if (wanted is None and item.output == MASK_OUTPUT) or (wanted is not None and item.output not in wanted):
+                    continue
+                if item.output in written.setdefault(tile, {}) or any(
+                        t == tile and o == item.output for t, o, _ in pending):
+                    raise GmiInputError("tile {} method {} output {}: given twice".format(
+                        grid.key(tile), method, item.output))
+                if item.output not in styles:
+                    styles[item.output] = index_style(item.output, library)
+                tile_meta.setdefault(tile, dict(item.meta))
+                # Decoding and compressing happen in the writer threads (zlib and GDAL release the GIL).
+                pending.append((tile, item.output, pool.submit(
+                    _load_and_write, item, layout, grid, tile, reflectance_dtype, cog,
+                    styles[item.output], compression)))
+                while len(pending) > 2 * workers:  # bounded memory: a few arrays in flight
+                    finish_oldest()
+            while pending:
+                finish_oldest()
+        except BaseException:
+            for _, _, future in pending:
+                future.cancel()
+            raise
+    written = {tile: files for tile, files in written.items() if files}
 
     if not written:
         raise GmiInputError("no result rows of method {!r}{} to export (run `gmi run --method {}` first?)".format(
@@ -212,8 +243,27 @@ def _nodata(output: str, dtype: np.dtype) -> Optional[float]:
     return float(value)
 
 
+def _thread_count(threads: Optional[int]) -> int:
+    """The writer threads: ``threads`` when given (>= 1), else the CPU count capped at 4."""
+    if threads is None:
+        return max(1, min(4, os.cpu_count() or 1))
+    if isinstance(threads, bool) or not isinstance(threads, int) or threads < 1:
+        raise GmiInputError("threads: {!r} is not a whole number >= 1".format(threads))
+    return threads
+
+
+def _load_and_write(item: Union[ResultRow, StoredResult], layout: ExportLayout, grid: TileGrid,
+                    tile: TileIndex, reflectance_dtype: str, cog: bool, style: Optional[OutputStyle],
+                    compression: str) -> Tuple[_Written, int, np.ndarray]:
+    """Decode a stored row (if needed) and write its GeoTIFF; returns the data for the stretch."""
+    row = item.row() if isinstance(item, StoredResult) else item
+    info, clipped = _write_tile(layout, grid, tile, row, reflectance_dtype, cog, style, compression)
+    return info, clipped, row.data
+
+
 def _write_tile(layout: ExportLayout, grid: TileGrid, tile: TileIndex, row: ResultRow,
-                reflectance_dtype: str, cog: bool, style: Optional[OutputStyle]) -> Tuple[_Written, int]:
+                reflectance_dtype: str, cog: bool, style: Optional[OutputStyle],
+                compression: str = "zstd") -> Tuple[_Written, int]:
     key = grid.key(tile)
     data = row.data
     where = "tile {} method {} output {}".format(key, row.method, row.output)
@@ -233,7 +283,7 @@ def _write_tile(layout: ExportLayout, grid: TileGrid, tile: TileIndex, row: Resu
     path = geotiff.write_geotiff(
         layout.tile_raster(row.method, row.output, key), data, transform, description=row.output,
         tags=tags, nodata=nodata, scale=scale, offset=offset, cog=cog,
-        resampling="AVERAGE" if row.data.dtype.kind == "f" else "NEAREST")
+        resampling="AVERAGE" if row.data.dtype.kind == "f" else "NEAREST", compression=compression)
     return _Written(path=path, dtype=data.dtype.name, nodata=nodata, scale=scale, offset=offset,
                     meta=dict(row.meta), shape=data.shape), clipped
 

@@ -33,7 +33,12 @@ The gain absorbs the spectral mismatch between the paired bands as well as the r
 it is exact only where the reference was built from the same bands (the synthetic MOD09A1 uses
 the default pairing). MODIS has a single band (b07, 2.13 um) in the 2.1-2.4 um region, so B5-B9
 share one gain fitted on their mean; their relative levels (the mineral absorption features) are
-kept, and errors between them cannot be seen by MODIS.
+kept, and errors between them cannot be seen by MODIS here. When the tile holds two or more
+overlapping granules, :func:`.overlap.normalize` (run by the pipeline before the mosaic) puts each
+granule's bands (default B5-B9) on the scale of the granule MODIS sees as most right, so an
+independent error in any one band of a granule is removed too (``docs/kernel.md``). Its
+parameters (``balance_overlap``, ``balance_overlap_bands``, ``balance_overlap_min_cells``) are
+checked here with the others and ignored by :func:`balance`.
 """
 from __future__ import annotations
 
@@ -75,6 +80,10 @@ BALANCE_DEFAULTS = {
     "balance_gain_limits": (0.5, 2.0),
     "balance_outlier_mad": 3.0,
     "balance_per_source": True,
+    # cross-granule normalization before the mosaic (kernel/overlap.py)
+    "balance_overlap": True,
+    "balance_overlap_bands": ("05", "06", "07", "08", "09"),
+    "balance_overlap_min_cells": 8,
 }  # type: Dict[str, Any]
 
 
@@ -185,10 +194,30 @@ def balance_params(params: Optional[Mapping[str, Any]] = None) -> Dict[str, Any]
         raise GmiInputError("params.balance_gain_limits: {!r} is not 0 < min < max".format(
             p["balance_gain_limits"]))
     p["balance_gain_limits"] = (lo, hi)
-    if not isinstance(p["balance_per_source"], (bool, np.bool_)):
-        raise GmiInputError("params.balance_per_source: {!r} is not true/false".format(
-            p["balance_per_source"]))
+    for key in ("balance_per_source", "balance_overlap"):
+        if not isinstance(p[key], (bool, np.bool_)):
+            raise GmiInputError("params.{}: {!r} is not true/false".format(key, p[key]))
+    count = p["balance_overlap_min_cells"]
+    if isinstance(count, bool) or not isinstance(count, (int, np.integer)) or count < 1:
+        raise GmiInputError("params.balance_overlap_min_cells: {!r} is not a positive whole "
+                            "number".format(count))
+    p["balance_overlap_min_cells"] = int(count)
+    p["balance_overlap_bands"] = _overlap_bands(p["balance_overlap_bands"])
     return p
+
+
+def _overlap_bands(value: Any) -> Tuple[int, ...]:
+    """``"all"``, ``"swir2"`` (B5-B9) or a list of band names -> sorted band indices."""
+    where = "params.balance_overlap_bands"
+    if isinstance(value, str) and value.strip().lower() in ("all", "swir2"):
+        return tuple(range(len(BANDS))) if value.strip().lower() == "all" else SWIR[1:]
+    if isinstance(value, str):
+        raise GmiInputError("{}: {!r} is neither 'all', 'swir2' nor a list of bands".format(
+            where, value))
+    bands = _band_list(value, where)
+    if len(set(bands)) != len(bands):
+        raise GmiInputError("{}: a band is listed twice in {!r}".format(where, value))
+    return tuple(sorted(bands))
 
 
 # --------------------------------------------------------------------------- main entry
@@ -217,8 +246,8 @@ def balance(mosaic: np.ndarray, reference: Optional[np.ndarray],
     ref = reference_reflectance(reference)
     if ref is None or not np.isfinite(ref).any():
         return arr, _skip(meta, "no MOD09A1 reference" if ref is None else "MOD09A1 reference is all fill")
-    factor = _scale_factor(arr.shape[1:], ref.shape[1:])
-    cell = _cell_size(arr.shape[1:], factor, p["balance_cell_pixels"])
+    factor = scale_factor(arr.shape[1:], ref.shape[1:])
+    cell = cell_size(arr.shape[1:], factor, p["balance_cell_pixels"])
     prov = _provenance_planes(provenance, arr.shape[1:]) if p["balance_per_source"] else None
     meta["per_source"] = prov is not None
     meta["cell_pixels"] = cell
@@ -269,7 +298,8 @@ def reference_reflectance(reference: Optional[np.ndarray]) -> Optional[np.ndarra
     raise GmiInputError("reference: dtype {} is neither int16 MOD09A1 nor float".format(ref.dtype))
 
 
-def _scale_factor(shape: Tuple[int, int], ref_shape: Tuple[int, int]) -> int:
+def scale_factor(shape: Tuple[int, int], ref_shape: Tuple[int, int]) -> int:
+    """Mosaic pixels per reference cell side; GmiInputError unless the grids nest evenly."""
     (H, W), (h, w) = shape, ref_shape
     if h == 0 or w == 0 or H % h or W % w or H // h != W // w:
         raise GmiInputError("reference: grid {}x{} does not divide the mosaic {}x{} evenly".format(
@@ -277,7 +307,8 @@ def _scale_factor(shape: Tuple[int, int], ref_shape: Tuple[int, int]) -> int:
     return H // h
 
 
-def _cell_size(shape: Tuple[int, int], factor: int, cell: int) -> int:
+def cell_size(shape: Tuple[int, int], factor: int, cell: int) -> int:
+    """``cell`` (pixels), checked: a multiple of ``factor`` that divides the mosaic."""
     if cell % factor or shape[0] % cell or shape[1] % cell:
         raise GmiInputError("params.balance_cell_pixels: {} is not a multiple of the reference cell ({} "
                             "pixels) dividing the mosaic {}x{}".format(cell, factor, shape[0], shape[1]))
@@ -376,6 +407,20 @@ def _ratio_of_sums(A: np.ndarray, M: np.ndarray, keep: np.ndarray) -> Tuple[np.n
     return gain, n
 
 
+def entry_values(aster: np.ndarray, modis: np.ndarray, pair: Pair, minimum: float
+                 ) -> Tuple[np.ndarray, np.ndarray]:
+    """Cell values ``A`` (mean of the entry's fit bands) and ``M`` (its MODIS band) of one pairing
+    entry, both NaN where either is not above ``minimum`` reflectance."""
+    A = aster[list(pair.fit)].mean(axis=0)
+    M = modis[pair.modis].copy()
+    low = np.float32(minimum)
+    with np.errstate(invalid="ignore"):
+        bad = ~((A > low) & (M > low))
+    A[bad] = np.nan
+    M[bad] = np.nan
+    return A, M
+
+
 def _blocks(grid: np.ndarray, size: int) -> np.ndarray:
     """(h, w) -> (n_blocks, size*size), padding the last row/column of blocks with NaN."""
     h, w = grid.shape
@@ -442,13 +487,7 @@ def _balance_pair(arr: np.ndarray, out: np.ndarray, pair: Pair, stats: Statistic
     ``where_cache`` keeps the per-pixel ``provenance == source`` masks between entries.
     """
     entry = pair.to_json()  # type: Dict[str, Any]
-    minimum = np.float32(p["balance_min_reflectance"])
-    A = stats.aster[list(pair.fit)].mean(axis=0)
-    M = stats.modis[pair.modis].copy()
-    with np.errstate(invalid="ignore"):
-        bad = ~((A > minimum) & (M > minimum))
-    A[bad] = np.nan
-    M[bad] = np.nan
+    A, M = entry_values(stats.aster, stats.modis, pair, p["balance_min_reflectance"])
     block_cells = max(1, p["balance_block_pixels"] // stats.cell)
     block_pixels = block_cells * stats.cell
     tile_fit = fit_blocks(A, M, block_cells, p)

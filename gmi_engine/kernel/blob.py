@@ -23,6 +23,12 @@ within each element (all first bytes, then all second bytes, ...), the HDF5/Blos
 idea. Sign/exponent bytes of reflectance and index rasters are very repetitive, so the zlib
 stream is smaller and zlib runs about twice as fast as on the interleaved bytes.
 
+Byte planes (bit 3, only together with shuffle): the shuffled planes are stored one after the
+other, each as ``uint32 stored length, uint8 method (0 raw, 1 zlib)`` followed by its bytes.
+The low mantissa bytes of real data are close to random: zlib cannot shrink them and costs more
+time there than anywhere else, so a plane whose first 64 KiB do not compress below 90 % is
+stored raw. Decoding handles blobs with and without planes.
+
 The header is 12 + 4*ndim bytes (20 for an image), so ``decode`` needs nothing but the bytes and a
 truncated or corrupted cell is caught (length, zlib stream, CRC) with a :class:`BlobError` that says
 what is wrong. Blobs are raw bytes, never hex text. An encoded cell larger than
@@ -49,7 +55,9 @@ MAX_NDIM = 8
 FLAG_ZLIB = 0x01
 FLAG_DELTA = 0x02
 FLAG_SHUFFLE = 0x04
-DEFAULT_ZLIB_LEVEL = 6
+FLAG_PLANES = 0x08
+DEFAULT_ZLIB_LEVEL = 4
+"""zlib level for integer payloads: level 6 takes 2.2 times as long for 9 % fewer bytes on DN tiles."""
 FLOAT_ZLIB_LEVEL = 1
 """zlib level for shuffled float payloads: level 6 costs twice the time for ~10 % fewer bytes."""
 
@@ -72,6 +80,10 @@ _CODE_OF = {dt.str.lstrip("<|="): code for code, dt in DTYPE_CODES.items()}
 _NATIVE_LITTLE = np.dtype("=u2").str.startswith("<")
 _FIXED = struct.Struct("<4sBBBB")
 _CRC = struct.Struct("<I")
+_PLANE = struct.Struct("<IB")
+PLANE_PROBE_BYTES = 64 * 1024
+"""A byte plane is zlib-compressed only when its first 64 KiB compress below 90 %."""
+PLANE_RAW, PLANE_ZLIB = 0, 1
 
 BytesLike = Union[bytes, bytearray, memoryview]
 
@@ -86,6 +98,7 @@ class BlobHeader(NamedTuple):
     header_size: int
     crc32: int
     shuffle: bool = False
+    planes: bool = False
 
     @property
     def nbytes(self) -> int:
@@ -131,6 +144,81 @@ def _delta(data: np.ndarray) -> bytes:
     return out.tobytes()
 
 
+def _shuffle(data: np.ndarray) -> np.ndarray:
+    """``(itemsize, n)`` uint8 byte planes of a little-endian array: plane i holds byte i of each
+    element (shifts of the same-width unsigned integer view, much faster than a byte transpose)."""
+    size = data.dtype.itemsize
+    unsigned = data.reshape(-1).view(_unsigned(data.dtype))
+    planes = np.empty((size, unsigned.size), dtype=np.uint8)
+    shifted = np.empty_like(unsigned)
+    for i in range(size):
+        np.right_shift(unsigned, 8 * i, out=shifted)
+        np.copyto(planes[i], shifted, casting="unsafe")  # keeps the low byte
+    return planes
+
+
+def _unshuffle(planes: np.ndarray, dtype: np.dtype) -> np.ndarray:
+    """The inverse of :func:`_shuffle`: a new 1-D array of ``dtype`` (little-endian)."""
+    unsigned = np.empty(planes.shape[1], dtype=_unsigned(dtype))
+    np.copyto(unsigned, planes[0])
+    widened = np.empty_like(unsigned)
+    for i in range(1, planes.shape[0]):
+        np.copyto(widened, planes[i])
+        np.left_shift(widened, 8 * i, out=widened)
+        np.bitwise_or(unsigned, widened, out=unsigned)
+    return unsigned.view(dtype.newbyteorder("<"))
+
+
+def _pack_planes(planes: np.ndarray, level: int) -> bytes:
+    """Each byte plane as ``(length, method)`` + bytes, zlib only where it pays (module doc)."""
+    parts = []
+    for plane in planes:
+        probe = plane[:PLANE_PROBE_BYTES]
+        body = plane.tobytes()
+        method = PLANE_RAW
+        if len(zlib.compress(probe, level)) < 0.9 * probe.size:
+            squeezed = zlib.compress(body, level)
+            if len(squeezed) < len(body):
+                body, method = squeezed, PLANE_ZLIB
+        parts.append(_PLANE.pack(len(body), method))
+        parts.append(body)
+    return b"".join(parts)
+
+
+def _unpack_planes(body: memoryview, count: int, length: int) -> np.ndarray:
+    """``(count, length)`` uint8 planes from a :func:`_pack_planes` payload; BlobError if corrupt."""
+    planes = np.empty((count, length), dtype=np.uint8)
+    offset = 0
+    for i in range(count):
+        if len(body) < offset + _PLANE.size:
+            raise BlobError("blob: byte plane {} of {} is truncated (truncated cell?)".format(
+                i + 1, count))
+        stored, method = _PLANE.unpack_from(body, offset)
+        offset += _PLANE.size
+        chunk = body[offset:offset + stored]
+        offset += stored
+        if len(chunk) != stored:
+            raise BlobError("blob: byte plane {} of {} is truncated (truncated cell?)".format(
+                i + 1, count))
+        if method == PLANE_ZLIB:
+            try:
+                raw = zlib.decompress(chunk)
+            except zlib.error as exc:
+                raise BlobError("blob: byte plane {} is corrupt ({})".format(i + 1, exc)) from None
+        elif method == PLANE_RAW:
+            raw = chunk
+        else:
+            raise BlobError("blob: byte plane {} has unknown method {} (corrupt cell?)".format(
+                i + 1, method))
+        if len(raw) != length:
+            raise BlobError("blob: byte plane {} has {} bytes, expected {} (corrupt cell?)".format(
+                i + 1, len(raw), length))
+        planes[i] = np.frombuffer(raw, dtype=np.uint8)
+    if offset != len(body):
+        raise BlobError("blob: {} stray bytes after the byte planes".format(len(body) - offset))
+    return planes
+
+
 def encode(array: np.ndarray, compress: bool = True, level: int = DEFAULT_ZLIB_LEVEL) -> bytes:
     """Encode ``array`` as one self-describing cell.
 
@@ -154,9 +242,8 @@ def encode(array: np.ndarray, compress: bool = True, level: int = DEFAULT_ZLIB_L
         if data.dtype.kind in "iu" and array.ndim >= 1:
             squeezed, squeezed_flags = zlib.compress(_delta(data), level), FLAG_ZLIB | FLAG_DELTA
         elif data.dtype.kind == "f":
-            shuffled = data.reshape(-1).view(np.uint8).reshape(-1, data.dtype.itemsize).T.tobytes()
-            squeezed = zlib.compress(shuffled, min(level, FLOAT_ZLIB_LEVEL))
-            squeezed_flags = FLAG_ZLIB | FLAG_SHUFFLE
+            squeezed = _pack_planes(_shuffle(data), min(level, FLOAT_ZLIB_LEVEL))
+            squeezed_flags = FLAG_ZLIB | FLAG_SHUFFLE | FLAG_PLANES
         else:
             squeezed, squeezed_flags = zlib.compress(payload, level), FLAG_ZLIB
         if len(squeezed) < len(payload):
@@ -188,8 +275,9 @@ def peek(data: BytesLike) -> BlobHeader:
         raise BlobError("blob: unknown dtype code {} (corrupt header?)".format(code))
     delta_ok = flags & FLAG_ZLIB and DTYPE_CODES[code].kind in "iu" and ndim > 0
     shuffle_ok = flags & FLAG_ZLIB and DTYPE_CODES[code].kind == "f"
-    if (flags & ~(FLAG_ZLIB | FLAG_DELTA | FLAG_SHUFFLE) or (flags & FLAG_DELTA and not delta_ok)
-            or (flags & FLAG_SHUFFLE and not shuffle_ok)):
+    if (flags & ~(FLAG_ZLIB | FLAG_DELTA | FLAG_SHUFFLE | FLAG_PLANES)
+            or (flags & FLAG_DELTA and not delta_ok) or (flags & FLAG_SHUFFLE and not shuffle_ok)
+            or (flags & FLAG_PLANES and not flags & FLAG_SHUFFLE)):
         raise BlobError("blob: invalid flag bits 0x{:02x} (corrupt header?)".format(flags))
     if ndim > MAX_NDIM:
         raise BlobError("blob: ndim {} exceeds {} (corrupt header?)".format(ndim, MAX_NDIM))
@@ -200,13 +288,19 @@ def peek(data: BytesLike) -> BlobHeader:
     shape = struct.unpack_from("<{}I".format(ndim), view, _FIXED.size)
     (crc,) = _CRC.unpack_from(view, _FIXED.size + 4 * ndim)
     return BlobHeader(DTYPE_CODES[code], tuple(int(n) for n in shape), bool(flags & FLAG_ZLIB),
-                      bool(flags & FLAG_DELTA), header_size, crc, bool(flags & FLAG_SHUFFLE))
+                      bool(flags & FLAG_DELTA), header_size, crc, bool(flags & FLAG_SHUFFLE),
+                      bool(flags & FLAG_PLANES))
 
 
 def decode(data: BytesLike) -> np.ndarray:
     """Decode a cell made by :func:`encode` into a new, writable array (native byte order)."""
     head = peek(data)
     body = memoryview(data)[head.header_size:]
+    if head.planes:
+        size = head.dtype.itemsize
+        planes = _unpack_planes(body, size, head.nbytes // size)
+        array = _unshuffle(planes, head.dtype).reshape(head.shape)
+        return _checked(array, head)
     if head.compressed:
         try:
             decomp = zlib.decompressobj()
@@ -228,11 +322,18 @@ def decode(data: BytesLike) -> np.ndarray:
             "truncated cell?" if len(payload) < head.nbytes else "corrupt cell or stray bytes"))
     if head.shuffle:
         size = head.dtype.itemsize
-        payload = np.frombuffer(payload, dtype=np.uint8).reshape(size, -1).T.tobytes()
-    array = np.frombuffer(bytearray(payload), dtype=head.dtype).reshape(head.shape)
+        planes = np.frombuffer(payload, dtype=np.uint8).reshape(size, -1)
+        array = _unshuffle(planes, head.dtype).reshape(head.shape)
+    else:
+        array = np.frombuffer(bytearray(payload), dtype=head.dtype).reshape(head.shape)
     if head.delta:
         unsigned = array.view(_unsigned(head.dtype))
         np.cumsum(unsigned, axis=-1, dtype=unsigned.dtype, out=unsigned)
+    return _checked(array, head)
+
+
+def _checked(array: np.ndarray, head: BlobHeader) -> np.ndarray:
+    """``array`` in native byte order after its CRC-32 matched the header's."""
     if zlib.crc32(array) & 0xFFFFFFFF != head.crc32:
         raise BlobError("blob: CRC-32 mismatch, the cell is corrupt")
     return array.astype(head.dtype.newbyteorder("="), copy=False)

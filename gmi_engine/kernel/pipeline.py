@@ -11,9 +11,10 @@ max_col) inclusive, "bands": {"b01": uint8 array, ...}, "meta": {... "incl": {"b
 and gets result dicts ``{"tile_x", "tile_y", "method", "output", "data", "meta"}`` back.
 
 Methods (those of the reference CLI): ``mosaic`` (9 surface-reflectance bands, the provenance
-band and a valid mask), ``color_balancing`` (the mosaic balanced per band to MOD09A1) and
-``mineral_indices`` (the index library on the balanced mosaic, or on the plain mosaic when the
-tile has no MODIS reference). Python 3.7 syntax, numpy + stdlib only.
+band and a valid mask), ``color_balancing`` (the granules normalized to each other on their
+overlap, mosaicked, and balanced per band to MOD09A1) and ``mineral_indices`` (the index library
+on the balanced mosaic, or on the plain mosaic when ``balance`` is false; with no MODIS reference
+only the overlap normalization applies). Python 3.7 syntax, numpy + stdlib only.
 """
 import hashlib
 import json
@@ -103,27 +104,43 @@ def _reference(rows: Sequence[Mapping[str, Any]]) -> Optional[np.ndarray]:
     return None
 
 
-def _mosaic(rows: Sequence[Mapping[str, Any]], params: Mapping[str, Any]) -> Tuple[np.ndarray, np.ndarray, Dict[str, Any]]:
-    """Reflectance of every row, then the mosaic (masks are applied inside :func:`mosaic`)."""
-    from gmi_engine.kernel.mosaic import mosaic
-
+def _stack(rows: Sequence[Mapping[str, Any]], params: Mapping[str, Any]
+           ) -> Tuple[List[np.ndarray], List[Dict[str, Any]], List[str]]:
+    """Reflectance, granule info and reflectance kind of every row."""
     stack, infos, kinds = [], [], []
     for row in rows:
         refl, kind = row_reflectance(row, int(params["tile_px"]))
         stack.append(refl)
         infos.append(_granule_info(row))
         kinds.append(kind)
-    result, provenance, meta = mosaic(stack, infos, strategy=params["strategy"],
+    return stack, infos, kinds
+
+
+def _mosaic(rows: Sequence[Mapping[str, Any]], params: Mapping[str, Any],
+            stack: Optional[Tuple[List[np.ndarray], List[Dict[str, Any]], List[str]]] = None
+            ) -> Tuple[np.ndarray, np.ndarray, Dict[str, Any]]:
+    """Reflectance of every row (or the given ``stack``), then the mosaic (masks applied inside)."""
+    from gmi_engine.kernel.mosaic import mosaic
+
+    arrays, infos, kinds = stack if stack is not None else _stack(rows, params)
+    result, provenance, meta = mosaic(arrays, infos, strategy=params["strategy"],
                                       params=params["mosaic"])
     return result, provenance, {"mosaic": meta, "reflectance": sorted(set(kinds))}
 
 
 def _balanced(rows: Sequence[Mapping[str, Any]], params: Mapping[str, Any]) -> Tuple[np.ndarray, np.ndarray, Dict[str, Any]]:
-    """The mosaic balanced per band to the tile's MOD09A1 reference (skipped without one)."""
+    """The granules normalized to each other on their overlap (kernel/overlap.py), mosaicked,
+    and balanced per band to the tile's MOD09A1 reference (skipped without one)."""
     from gmi_engine.kernel.balance import balance
+    from gmi_engine.kernel.overlap import normalize
 
-    result, provenance, meta = _mosaic(rows, params)
-    balanced, meta["balancing"] = balance(result, _reference(rows), params["balancing"], provenance)
+    arrays, infos, kinds = _stack(rows, params)
+    reference = _reference(rows)
+    arrays, overlap_meta = normalize(arrays, reference, params["balancing"], infos)
+    result, provenance, meta = _mosaic(rows, params, (arrays, infos, kinds))
+    del arrays
+    balanced, meta["balancing"] = balance(result, reference, params["balancing"], provenance)
+    meta["balancing"]["overlap"] = overlap_meta
     return balanced, provenance, meta
 
 

@@ -26,6 +26,8 @@ from gmi_qgis_plugin.processing.base import (
 
 REFLECTANCE_DTYPES = ("float32", "uint16")
 """``gmi_engine.export.REFLECTANCE_DTYPES``."""
+COMPRESSIONS = ("zstd", "deflate", "lzw", "none")
+"""``gmi_engine.export.geotiff.COMPRESSIONS`` (a test checks they agree)."""
 
 
 def layer_title(output: str, library: Any = None) -> str:
@@ -67,6 +69,7 @@ class ExportResults(GmiAlgorithm):
     REFLECTANCE_DTYPE = "REFLECTANCE_DTYPE"
     OUTPUTS = "OUTPUTS"
     COG = "COG"
+    COMPRESSION = "COMPRESSION"
     STAC = "STAC"
     LOAD = "LOAD"
     LAYERS = "LAYERS"
@@ -97,6 +100,10 @@ class ExportResults(GmiAlgorithm):
             self.tr("e.g. 'ferric_iron; kaolinite_index' or 'b01 b02 b03'. Empty exports every output."))
         self.add_advanced(QgsProcessingParameterBoolean(self.COG, self.tr("Cloud Optimized GeoTIFF"), True),
                           self.tr("COG with overviews; off writes plain tiled GeoTIFFs."))
+        self.add_advanced(self.enum_parameter(self.COMPRESSION, self.tr("Compression"), COMPRESSIONS,
+                                              COMPRESSIONS[0]),
+                          self.tr("zstd is the fastest to write; deflate for software without ZSTD support; "
+                                  "none writes the largest files."))
         self.add_advanced(QgsProcessingParameterBoolean(self.STAC, self.tr("Write STAC items"), True),
                           self.tr("One STAC item per tile with the provenance of its results."))
         self.add_advanced(QgsProcessingParameterBoolean(self.LOAD, self.tr("Open the layers when done"), True),
@@ -137,6 +144,7 @@ class ExportResults(GmiAlgorithm):
                     store, out_dir, method, outputs=outputs,
                     reflectance_dtype=self.enum_value(parameters, self.REFLECTANCE_DTYPE, context),
                     cog=self.parameterAsBool(parameters, self.COG, context),
+                    compression=self.enum_value(parameters, self.COMPRESSION, context),
                     stac=self.parameterAsBool(parameters, self.STAC, context), progress=progress)
             except Cancelled:
                 raise QgsProcessingException(self.tr("Export cancelled after {} GeoTIFF(s); the folder {} is "

@@ -184,8 +184,8 @@ def test_export_results_queues_styled_vrt_layers(batch):
     out = Path(str(workspace) + "-export")
     context = new_context()
     run("run_method", {"WORKSPACE": str(workspace), "METHOD": "mineral_indices", "INDICES": SOME_INDICES})
-    result = run("export_results", {"WORKSPACE": str(workspace), "METHOD": "mineral_indices", "OUTPUT": str(out)},
-                 context)
+    result = run("export_results", {"WORKSPACE": str(workspace), "METHOD": "mineral_indices", "OUTPUT": str(out),
+                                    "COMPRESSION": "deflate"}, context)
     vrts = [str(out / "mineral_indices" / (i + ".vrt")) for i in SOME_INDICES]
     assert sorted(result["LAYERS"]) == sorted(vrts)
     assert (result["OUTPUT"], result["TILE_COUNT"], result["GEOTIFF_COUNT"]) == (str(out), 1, 3)
@@ -198,6 +198,8 @@ def test_export_results_queues_styled_vrt_layers(batch):
         layer = QgsRasterLayer(path, details.name, "gdal")
         assert layer.isValid() and layer.crs().authid() == "EPSG:3857" and layer.bandCount() == 1
         assert layer.renderer().type() == "singlebandpseudocolor"  # the .qml beside the VRT
+        tile = gdal.Open(str(next((out / "mineral_indices" / index_id).glob("*.tif"))))
+        assert tile.GetMetadata("IMAGE_STRUCTURE")["COMPRESSION"] == "DEFLATE"
     with pytest.raises(QgsProcessingException, match="no result rows of method 'mosaic'"):
         run("export_results", {"WORKSPACE": str(workspace), "METHOD": "mosaic", "OUTPUT": str(out)})
 

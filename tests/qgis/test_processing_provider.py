@@ -146,6 +146,13 @@ def test_enum_parameters_use_stable_strings(provider):
     from gmi_engine.ingest import DEFAULT_OZONE_CM_ATM as engine_ozone
 
     assert DEFAULT_OZONE_CM_ATM == engine_ozone
+    export = QgsApplication.processingRegistry().createAlgorithmById("gmi:export_results")
+    from gmi_engine.export import REFLECTANCE_DTYPES
+    from gmi_engine.export.geotiff import COMPRESSIONS
+
+    assert export.parameterDefinition("COMPRESSION").options() == list(COMPRESSIONS)
+    assert export.parameterDefinition("COMPRESSION").defaultValue() == "zstd"
+    assert export.parameterDefinition("REFLECTANCE_DTYPE").options() == list(REFLECTANCE_DTYPES)
 
 
 def test_markdown_subset():

@@ -29,14 +29,18 @@ GAIN_ERROR = np.array([1.10, 0.95, 1.04, 0.93, 0.92, 0.92, 0.92, 0.92, 0.92], dt
 NOISE = 0.003
 
 
-@pytest.fixture(scope="module")
-def truth() -> np.ndarray:
+def scene_truth() -> np.ndarray:
     """The synthetic ground truth (9, 1024, 1024) on the demo tile's 30 m pixel centres."""
     b = DEFAULT_GRID.bounds(TILE)
     xs = b.xmin + 30.0 * (np.arange(1024) + 0.5)
     ys = b.ymax - 30.0 * (np.arange(1024) + 0.5)
     x, y = np.meshgrid(xs, ys)
     return SurfaceScene().reflectance_at_xy(x, y).astype(np.float32)
+
+
+@pytest.fixture(scope="module")
+def truth() -> np.ndarray:
+    return scene_truth()
 
 
 def reference_from(truth: np.ndarray) -> np.ndarray:
@@ -119,7 +123,11 @@ def test_ratio_indices_change_only_with_per_band_gains(truth, reference):
 
 
 def test_errors_within_b5_b9_are_invisible_to_modis(truth, reference):
-    """Documented limit: B5-B9 share MODIS b07, so one gain; their ratios are kept as they are."""
+    """Documented limit: B5-B9 share MODIS b07, so one gain; their ratios are kept as they are.
+
+    (With two overlapping granules, kernel/overlap.py removes such errors before the mosaic:
+    tests/unit/test_overlap.py.)
+    """
     gains = np.ones(9, dtype=np.float32)
     gains[4], gains[7] = 0.92, 1.05
     aster = with_error(truth, gains)

@@ -4,6 +4,7 @@ from __future__ import annotations
 import json
 import math
 import shutil
+import warnings
 from pathlib import Path
 from xml.etree import ElementTree
 
@@ -126,9 +127,14 @@ def test_geotiffs_are_cogs_on_the_grid(exported):
             assert b.DataType == gdal.GDT_Float32 and math.isnan(b.GetNoDataValue())
             assert b.GetDescription() == band
             structure = ds.GetMetadata("IMAGE_STRUCTURE")
-            assert structure["LAYOUT"] == "COG" and structure["COMPRESSION"] == "DEFLATE"
+            assert structure["LAYOUT"] == "COG" and structure["COMPRESSION"] == "ZSTD"
             assert structure["PREDICTOR"] == "3"
-            assert b.GetOverviewCount() >= 1 and b.GetBlockSize() == [512, 512]
+            assert b.GetOverviewCount() == 1 and b.GetBlockSize() == [512, 512]
+            full = b.ReadAsArray()
+            with np.errstate(all="ignore"), warnings.catch_warnings():
+                warnings.simplefilter("ignore", RuntimeWarning)  # all-NaN 2x2 cells
+                expected = np.nanmean(full.reshape(512, 2, 512, 2), axis=(1, 3))
+            np.testing.assert_allclose(b.GetOverview(0).ReadAsArray(), expected, rtol=1e-6)  # NaN-aware mean
             tags = ds.GetMetadata()
             assert tags["GMI_METHOD"] == "mosaic" and tags["GMI_OUTPUT"] == band
             assert tags["GMI_VERSION"] == __version__ and tags["GMI_TILE_KEY"] == key
@@ -397,6 +403,47 @@ def test_rows_and_outputs_selection_and_errors(rows, tmp_path):
     twice = [rows[0], rows[0]]
     with pytest.raises(GmiInputError, match="given twice"):
         export_results(twice, tmp_path, rows[0].method, stac=False)
+
+
+@pytest.mark.parametrize("compression", ["deflate", "lzw", "none"])
+def test_compression_choices_keep_the_values(rows, tmp_path, compression):
+    report = export_results(rows, tmp_path, "mosaic", outputs=["b01", "b05"], stac=False,
+                            compression=compression, threads=2)
+    for path in report.geotiffs:
+        ds = _open(path)
+        assert ds.GetMetadata("IMAGE_STRUCTURE").get("COMPRESSION", "NONE") == compression.upper()
+    by_tile = {(r.tile_x, r.tile_y, r.output): r.data for r in rows if r.method == "mosaic"}
+    for tile in TILES:
+        key = DEFAULT_GRID.key(tile)
+        data = _open(ExportLayout.at(tmp_path).tile_raster("mosaic", "b05", key)).ReadAsArray()
+        np.testing.assert_array_equal(data, by_tile[(tile.ix, tile.iy, "b05")])
+
+
+def test_threads_do_not_change_the_files_or_their_order(exported, tmp_path):
+    with LocalStore(exported["ws"]) as store:
+        one = export_results(store, tmp_path / "one", "mineral_indices", threads=1, stac=False)
+        three = export_results(store, tmp_path / "three", "mineral_indices", threads=3, stac=False)
+    assert [p.relative_to(tmp_path / "one") for p in one.geotiffs] == \
+        [p.relative_to(tmp_path / "three") for p in three.geotiffs]
+    for a, b in zip(one.geotiffs, three.geotiffs):
+        assert a.read_bytes() == b.read_bytes(), a
+    for bad in ({"threads": 0}, {"threads": "2"}, {"compression": "jpeg"}):
+        with pytest.raises(GmiInputError, match=next(iter(bad))):
+            export_results([], tmp_path, "mosaic", **bad)
+
+
+def test_a_failing_progress_callback_stops_the_export(exported, tmp_path):
+    calls = []
+
+    def progress(tile_key, output):
+        calls.append(output)
+        if len(calls) == 3:
+            raise KeyboardInterrupt("cancelled")
+
+    with LocalStore(exported["ws"]) as store, pytest.raises(KeyboardInterrupt):
+        export_results(store, tmp_path, "mineral_indices", progress=progress, threads=2)
+    assert len(calls) == 3
+    assert not list(tmp_path.rglob("*.part"))
 
 
 def test_export_is_byte_identical_when_repeated(exported, tmp_path):
