@@ -190,15 +190,27 @@ def bench_ingest(work: Path, data: Dict[str, Any], cache: Path, lut_path: Option
     return out
 
 
+E2E_FORMATS = {
+    "cog": {"cog": True, "compression": "zstd",
+            "label": "COG (ZSTD, overviews; the default)"},
+    "plain": {"cog": False, "compression": "none",
+              "label": "uncompressed GeoTIFF (what the GRASS chain's r.out.gdal writes)"},
+}
+"""Export formats of the end-to-end runs: GMI's default and the GRASS chain's output format."""
+
+
 def bench_e2e(work: Path, data: Dict[str, Any], cache: Optional[Path], lut_path: Optional[str],
-              workers: int) -> Dict[str, Any]:
+              workers: int, output_format: str = "cog") -> Dict[str, Any]:
     """Granule -> 23 index GeoTIFFs (ingest + run + export) in a fresh process."""
-    name = "e2e-w{}".format(workers)
+    name = "e2e-w{}-{}".format(workers, output_format)
+    fmt_options = E2E_FORMATS[output_format]
     config = step_config(work, name, data, lut=lut_path, workers=workers,
-                         out=str(work / (name + "-out")))
+                         out=str(work / (name + "-out")), cog=fmt_options["cog"],
+                         compression=fmt_options["compression"])
     result = python_step("benchmarks.steps", ["e2e", str(config)],
                          {"GMI_CACHE_DIR": str(cache)} if cache else {})
     result["workspace"] = str(work / (name + "-ws"))
+    result["format"] = output_format
     return result
 
 
@@ -391,8 +403,10 @@ def render(r: Dict[str, Any]) -> str:
     g = r["grass"]
     lines += ["## Granule → 23 index GeoTIFFs: GMI vs GRASS GIS", "",
               "Same granule, same run. GMI: ingest (6S {}) + `run_local(mineral_indices)` (radiance, "
-              "6S surface reflectance, masks, mosaic, MODIS balancing, indices) + export (COG, "
-              "DEFLATE, overviews, styles, STAC) of {} GeoTIFFs on {} tiles. GRASS: the chain of "
+              "6S surface reflectance, masks, overlap normalization, mosaic, MODIS balancing, "
+              "indices; results stored as compressed cells) + export (styles, STAC and {} GeoTIFFs "
+              "on {} tiles, as COG with ZSTD and overviews, or as uncompressed GeoTIFF like the "
+              "GRASS chain writes; 2 writer threads). GRASS: the chain of "
               "`benchmarks/grass_chain.py` (TOA reflectance only, no atmospheric correction, UTM "
               "granule grid, uncompressed GeoTIFF), {} i.aster.toar run(s) for the granule's gains. "
               "Pixels per output raster: GMI {:.1f} M ({} tiles of 1024², EPSG:3857), GRASS {:.1f} M "
@@ -404,7 +418,8 @@ def render(r: Dict[str, Any]) -> str:
     grass_best = min(run["total_s"] for run in g)
     gmi_mpx = r["e2e"][0]["tiles"] * TILE_PX * TILE_PX / 1e6
     for e in r["e2e"]:
-        rows.append(["GMI, {} worker(s)".format(e["workers"]), fmt(e["total_s"], 1),
+        rows.append(["GMI, {} worker(s), {}".format(e["workers"], E2E_FORMATS[e.get("format", "cog")]["label"]),
+                     fmt(e["total_s"], 1),
                      fmt(e["ingest_s"], 1), fmt(e["run_s"], 1), fmt(e["export_s"], 1),
                      fmt(e["peak_rss_mb"], 0), fmt(grass_best / e["total_s"], 2),
                      fmt(e["total_s"] / gmi_mpx, 2)])
@@ -483,17 +498,25 @@ def render(r: Dict[str, Any]) -> str:
 def targets(r: Dict[str, Any]) -> List[List[str]]:
     """The issue's performance targets with the measured value and verdict."""
     k = r["kernel"]
-    ms = k["gmi"]["median_ms"]
+    steady = k["gmi_reuse"]
+    ms = steady["median_ms"]
     grass = min(run["total_s"] for run in r["grass"])
-    best = min(r["e2e"], key=lambda e: e["total_s"])
-    out = [["23 indices ≤ {:.0f} ms per 1024² tile (one core)".format(TARGET_INDICES_MS),
-            "{:.1f} ms median, {:.1f} ms min".format(ms, k["gmi"]["min_ms"]),
-            "yes" if ms <= TARGET_INDICES_MS else ("min only" if k["gmi"]["min_ms"] <= TARGET_INDICES_MS
+    out = [["23 indices ≤ {:.0f} ms per 1024² tile (one core, outputs written into the previous "
+            "tile's arrays, as the memory floor)".format(TARGET_INDICES_MS),
+            "{:.1f} ms median, {:.1f} ms min (into new arrays: {:.1f} ms median)".format(
+                ms, steady["min_ms"], k["gmi"]["median_ms"]),
+            "yes" if ms <= TARGET_INDICES_MS else ("min only" if steady["min_ms"] <= TARGET_INDICES_MS
                                                    else "no")],
-           ["end to end ≥ {:.0f}× faster than GRASS".format(TARGET_GRASS_RATIO),
-            "{:.2f}× ({} worker(s): {:.1f} s vs GRASS {:.1f} s)".format(
-                grass / best["total_s"], best["workers"], best["total_s"], grass),
-            "yes" if grass / best["total_s"] >= TARGET_GRASS_RATIO else "no"]]
+           ]
+    for output_format, options in E2E_FORMATS.items():
+        runs = [e for e in r["e2e"] if e.get("format", "cog") == output_format]
+        if not runs:
+            continue
+        best = min(runs, key=lambda e: e["total_s"])
+        out.append(["end to end ≥ {:.0f}× faster than GRASS, {}".format(TARGET_GRASS_RATIO, options["label"]),
+                    "{:.2f}× ({} worker(s): {:.1f} s vs GRASS {:.1f} s)".format(
+                        grass / best["total_s"], best["workers"], best["total_s"], grass),
+                    "yes" if grass / best["total_s"] >= TARGET_GRASS_RATIO else "no"])
     s = r["sixs"]
     if "lut_max_error" in s:
         worst = max(s["lut_max_error"])
@@ -506,26 +529,32 @@ def notes(r: Dict[str, Any]) -> List[str]:
     """Explanations that follow from the measured numbers."""
     out = []
     k = r["kernel"]
-    if k["gmi"]["median_ms"] > TARGET_INDICES_MS:
+    if k["gmi"]["median_ms"] > k["gmi_reuse"]["median_ms"]:
+        out.append("Into new arrays the 23 indices took {:.1f} ms more than into reused ones: "
+                   "the operating system zeroes the {} MB of fresh output pages on first touch. "
+                   "A tile loop that passes `out=` (the previous tile's arrays) avoids it.".format(
+                       k["gmi"]["median_ms"] - k["gmi_reuse"]["median_ms"],
+                       k["indices"] * TILE_PX * TILE_PX * 4 // (1024 * 1024)))
+    if k["gmi_reuse"]["median_ms"] > TARGET_INDICES_MS:
         out.append("Indices above {:.0f} ms (median {:.1f} ms, fastest round {:.1f} ms): GMI takes "
                    "{:.1f}× the memory floor and {:.2f}× the naive reference's time in the same "
                    "run. The floor alone — copying the tile's inputs and outputs once — took "
                    "{:.1f} ms median here{}: the shared machine's memory bandwidth sets the "
                    "absolute time; on a machine where the floor takes F ms, expect about {:.1f} F "
                    "ms.".format(
-                       TARGET_INDICES_MS, k["gmi"]["median_ms"], k["gmi"]["min_ms"],
-                       k["gmi"]["median_ms"] / k["floor"]["median_ms"],
-                       k["gmi"]["median_ms"] / k["naive"]["median_ms"], k["floor"]["median_ms"],
+                       TARGET_INDICES_MS, k["gmi_reuse"]["median_ms"], k["gmi_reuse"]["min_ms"],
+                       k["gmi_reuse"]["median_ms"] / k["floor"]["median_ms"],
+                       k["gmi_reuse"]["median_ms"] / k["naive"]["median_ms"], k["floor"]["median_ms"],
                        " (more than the target)" if k["floor"]["median_ms"] > TARGET_INDICES_MS
-                       else "", k["gmi"]["median_ms"] / k["floor"]["median_ms"]))
+                       else "", k["gmi_reuse"]["median_ms"] / k["floor"]["median_ms"]))
     grass = min(run["total_s"] for run in r["grass"])
-    best = min(r["e2e"], key=lambda e: e["total_s"])
+    best = min((e for e in r["e2e"] if e.get("format", "cog") == "cog"), key=lambda e: e["total_s"])
     if grass / best["total_s"] < TARGET_GRASS_RATIO:
         b = r["breakdown"]
         parts = sorted([(best["ingest_s"], "ingest"), (b["kernel_s"], "kernel compute"),
                         (b["encode_s"], "result encoding"), (b["read_s"], "source decoding"),
                         (best["export_s"], "export")], reverse=True)
-        out.append("End to end below {:.0f}× GRASS: GMI's best run took {:.1f} s; GRASS {:.1f} s "
+        out.append("End to end with COG output below {:.0f}× GRASS: GMI's best run took {:.1f} s; GRASS {:.1f} s "
                    "(target ≤ {:.1f} s). Largest parts (kernel, encoding and decoding measured "
                    "in one process): {}. Exporting plain tiled GeoTIFF instead of COG measured "
                    "{:.1f} s instead of {:.1f} s.".format(
@@ -535,11 +564,11 @@ def notes(r: Dict[str, Any]) -> List[str]:
         rest = best["ingest_s"] + b["read_s"] + b["kernel_s"]
         if grass / rest >= TARGET_GRASS_RATIO:
             out.append("Ingest, source decoding and kernel compute together measured {:.1f} s, "
-                       "{:.1f}× faster than GRASS: the gap is in writing results (encoding the "
-                       "result cells into the store, then compressing GeoTIFF/COG files on one "
-                       "core), not in the computation. Cheaper result cells (e.g. uncompressed in "
-                       "the local store) and a parallel, multi-threaded export would close it."
-                       .format(rest, grass / rest))
+                       "{:.1f}× faster than GRASS: the gap is in writing results (zlib-compressing "
+                       "the result cells into the store, then compressing COG files and their "
+                       "overviews), not in the computation. Writing the GeoTIFFs straight from the "
+                       "workers (no store round trip) would remove the decoding and overlap the "
+                       "compression with the kernel.".format(rest, grass / rest))
         else:
             out.append("Even ingest, source decoding and kernel compute alone measured {:.1f} s, "
                        "{:.1f}× GRASS's speed.".format(rest, grass / rest))
@@ -579,9 +608,9 @@ def main(argv: Optional[List[str]] = None) -> int:
         r["toa"] = compare_toa(data["granule"], r["grass"][0]["toa_dir"],
                                r["grass"][0]["sun_elevation"], r["grass"][0]["doy"])
         r["e2e"] = []
-        for workers in (1, 2):
-            say("end to end, {} worker(s)".format(workers))
-            e = bench_e2e(work, data, None if args.quick else cache, lut_path, workers)
+        for workers, output_format in ((1, "cog"), (2, "cog"), (2, "plain")):
+            say("end to end, {} worker(s), {}".format(workers, output_format))
+            e = bench_e2e(work, data, None if args.quick else cache, lut_path, workers, output_format)
             e["workers"] = workers
             r["e2e"].append(e)
         if not args.quick:
@@ -600,7 +629,7 @@ def main(argv: Optional[List[str]] = None) -> int:
         print(console_table(["target", "measured", "met?"], r["targets"]))
         print()
         print(console_table(["chain", "total s"],
-                            [["GMI {} worker(s)".format(e["workers"]), fmt(e["total_s"], 1)]
+                            [["GMI {} worker(s), {}".format(e["workers"], e["format"]), fmt(e["total_s"], 1)]
                              for e in r["e2e"]] +
                             [["GRASS run {}".format(n), fmt(g["total_s"], 1)]
                              for n, g in enumerate(r["grass"], start=1)]))

@@ -60,7 +60,8 @@ def _e2e(config: Mapping[str, Any]) -> Dict[str, Any]:
                        force=True)
     t2 = time.perf_counter()
     with LocalStore(Path(config["workspace"]), create=False) as store:
-        exported = export_results(store, out, "mineral_indices", cog=bool(config.get("cog", True)))
+        exported = export_results(store, out, "mineral_indices", cog=bool(config.get("cog", True)),
+                                  compression=str(config.get("compression", "zstd")))
     t3 = time.perf_counter()
     return {"ingest_s": t1 - start, "run_s": t2 - t1, "export_s": t3 - t2, "total_s": t3 - start,
             "tiles": len(report.computed), "rows": ingest["rows"], "ac_sources": ingest["ac_sources"],

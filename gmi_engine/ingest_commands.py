@@ -12,9 +12,12 @@ _EXAMPLES = """examples:
   gmi ingest demo-data/aster/*.hdf --workspace ws \\
       --aod demo-data/mcd19a2 --dem demo-data/gdem --modis-ref demo-data/mod09a1
   gmi ingest AST_L1T_00309062006180242_20150516014601_17781.hdf --workspace ws --tiles 260,526
+  gmi ingest demo-data/aster --workspace ws --aod demo-data/mcd19a2 --lut   # shipped 6S LUT
 
 Files or folders may be given to --aod/--dem/--modis-ref (folders are searched for *.hdf/*.tif).
 Without --aod the 6S state uses the documented default AOD/water vapour; without --dem sea level.
+Without --lut every tile state runs 6S directly (cached on disk); --lut looks coefficients up in
+the shipped table (or the given .npz) and runs 6S only for states outside its envelope.
 """
 
 
@@ -46,6 +49,20 @@ def parse_tile(text: str) -> TileIndex:
     return DEFAULT_GRID.tile(ix, iy)
 
 
+def _lut_path(args) -> "Path | None":
+    """The --lut file: None without the flag, the shipped LUT for the aerosol model without a path."""
+    if args.lut is None:
+        return None
+    if args.lut == "":
+        from gmi_engine.atmosphere.lut import default_lut_path
+
+        return default_lut_path(args.aerosol_model)
+    path = Path(args.lut)
+    if not path.is_file():
+        raise GmiFileError("--lut {}: no such file".format(path))
+    return path
+
+
 def _cmd_ingest(args) -> int:
     from gmi_engine.backends.local import LocalStore
     from gmi_engine.ingest import IngestOptions, ingest_granule
@@ -56,7 +73,7 @@ def _cmd_ingest(args) -> int:
         mcd19a2=expand(args.aod, ("MCD19A2*.hdf",)), gdem=expand(args.dem, ("*_dem.tif",)),
         modis_ref=expand(args.modis_ref, ("MOD09A1*.hdf", "*.tif")),
         tiles=[parse_tile(t) for t in args.tiles] if args.tiles else None,
-        processes=args.processes, aerosol_model=args.aerosol_model)
+        processes=args.processes, aerosol_model=args.aerosol_model, lut=_lut_path(args))
     bar = ProgressBar(len(granules), "ingest")
     total_rows = 0
     with LocalStore(args.workspace) as store:
@@ -87,4 +104,7 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--aerosol-model", default="continental",
                    help="6S aerosol model: continental (default), maritime, urban, desert, biomass")
     p.add_argument("--processes", type=int, default=2, help="6S worker processes (default 2)")
+    p.add_argument("--lut", nargs="?", const="", default=None, metavar="NPZ",
+                   help="6S coefficients from a look-up table: the shipped one for --aerosol-model, "
+                        "or this .npz (default: direct 6S runs)")
     p.set_defaults(func=_cmd_ingest)

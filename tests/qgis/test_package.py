@@ -50,7 +50,8 @@ def test_required_files_and_nothing_that_does_not_belong(package):
     for required in ("metadata.txt", "__init__.py", "LICENSE", "plugin_main.py", "__about__.py",
                      "processing/provider.py", "i18n/gmi_zh_CN.qm", "resources/icons/gmi.svg",
                      "ext_libs/gmi_engine/__init__.py", "ext_libs/gmi_engine/indices/library.json",
-                     "ext_libs/gmi_engine/kernel/pipeline.py"):
+                     "ext_libs/gmi_engine/kernel/pipeline.py",
+                     "ext_libs/gmi_engine/data/gmi-6s-continental.npz"):  # the 6S LUT, a real file
         assert "gmi_qgis_plugin/" + required in names, required
     assert any(n.startswith("gmi_qgis_plugin/resources/help/") and n.endswith(".md") for n in names)
     for name in names:

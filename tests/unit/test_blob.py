@@ -222,3 +222,59 @@ def test_shuffle_flag_on_an_integer_blob_is_rejected():
     data[5] |= blob.FLAG_SHUFFLE
     with pytest.raises(BlobError, match="invalid flag bits"):
         blob.decode(bytes(data))
+
+
+def _plane_methods(data: bytes) -> list:
+    """The (stored length, method) of each byte plane of a float blob."""
+    head = blob.peek(data)
+    body, offset, found = memoryview(data)[head.header_size:], 0, []
+    for _ in range(head.dtype.itemsize):
+        stored, method = struct.unpack_from("<IB", body, offset)
+        found.append((stored, method))
+        offset += 5 + stored
+    assert offset == len(body)
+    return found
+
+
+def test_float_byte_planes_store_noise_raw_and_compress_the_rest():
+    rng = np.random.default_rng(5)
+    noise = rng.uniform(0.1, 0.9, (512, 512)).astype(np.float32)  # random low mantissa bytes
+    data = blob.encode(noise)
+    head = blob.peek(data)
+    assert head.planes and head.shuffle and head.compressed
+    methods = _plane_methods(data)
+    assert methods[0] == (noise.size, blob.PLANE_RAW)  # lowest byte: noise, stored as is
+    assert methods[3][1] == blob.PLANE_ZLIB and methods[3][0] < noise.size // 3  # sign/exponent
+    np.testing.assert_array_equal(blob.decode(data).view(np.uint32), noise.view(np.uint32))
+    nan = np.full((64, 64), np.nan, dtype=np.float32)
+    assert all(m == blob.PLANE_ZLIB for _, m in _plane_methods(blob.encode(nan)))
+
+
+def test_float_blobs_of_the_earlier_layout_still_decode():
+    """Shuffled float blobs written before byte planes (one zlib stream) stay readable."""
+    a = np.linspace(-2, 2, 3000, dtype=np.float32).reshape(50, 60)
+    a[3, :7] = np.nan
+    shuffled = a.reshape(-1).view(np.uint8).reshape(-1, 4).T.tobytes()
+    header = (struct.pack("<4sBBBB", b"GMIB", 1, blob.FLAG_ZLIB | blob.FLAG_SHUFFLE, 9, 2)
+              + struct.pack("<2I", 50, 60) + struct.pack("<I", zlib.crc32(a.tobytes())))
+    back = blob.decode(header + zlib.compress(shuffled, 1))
+    np.testing.assert_array_equal(back.view(np.uint32), a.view(np.uint32))
+
+
+def test_corrupt_byte_planes_are_blob_errors():
+    a = np.random.default_rng(6).normal(0.3, 0.05, (128, 128)).astype(np.float32)
+    data = blob.encode(a)
+    head = blob.peek(data)
+    body = bytearray(data[head.header_size:])
+    bad_method = bytearray(data)
+    bad_method[head.header_size + 4] = 7
+    with pytest.raises(BlobError, match="unknown method 7"):
+        blob.decode(bytes(bad_method))
+    with pytest.raises(BlobError, match="truncated"):
+        blob.decode(data[:head.header_size] + bytes(body[:len(body) // 2]))
+    with pytest.raises(BlobError, match="stray bytes"):
+        blob.decode(data + b"\0")
+    planes_on_unshuffled = bytearray(blob.encode(a, compress=False))
+    planes_on_unshuffled[5] |= blob.FLAG_PLANES
+    with pytest.raises(BlobError, match="invalid flag bits"):
+        blob.decode(bytes(planes_on_unshuffled))

@@ -88,6 +88,19 @@ def test_reingest_replaces_rows_and_cli_ingests_folders(demo_small, tmp_path, ca
     assert "2 granule(s), 2 source rows" in capsys.readouterr().out
 
 
+def test_cli_lut_flag_takes_coefficients_from_the_shipped_table(demo_small, tmp_path, capsys):
+    root = demo_small.root
+    ws = tmp_path / "ws"
+    args = ["ingest", str(root / "aster"), "--workspace", str(ws), "--aod", str(root / "mcd19a2"),
+            "--dem", str(root / "gdem"), "--tiles", "260,526", "--lut"]
+    assert main(args) == 0
+    with LocalStore(ws) as store:
+        sources = {r.ac["source"].split(":")[0] for r in store.tile_rows(CHINO)}
+    assert sources == {"lut"}
+    assert main(args[:-1] + ["--lut", str(tmp_path / "missing.npz")]) == 1
+    assert "missing.npz" in capsys.readouterr().err
+
+
 def test_cli_reports_a_missing_file_in_one_line(tmp_path, capsys):
     assert main(["ingest", str(tmp_path / "nope.hdf"), "--workspace", str(tmp_path / "ws")]) == 1
     err = capsys.readouterr().err.strip().splitlines()
