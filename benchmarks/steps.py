@@ -6,7 +6,8 @@ the caller (:func:`benchmarks.common.python_step`) adds the measured wall time a
 Steps:
 
 - ``ingest``: one granule into a new workspace (GDAL warp to tiles, ancillaries, 6S, store);
-- ``e2e``: granule -> 23 index GeoTIFFs: ingest + ``run_local(mineral_indices, workers)`` + export;
+- ``e2e``: granule -> 23 index GeoTIFFs: ingest + ``run_local(mineral_indices, workers)`` + export,
+  or (``one_pass``) ingest + ``run_local(..., export=...)`` (``gmi run --export``);
 - ``breakdown``: where the local backend's time goes on a computed workspace (row decoding,
   kernel, result encoding, one tile after the other in this process) and the export as COG
   and as plain tiled GeoTIFF.
@@ -48,20 +49,26 @@ def _ingest(config: Mapping[str, Any]) -> Dict[str, Any]:
 
 def _e2e(config: Mapping[str, Any]) -> Dict[str, Any]:
     from gmi_engine.backends.local import LocalStore
-    from gmi_engine.backends.local_runner import run_local
+    from gmi_engine.backends.local_runner import ExportJob, run_local
     from gmi_engine.export import export_results
+    from gmi_engine.export.results import ExportOptions
 
     out = Path(config["out"])
     shutil.rmtree(str(out), ignore_errors=True)
     start = time.perf_counter()
     ingest = _ingest(config)
     t1 = time.perf_counter()
+    options = ExportOptions(cog=bool(config.get("cog", True)), compression=str(config.get("compression", "zstd")))
+    one_pass = bool(config.get("one_pass", False))
     report = run_local(Path(config["workspace"]), "mineral_indices", workers=int(config["workers"]),
-                       force=True)
+                       force=True, export=ExportJob(str(out), options) if one_pass else None)
     t2 = time.perf_counter()
-    with LocalStore(Path(config["workspace"]), create=False) as store:
-        exported = export_results(store, out, "mineral_indices", cog=bool(config.get("cog", True)),
-                                  compression=str(config.get("compression", "zstd")))
+    if one_pass:
+        exported = report.export
+    else:
+        with LocalStore(Path(config["workspace"]), create=False) as store:
+            exported = export_results(store, out, "mineral_indices", cog=options.cog,
+                                      compression=options.compression)
     t3 = time.perf_counter()
     return {"ingest_s": t1 - start, "run_s": t2 - t1, "export_s": t3 - t2, "total_s": t3 - start,
             "tiles": len(report.computed), "rows": ingest["rows"], "ac_sources": ingest["ac_sources"],

@@ -2,18 +2,23 @@
 from __future__ import annotations
 
 import argparse
+from pathlib import Path
 
-from gmi_engine.errors import BackendError
+from gmi_engine.errors import BackendError, GmiInputError
+from gmi_engine.export.geotiff import COMPRESSIONS
 
 _EXAMPLES = """examples:
   gmi run --workspace ws --method mineral_indices            # all cores, resumable
   gmi run --workspace ws --method mosaic --strategy median --workers 1
   gmi run --workspace ws --method mineral_indices --indices ferric_iron kaolinite_index --tiles 260,526
   gmi run --workspace ws --method mineral_indices --backend odps   # see `gmi odps --help`
+  gmi run --workspace ws --method mineral_indices --export out     # + GeoTIFFs, VRTs, styles, STAC
 
 Methods: mosaic (9-band surface reflectance + provenance), color_balancing (the mosaic balanced
 per band to MOD09A1), mineral_indices (the index library on the balanced mosaic).
 A rerun skips tiles whose inputs and parameters did not change (--force recomputes them).
+--export writes what `gmi export` would, while the tiles are computed (one pass, no decoding of
+the stored results; local backend).
 """
 
 
@@ -23,6 +28,9 @@ def _cmd_run(args) -> int:
     from gmi_engine.progress import ProgressBar
 
     if args.backend == "odps":
+        if args.export is not None:
+            raise GmiInputError("--export works with the local backend; after an ODPS run, download "
+                                "the results and use `gmi export`")
         try:
             from gmi_engine.backends.odps_commands import run_from_cli
         except ImportError:
@@ -41,11 +49,21 @@ def _cmd_run(args) -> int:
             bar = ProgressBar(total, args.method)
         bar.update(done, note if tile is None else "{} {},{}".format(note, tile.ix, tile.iy))
 
+    export = None
+    if args.export is not None:
+        from gmi_engine.backends.local_runner import ExportJob
+        from gmi_engine.export.results import ExportOptions
+
+        export = ExportJob(str(args.export), ExportOptions(
+            reflectance_dtype=args.reflectance_dtype, cog=not args.no_cog, compression=args.compress,
+            stac=not args.no_stac).checked())
     report = run_local(args.workspace, args.method, params, workers=args.workers, tiles=tiles,
-                       progress=progress, force=args.force)
+                       progress=progress, force=args.force, export=export)
     print("{}: {} tiles computed, {} up to date{}".format(
         args.method, len(report.computed), len(report.skipped),
         " (cancelled)" if report.cancelled else ""))
+    if report.export is not None:
+        print(report.export.summary())
     return 0
 
 
@@ -66,4 +84,13 @@ def register(sub: argparse._SubParsersAction) -> None:
                    help="mineral_indices on the unbalanced mosaic")
     p.add_argument("--indices", nargs="*", metavar="ID", help="only these index ids")
     p.add_argument("--force", action="store_true", help="recompute tiles that are up to date")
+    export = p.add_argument_group("export while computing (local backend; as `gmi export`)")
+    export.add_argument("--export", type=Path, metavar="DIR",
+                        help="also write GeoTIFF/COG per tile and output, VRTs, styles, STAC to DIR")
+    export.add_argument("--reflectance-dtype", choices=("float32", "uint16"), default="float32",
+                        help="reflectance bands as float32 (default) or uint16 counts of 1e-4")
+    export.add_argument("--no-cog", action="store_true", help="plain tiled GeoTIFFs instead of COGs")
+    export.add_argument("--compress", choices=COMPRESSIONS, default="zstd",
+                        help="GeoTIFF compression (default zstd)")
+    export.add_argument("--no-stac", action="store_true", help="skip the STAC items")
     p.set_defaults(func=_cmd_run)

@@ -13,14 +13,17 @@ import os
 from concurrent.futures import FIRST_COMPLETED, ProcessPoolExecutor, wait
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Callable, Dict, Iterable, List, Mapping, Optional
+from typing import Any, Callable, Dict, Iterable, List, Mapping, Optional, Tuple
 
 from gmi_engine.backends.local import LocalStore
 from gmi_engine.grid import TileIndex
 from gmi_engine.kernel.pipeline import MASK_OUTPUT, METHODS, inputs_digest, merged_params, run
 from gmi_engine.kernel.records import result_cells
 from gmi_engine.errors import GmiInputError
-from gmi_engine.table import ResultRow, SourceRow, format_utc
+from gmi_engine.export.layout import ExportLayout
+from gmi_engine.export.results import ExportAssembler, ExportOptions, ExportReport, TileFile, write_tile_file
+from gmi_engine.export.style import index_style
+from gmi_engine.table import ResultRow, SourceRow, format_utc, load_json
 
 Progress = Callable[[int, int, TileIndex, str], None]
 
@@ -33,6 +36,7 @@ class RunReport:
     computed: List[TileIndex] = field(default_factory=list)
     skipped: List[TileIndex] = field(default_factory=list)
     cancelled: bool = False
+    export: Optional[ExportReport] = None
 
     @property
     def total(self) -> int:
@@ -51,13 +55,38 @@ def kernel_row(row: SourceRow) -> Dict[str, Any]:
     }
 
 
+@dataclass(frozen=True)
+class ExportJob:
+    """Write GeoTIFFs of the results as the tiles are computed (``gmi run --export``)."""
+
+    out_dir: str
+    options: ExportOptions = ExportOptions()
+
+
+TileOutcome = Tuple[List[Dict[str, Any]], Optional[Tuple[List[TileFile], List[Tuple[str, Dict[str, Any]]]]]]
+
+
 def _compute_tile(workspace: str, tile: TileIndex, method: str, params: Dict[str, Any],
-                  digest: str) -> List[Dict[str, Any]]:
-    """Worker: one tile group -> encoded result records (bytes travel back to the parent)."""
+                  digest: str, export: Optional[ExportJob] = None) -> TileOutcome:
+    """Worker: one tile group -> encoded result records (bytes travel back to the parent) and,
+    with ``export``, the tile's GeoTIFFs written from the arrays in memory (files + row metas)."""
     with LocalStore(workspace, create=False) as store:
         rows = store.tile_rows(tile)
+        grid = store.grid
     results = run(method, [kernel_row(r) for r in rows], params)
-    return [result_cells(res, digest) for res in results]  # the cells the ODPS UDTF forwards too
+    records = [result_cells(res, digest) for res in results]  # the cells the ODPS UDTF forwards too
+    if export is None:
+        return records, None
+    layout = ExportLayout.at(export.out_dir)
+    files, metas = [], []
+    for res, record in zip(results, records):
+        meta = load_json(record["meta"], "meta")  # as a reader of the store sees it
+        metas.append((record["output"], meta))
+        if export.options.wants(record["output"]):
+            row = ResultRow(record["tile_x"], record["tile_y"], method, record["output"], res["data"], meta)
+            files.append(write_tile_file(layout, grid, tile, row, export.options,
+                                         index_style(record["output"])))
+    return records, (files, metas)
 
 
 def _up_to_date(store: LocalStore, tile: TileIndex, method: str, digest: str) -> bool:
@@ -69,11 +98,15 @@ def _up_to_date(store: LocalStore, tile: TileIndex, method: str, digest: str) ->
 def run_local(workspace, method: str, params: Optional[Mapping[str, Any]] = None,
               workers: Optional[int] = None, tiles: Optional[Iterable[TileIndex]] = None,
               progress: Optional[Progress] = None, cancelled: Callable[[], bool] = lambda: False,
-              force: bool = False) -> RunReport:
+              force: bool = False, export: Optional[ExportJob] = None) -> RunReport:
     """Compute ``method`` for the workspace's tiles; returns what was computed and skipped.
 
     ``workers`` defaults to the number of cores; 1 runs in this process. ``cancelled`` is polled
-    between tiles (Ctrl-C also stops cleanly); committed tiles stay.
+    between tiles (Ctrl-C also stops cleanly); committed tiles stay. With ``export`` the workers
+    also write each computed tile's GeoTIFFs from the arrays in memory (up-to-date tiles are
+    exported from the store), and the VRTs, styles and STAC items follow at the end: the same
+    files as a separate :func:`~gmi_engine.export.export_results`, without decoding the results
+    again (``report.export``; nothing shared is written when the run is cancelled).
     """
     if method not in METHODS:
         raise GmiInputError("method: {!r} is not one of {}".format(method, ", ".join(METHODS)))
@@ -91,12 +124,19 @@ def run_local(workspace, method: str, params: Optional[Mapping[str, Any]] = None
                 jobs.append((tile, digest))
         total = len(todo_tiles)
         done = len(report.skipped)
+        assembler = None
+        if export is not None:
+            assembler = ExportAssembler(export.out_dir, method, store.grid, export.options)
+            assembler.expect(todo_tiles)
         if progress:
             progress(done, total, None, "{} up to date".format(done))
 
-        def commit(tile: TileIndex, records: List[Dict[str, Any]]) -> None:
+        def commit(tile: TileIndex, outcome: TileOutcome) -> None:
             nonlocal done
+            records, exported = outcome
             store.replace_result_records(tile, method, records)
+            if assembler is not None and exported is not None:
+                assembler.add_tile(tile, *exported)
             report.computed.append(tile)
             done += 1
             if progress:
@@ -108,17 +148,30 @@ def run_local(workspace, method: str, params: Optional[Mapping[str, Any]] = None
                     if cancelled():
                         report.cancelled = True
                         break
-                    commit(tile, _compute_tile(str(workspace), tile, method, p, digest))
+                    commit(tile, _compute_tile(str(workspace), tile, method, p, digest, export))
             else:
-                _run_pool(str(workspace), jobs, method, p, workers, commit, cancelled, report)
+                _run_pool(str(workspace), jobs, method, p, workers, commit, cancelled, report, export)
+            if assembler is not None and not report.cancelled:
+                for tile in report.skipped:
+                    _export_stored_tile(store, assembler, tile, method)
+                report.export = assembler.finish()
         except KeyboardInterrupt:
             report.cancelled = True
             raise
     return report
 
 
+def _export_stored_tile(store: LocalStore, assembler: ExportAssembler, tile: TileIndex, method: str) -> None:
+    """Write the GeoTIFFs of an up-to-date tile from its stored result rows."""
+    rows = store.results(tile, method)
+    files = [write_tile_file(assembler.layout, assembler.grid, tile, row, assembler.options,
+                             assembler.style(output))
+             for output, row in sorted(rows.items()) if assembler.options.wants(output)]
+    assembler.add_tile(tile, files, [(output, row.meta) for output, row in rows.items()])
+
+
 def _run_pool(workspace: str, jobs: list, method: str, params: Dict[str, Any], workers: int,
-              commit, cancelled, report: RunReport) -> None:
+              commit, cancelled, report: RunReport, export: Optional[ExportJob] = None) -> None:
     """Keep at most ``workers`` tiles in flight; commit each as it finishes."""
     ctx = multiprocessing.get_context("spawn")  # safe inside Qt/QGIS processes too
     pending = list(jobs)
@@ -128,7 +181,7 @@ def _run_pool(workspace: str, jobs: list, method: str, params: Dict[str, Any], w
             while pending or running:
                 while pending and len(running) < workers and not cancelled():
                     tile, digest = pending.pop(0)
-                    running[pool.submit(_compute_tile, workspace, tile, method, params, digest)] = tile
+                    running[pool.submit(_compute_tile, workspace, tile, method, params, digest, export)] = tile
                 if not running:
                     report.cancelled = True
                     break

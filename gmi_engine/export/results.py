@@ -39,6 +39,9 @@ INTEGER_NODATA = {name: PROVENANCE_NO_DATA for name in PROVENANCE_OUTPUTS}
 _BAND_LABEL = {"b01": "B1", "b02": "B2", "b03": "B3N", "b04": "B4", "b05": "B5", "b06": "B6",
                "b07": "B7", "b08": "B8", "b09": "B9"}
 
+SAMPLE_STEP = 8
+"""Stretch samples take every 8th pixel along both axes of each tile (see StretchSampler)."""
+
 Progress = Callable[[str, str], None]
 """Called as ``progress(tile_key, output)`` after each GeoTIFF is written."""
 
@@ -127,6 +130,173 @@ def _title(output: str, style: Optional[OutputStyle]) -> str:
     return output
 
 
+@dataclass(frozen=True)
+class ExportOptions:
+    """What an export writes (see :func:`export_results` for the meaning of each field)."""
+
+    outputs: Optional[Tuple[str, ...]] = None
+    reflectance_dtype: str = "float32"
+    cog: bool = True
+    compression: str = "zstd"
+    stac: bool = True
+
+    def checked(self) -> "ExportOptions":
+        """The options with their values checked (GmiInputError naming the field)."""
+        if self.reflectance_dtype not in REFLECTANCE_DTYPES:
+            raise GmiInputError("reflectance_dtype: {!r} is not one of {}".format(
+                self.reflectance_dtype, REFLECTANCE_DTYPES))
+        outputs = None if self.outputs is None else tuple(dict.fromkeys(self.outputs))
+        return ExportOptions(outputs, self.reflectance_dtype, bool(self.cog),
+                             geotiff.check_compression(self.compression), bool(self.stac))
+
+    def wants(self, output: str) -> bool:
+        """True when ``output`` is written (default: every output but the valid mask)."""
+        return output != MASK_OUTPUT if self.outputs is None else output in self.outputs
+
+
+@dataclass
+class TileFile:
+    """One GeoTIFF written for a (tile, output), with what the VRTs, styles and STAC need."""
+
+    tile: TileIndex
+    output: str
+    written: _Written
+    clipped: int
+    sample: Optional[np.ndarray]  # data[::SAMPLE_STEP, ::SAMPLE_STEP] for the stretch; None for reflectance
+
+
+def write_tile_file(layout: ExportLayout, grid: TileGrid, tile: TileIndex, row: ResultRow,
+                    options: ExportOptions, style: Optional[OutputStyle]) -> TileFile:
+    """Write one result row's GeoTIFF (any thread or process) and sample it for the stretch."""
+    info, clipped = _write_tile(layout, grid, tile, row, options.reflectance_dtype, options.cog, style,
+                                options.compression)
+    sample = None
+    if not is_reflectance(row.output, row.data.dtype):
+        sample = np.array(row.data[::SAMPLE_STEP, ::SAMPLE_STEP])
+    return TileFile(tile, row.output, info, clipped, sample)
+
+
+class ExportAssembler(object):
+    """Collects the GeoTIFFs of an export, then writes the VRTs, styles, RGB presets and STAC items.
+
+    Files may be written anywhere (threads, worker processes) and arrive in any order;
+    :meth:`add_tile` takes a whole tile, :meth:`add` one file, and :meth:`finish` writes the
+    shared files. Stretch samples are added in the order the tiles were announced with
+    :meth:`expect` (or arrived, for tiles not announced), so the result does not depend on which
+    worker finished first.
+    """
+
+    def __init__(self, out_dir: Union[str, os.PathLike], method: str, grid: TileGrid,
+                 options: ExportOptions, library: Any = None) -> None:
+        self.layout = ExportLayout.at(out_dir)
+        self.method = method
+        self.grid = grid
+        self.options = options.checked()
+        self.library = library
+        self.report = ExportReport(out_dir=self.layout.root, method=method)
+        self._files: Dict[TileIndex, Dict[str, TileFile]] = {}
+        self._meta: Dict[TileIndex, Dict[str, Any]] = {}
+        self._styles: Dict[str, Optional[OutputStyle]] = {}
+        self._samplers: Dict[str, StretchSampler] = {}
+        self._order: List[TileIndex] = []
+        self._waiting: Dict[TileIndex, List[TileFile]] = {}
+        self._done: set = set()
+        self._start = time.perf_counter()
+
+    def style(self, output: str) -> Optional[OutputStyle]:
+        """The output's style (library index ramp and stretch, or None), looked up once."""
+        if output not in self._styles:
+            self._styles[output] = index_style(output, self.library)
+        return self._styles[output]
+
+    def note_meta(self, tile: TileIndex, output: str, meta: Mapping[str, Any]) -> None:
+        """Offer a row's meta as the tile's meta (rows in output order; first mask/exported wins)."""
+        if output == MASK_OUTPUT or self.options.wants(output):
+            self._meta.setdefault(tile, dict(meta))
+
+    def check_new(self, tile: TileIndex, output: str) -> None:
+        """GmiInputError if (tile, output) was given before."""
+        if output in self._files.get(tile, {}):
+            raise GmiInputError("tile {} method {} output {}: given twice".format(
+                self.grid.key(tile), self.method, output))
+
+    def expect(self, tiles: Iterable[TileIndex]) -> None:
+        """Announce the tiles (in the order their stretch samples should be taken)."""
+        self._order.extend(t for t in tiles if t not in self._order)
+
+    def add(self, item: TileFile) -> None:
+        """Record one written file."""
+        self.check_new(item.tile, item.output)
+        self._files.setdefault(item.tile, {})[item.output] = item
+        self.report.clipped_pixels += item.clipped
+        if item.tile in self._order:
+            self._waiting.setdefault(item.tile, []).append(item)  # sampled when its tile is complete
+        else:
+            self._sample(item)
+
+    def add_tile(self, tile: TileIndex, files: Sequence[TileFile],
+                 metas: Sequence[Tuple[str, Mapping[str, Any]]]) -> None:
+        """Record a tile's files and the metas of all its rows (sorted by output)."""
+        for output, meta in sorted(metas, key=lambda pair: pair[0]):
+            self.note_meta(tile, output, meta)
+        for item in sorted(files, key=lambda f: f.output):
+            self.add(item)
+        if tile in self._order:
+            self._done.add(tile)
+            self._release()
+
+    def _release(self) -> None:
+        """Sample the announced tiles at the head of the order whose files are all in."""
+        while self._order and self._order[0] in self._done:
+            tile = self._order.pop(0)
+            for item in sorted(self._waiting.pop(tile, []), key=lambda f: f.output):
+                self._sample(item)
+
+    def _sample(self, item: TileFile) -> None:
+        if item.sample is not None:
+            self._samplers.setdefault(item.output, StretchSampler(step=SAMPLE_STEP)).add_sampled(
+                item.sample, SAMPLE_STEP, _nodata(item.output, item.sample.dtype))
+
+    def finish(self) -> ExportReport:
+        """Write VRTs, styles, RGB presets and STAC items for everything added; the report."""
+        for tile in list(self._order):  # announced tiles that never arrived (cancelled, failed)
+            self._order.remove(tile)
+            for item in sorted(self._waiting.pop(tile, []), key=lambda f: f.output):
+                self._sample(item)
+        written = {tile: {o: f.written for o, f in files.items()} for tile, files in self._files.items()
+                   if files}
+        report, wanted, method = self.report, self.options.outputs, self.method
+        if not written:
+            raise GmiInputError("no result rows of method {!r}{} to export (run `gmi run --method {}` "
+                                "first?)".format(method, "" if wanted is None else " with outputs " +
+                                                 ", ".join(wanted), method))
+        found = sorted({o for per_tile in written.values() for o in per_tile})
+        if wanted is not None and set(wanted) - set(found):
+            raise GmiInputError("outputs {} of method {!r} are not in the results (found: {})".format(
+                ", ".join(sorted(set(wanted) - set(found))), method, ", ".join(found)))
+        tiles = sorted(written)
+        report.tiles = [self.grid.key(t) for t in tiles]
+        report.outputs = [o for o in (wanted or found) if o in found]
+        report.geotiffs = [written[t][o].path for t in tiles for o in sorted(written[t])]
+        for output in found:
+            self.style(output)  # files written elsewhere (worker processes) had their own look-up
+        for output in report.outputs:
+            rasters = [written[t][output].path for t in tiles if output in written[t]]
+            vrt = geotiff.build_vrt(self.layout.output_vrt(method, output), rasters, descriptions=[output])
+            report.vrts.append(vrt)
+            qml = _output_qml(output, written, tiles, self._styles.get(output),
+                              self._samplers.get(output), report)
+            for raster in rasters + [vrt]:
+                report.styles.append(write_qml(raster, qml))
+        _write_rgb_presets(self.layout, self.grid, method, tiles, written, report)
+        if self.options.stac:
+            for tile in tiles:
+                report.stac_items.append(_write_stac(self.layout, self.grid, tile, method, written[tile],
+                                                     self._meta[tile], self._styles, self.options.cog))
+        report.seconds = time.perf_counter() - self._start
+        return report
+
+
 def export_results(source: Any, out_dir: Union[str, os.PathLike], method: str,
                    outputs: Optional[Sequence[str]] = None, reflectance_dtype: str = "float32",
                    cog: bool = True, *, grid: Optional[TileGrid] = None, library: Any = None,
@@ -145,32 +315,17 @@ def export_results(source: Any, out_dir: Union[str, os.PathLike], method: str,
     same time (default: the number of CPUs, at most 4); rows are still decoded, reported to
     ``progress`` and listed in the report in their order. Returns an :class:`ExportReport`.
     """
-    start = time.perf_counter()
-    if reflectance_dtype not in REFLECTANCE_DTYPES:
-        raise GmiInputError("reflectance_dtype: {!r} is not one of {}".format(
-            reflectance_dtype, REFLECTANCE_DTYPES))
-    compression = geotiff.check_compression(compression)
+    options = ExportOptions(None if outputs is None else tuple(outputs), reflectance_dtype, cog,
+                            compression, stac).checked()
     workers = _thread_count(threads)
     rows, source_grid = _row_source(source, method)
-    grid = grid or source_grid
-    wanted = None if outputs is None else list(dict.fromkeys(outputs))
-    layout = ExportLayout.at(out_dir)
-    report = ExportReport(out_dir=layout.root, method=method)
-    written: Dict[TileIndex, Dict[str, _Written]] = {}
-    tile_meta: Dict[TileIndex, Dict[str, Any]] = {}
-    samplers: Dict[str, StretchSampler] = {}
-    styles: Dict[str, Optional[OutputStyle]] = {}
-
-    pending: Deque[Tuple[TileIndex, str, "Future[Tuple[_Written, int, np.ndarray]]"]] = deque()
+    assembler = ExportAssembler(out_dir, method, grid or source_grid, options, library)
+    grid = assembler.grid
+    pending: Deque[Tuple[TileIndex, str, "Future[TileFile]"]] = deque()
 
     def finish_oldest() -> None:
         tile, output, future = pending.popleft()
-        info, clipped, data = future.result()
-        report.clipped_pixels += clipped
-        written[tile][output] = info
-        report.geotiffs.append(info.path)
-        if not is_reflectance(output, data.dtype):
-            samplers.setdefault(output, StretchSampler()).add(data, _nodata(output, data.dtype))
+        assembler.add(future.result())
         if progress is not None:
             progress(grid.key(tile), output)
 
@@ -180,21 +335,17 @@ def export_results(source: Any, out_dir: Union[str, os.PathLike], method: str,
                 if item.method != method:
                     continue
                 tile = grid.tile(item.tile_x, item.tile_y)
-                if item.output == MASK_OUTPUT:
-                    tile_meta.setdefault(tile, dict(item.meta))
-                if (wanted is None and item.output == MASK_OUTPUT) or (wanted is not None and item.output not in wanted):
+                assembler.note_meta(tile, item.output, item.meta)
+                if not options.wants(item.output):
                     continue
-                if item.output in written.setdefault(tile, {}) or any(
-                        t == tile and o == item.output for t, o, _ in pending):
+                assembler.check_new(tile, item.output)
+                if any(t == tile and o == item.output for t, o, _ in pending):
                     raise GmiInputError("tile {} method {} output {}: given twice".format(
                         grid.key(tile), method, item.output))
-                if item.output not in styles:
-                    styles[item.output] = index_style(item.output, library)
-                tile_meta.setdefault(tile, dict(item.meta))
                 # Decoding and compressing happen in the writer threads (zlib and GDAL release the GIL).
                 pending.append((tile, item.output, pool.submit(
-                    _load_and_write, item, layout, grid, tile, reflectance_dtype, cog,
-                    styles[item.output], compression)))
+                    _load_and_write, item, assembler.layout, grid, tile, options,
+                    assembler.style(item.output))))
                 while len(pending) > 2 * workers:  # bounded memory: a few arrays in flight
                     finish_oldest()
             while pending:
@@ -203,34 +354,7 @@ def export_results(source: Any, out_dir: Union[str, os.PathLike], method: str,
             for _, _, future in pending:
                 future.cancel()
             raise
-    written = {tile: files for tile, files in written.items() if files}
-
-    if not written:
-        raise GmiInputError("no result rows of method {!r}{} to export (run `gmi run --method {}` first?)".format(
-            method, "" if wanted is None else " with outputs " + ", ".join(wanted), method))
-    found = sorted({o for per_tile in written.values() for o in per_tile})
-    if wanted is not None and set(wanted) - set(found):
-        raise GmiInputError("outputs {} of method {!r} are not in the results (found: {})".format(
-            ", ".join(sorted(set(wanted) - set(found))), method, ", ".join(found)))
-    tiles = sorted(written)
-    report.tiles = [grid.key(t) for t in tiles]
-    report.outputs = [o for o in (wanted or found) if o in found]
-
-    for output in report.outputs:
-        rasters = [written[t][output].path for t in tiles if output in written[t]]
-        vrt = geotiff.build_vrt(layout.output_vrt(method, output), rasters, descriptions=[output])
-        report.vrts.append(vrt)
-        qml = _output_qml(output, written, tiles, styles.get(output), samplers.get(output), report)
-        for raster in rasters + [vrt]:
-            report.styles.append(write_qml(raster, qml))
-
-    _write_rgb_presets(layout, grid, method, tiles, written, report)
-    if stac:
-        for tile in tiles:
-            report.stac_items.append(_write_stac(layout, grid, tile, method, written[tile],
-                                                 tile_meta[tile], styles, cog))
-    report.seconds = time.perf_counter() - start
-    return report
+    return assembler.finish()
 
 
 def _nodata(output: str, dtype: np.dtype) -> Optional[float]:
@@ -253,12 +377,10 @@ def _thread_count(threads: Optional[int]) -> int:
 
 
 def _load_and_write(item: Union[ResultRow, StoredResult], layout: ExportLayout, grid: TileGrid,
-                    tile: TileIndex, reflectance_dtype: str, cog: bool, style: Optional[OutputStyle],
-                    compression: str) -> Tuple[_Written, int, np.ndarray]:
-    """Decode a stored row (if needed) and write its GeoTIFF; returns the data for the stretch."""
+                    tile: TileIndex, options: ExportOptions, style: Optional[OutputStyle]) -> TileFile:
+    """Decode a stored row (if needed) and write its GeoTIFF."""
     row = item.row() if isinstance(item, StoredResult) else item
-    info, clipped = _write_tile(layout, grid, tile, row, reflectance_dtype, cog, style, compression)
-    return info, clipped, row.data
+    return write_tile_file(layout, grid, tile, row, options, style)
 
 
 def _write_tile(layout: ExportLayout, grid: TileGrid, tile: TileIndex, row: ResultRow,

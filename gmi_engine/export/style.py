@@ -61,9 +61,11 @@ class StretchSampler:
         self._parts: List[np.ndarray] = []
         self._count = 0
 
-    def add(self, array: np.ndarray, nodata: Optional[float] = None) -> None:
-        """Sample the finite values of ``array`` (leaving out ``nodata``)."""
-        part = array[::self.step, ::self.step].astype(np.float64).ravel()
+    def add(self, array: np.ndarray, nodata: Optional[float] = None, step: Optional[int] = None) -> None:
+        """Sample the finite values of ``array`` (leaving out ``nodata``); ``step`` overrides the
+        stride (1: ``array`` is already a sample)."""
+        stride = self.step if step is None else step
+        part = array[::stride, ::stride].astype(np.float64).ravel()
         keep = np.isfinite(part)
         if nodata is not None:
             keep &= part != nodata
@@ -74,6 +76,14 @@ class StretchSampler:
             self._parts = [p[::2] for p in self._parts]
             self._count = sum(p.size for p in self._parts)
             self.step *= 2
+
+    def add_sampled(self, sample: np.ndarray, sample_step: int, nodata: Optional[float] = None) -> None:
+        """Like :meth:`add`, given ``array[::sample_step, ::sample_step]`` instead of the array
+        (``sample_step`` must divide the current step): the same values are kept."""
+        if self.step % sample_step:
+            raise GmiInputError("stretch sample: step {} is not a multiple of {}".format(self.step, sample_step))
+        stride = self.step // sample_step
+        self.add(sample[::stride, ::stride], nodata, step=1)
 
     def values(self) -> np.ndarray:
         """All sampled values (float64, finite)."""

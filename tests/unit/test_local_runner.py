@@ -96,3 +96,43 @@ def test_results_have_nan_nodata_and_provenance(reference_run, demo_workspace, t
     assert b01.dtype == np.float32 and np.isnan(b01[~valid]).all() and np.isfinite(b01[valid]).any()
     prov = res["provenance_vnir"].data
     assert set(np.unique(prov)) <= {-1, 0, 1} and {0, 1} <= set(np.unique(prov))
+
+
+def _tree(root) -> dict:
+    """relative path -> bytes of every file under ``root``."""
+    return {p.relative_to(root).as_posix(): p.read_bytes() for p in sorted(root.rglob("*")) if p.is_file()}
+
+
+def test_run_with_export_writes_the_same_files_as_a_separate_export(reference_run, demo_workspace, tmp_path):
+    from gmi_engine.backends.local_runner import ExportJob
+    from gmi_engine.export import export_results
+
+    with LocalStore(reference_run, create=False) as store:
+        separate = export_results(store, tmp_path / "separate", METHOD)
+    ws = tmp_path / "ws"
+    shutil.copytree(demo_workspace[0], ws)
+    report = run_local(ws, METHOD, workers=2, export=ExportJob(str(tmp_path / "fused")))
+    assert len(report.computed) == 2 and report.export is not None
+    assert [p.name for p in report.export.geotiffs] == [p.name for p in separate.geotiffs]
+    assert report.export.stretches == separate.stretches
+    assert _tree(tmp_path / "fused") == _tree(tmp_path / "separate")  # GeoTIFFs, VRTs, .qml, STAC
+    # Up-to-date tiles are exported from the store: the same files again.
+    again = run_local(ws, METHOD, workers=1, export=ExportJob(str(tmp_path / "again")))
+    assert again.computed == [] and len(again.skipped) == 2
+    assert _tree(tmp_path / "again") == _tree(tmp_path / "separate")
+
+
+def test_run_export_cli_and_its_errors(reference_run, tmp_path, capsys):
+    from gmi_engine.cli import main
+
+    ws = tmp_path / "ws"
+    shutil.copytree(reference_run, ws)
+    out = tmp_path / "out"
+    assert main(["run", "-w", str(ws), "-m", METHOD, "--export", str(out), "--compress", "deflate",
+                 "--no-stac", "--indices", "ferric_iron", "ndvi"]) == 0
+    text = capsys.readouterr().out
+    assert "2 tiles computed" in text and "GeoTIFFs   4" in text
+    assert sorted(p.name for p in (out / METHOD).glob("*.vrt")) == ["ferric_iron.vrt", "ndvi.vrt"]
+    assert not list(out.rglob("*.json"))  # --no-stac
+    assert main(["run", "-w", str(ws), "-m", METHOD, "--backend", "odps", "--export", str(out)]) == 1
+    assert "--export works with the local backend" in capsys.readouterr().err
