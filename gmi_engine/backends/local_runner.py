@@ -116,18 +116,24 @@ def run_local(workspace, method: str, params: Optional[Mapping[str, Any]] = None
     with LocalStore(workspace, create=False) as store:
         todo_tiles = list(tiles) if tiles is not None else store.tiles()
         jobs = []
+        work = {}  # type: Dict[TileIndex, int]
         for tile in todo_tiles:
-            digest = inputs_digest([kernel_row(r) for r in store.tile_rows(tile)], method, p)
+            rows = store.tile_rows(tile)
+            digest = inputs_digest([kernel_row(r) for r in rows], method, p)
             if not force and _up_to_date(store, tile, method, digest):
                 report.skipped.append(tile)
             else:
                 jobs.append((tile, digest))
+                work[tile] = sum((r.max_row - r.min_row + 1) * (r.max_col - r.min_col + 1) for r in rows)
+        # Largest tiles first, so no worker is left with a big tile at the end (results do not
+        # depend on the order: every tile is computed on its own).
+        jobs.sort(key=lambda job: (-work[job[0]], job[0]))
         total = len(todo_tiles)
         done = len(report.skipped)
         assembler = None
         if export is not None:
             assembler = ExportAssembler(export.out_dir, method, store.grid, export.options)
-            assembler.expect(todo_tiles)
+            assembler.expect([tile for tile, _ in jobs] + report.skipped)
         if progress:
             progress(done, total, None, "{} up to date".format(done))
 
