@@ -107,9 +107,13 @@ def export_folder(workspace: str, method: str, when: datetime) -> Path:
 
 
 def execute_job(spec: JobSpec, ctx: TaskContext, export_dir: Path, credentials: Any = None) -> JobOutcome:
-    """Compute then export ``spec`` (worker thread: engine calls only, no QGIS objects)."""
+    """Compute then export ``spec`` (worker thread: engine calls only, no QGIS objects).
+
+    Locally the export happens in the same pass (the workers write each tile's GeoTIFFs as they
+    compute it); after a MaxCompute run the downloaded results are exported from the workspace.
+    """
     from gmi_engine.backends.local import LocalStore
-    from gmi_engine.backends.local_runner import run_local
+    from gmi_engine.backends.local_runner import ExportJob, run_local
     from gmi_engine.export import export_results
 
     def on_tile(done: int, total: int, tile: Optional[TileIndex], note: str) -> None:
@@ -127,18 +131,21 @@ def execute_job(spec: JobSpec, ctx: TaskContext, export_dir: Path, credentials: 
         if spec.workers > 1:
             prepare_worker_processes()
         report = run_local(spec.workspace, spec.method, spec.params, workers=spec.workers, tiles=tiles,
-                           progress=on_tile, cancelled=ctx.is_canceled)
+                           progress=on_tile, cancelled=ctx.is_canceled, export=ExportJob(str(export_dir)))
         computed, skipped = len(report.computed), len(report.skipped)
     del credentials
     if report.cancelled or ctx.is_canceled():
         raise TaskCancelled()
+    exported = getattr(report, "export", None)
+    if exported is not None:
+        return _outcome(computed, skipped, export_dir, exported)
     ctx.progress(COMPUTE_SHARE, "exporting")
     with LocalStore(spec.workspace, create=False) as store:
         wanted = set(tiles) if tiles is not None else set(store.result_tiles(spec.method))
         seen: set = set()
 
-        def rows():
-            for row in store.iter_results(spec.method):
+        def rows():  # decoded in the export's writer threads
+            for row in store.iter_stored_results(spec.method):
                 if TileIndex(row.tile_x, row.tile_y) in wanted:
                     yield row
 
@@ -149,8 +156,14 @@ def execute_job(spec: JobSpec, ctx: TaskContext, export_dir: Path, credentials: 
                          "exporting {} {}".format(key, output))
 
         report_export = export_results(rows(), export_dir, spec.method, progress=on_file)
-    return JobOutcome(computed=computed, skipped=skipped, export_dir=str(export_dir), vrts=[str(p) for p in report_export.vrts],
-                      stac_items=[str(p) for p in report_export.stac_items], tiles=list(report_export.tiles))
+    return _outcome(computed, skipped, export_dir, report_export)
+
+
+def _outcome(computed: int, skipped: int, export_dir: Path, exported: Any) -> JobOutcome:
+    """The job's outcome from an :class:`~gmi_engine.export.ExportReport`."""
+    return JobOutcome(computed=computed, skipped=skipped, export_dir=str(export_dir),
+                      vrts=[str(p) for p in exported.vrts], stac_items=[str(p) for p in exported.stac_items],
+                      tiles=list(exported.tiles))
 
 
 class JobRegistry(QObject):
