@@ -15,10 +15,13 @@ from __future__ import annotations
 
 import argparse
 from pathlib import Path
-from typing import List
+from typing import TYPE_CHECKING, Any, List, Optional
 
 from gmi_engine.errors import GmiInputError
 from gmi_engine.export.geotiff import COMPRESSIONS
+
+if TYPE_CHECKING:
+    from gmi_engine.export.results import ExportOptions
 
 LABELS = {"ASTRef": ("color_balancing", "mosaic"), "MineralIndices": ("mineral_indices",)}
 """Script5 labels -> methods to export, the first one present in the workspace wins."""
@@ -44,6 +47,25 @@ def resolve_method(label: str, available: List[str]) -> str:
                                 LABELS[label][-1]))
 
 
+def add_file_options(parser: Any) -> None:
+    """The options of the written files, shared by ``gmi export`` and ``gmi run --export``."""
+    parser.add_argument("--reflectance-dtype", choices=("float32", "uint16"), default="float32",
+                        help="reflectance bands as float32 (NaN nodata, default) or uint16 counts of "
+                             "1e-4 (scale 1e-4 in the file, nodata 65535, negatives stored as 0)")
+    parser.add_argument("--no-cog", action="store_true", help="plain tiled GeoTIFFs instead of COGs")
+    parser.add_argument("--no-stac", action="store_true", help="skip the STAC items")
+    parser.add_argument("--compress", choices=COMPRESSIONS, default="zstd",
+                        help="GeoTIFF compression (default zstd level 1; deflate for readers without ZSTD)")
+
+
+def file_options(args: argparse.Namespace, outputs: Optional[List[str]] = None) -> "ExportOptions":
+    """The checked :class:`~gmi_engine.export.results.ExportOptions` of :func:`add_file_options`."""
+    from gmi_engine.export.results import ExportOptions
+
+    return ExportOptions(tuple(outputs) if outputs else None, args.reflectance_dtype, not args.no_cog,
+                         args.compress, not args.no_stac).checked()
+
+
 def _cmd_export(args: argparse.Namespace) -> int:
     from gmi_engine.backends.local import LocalStore
     from gmi_engine.export import export_results, quicklook_png
@@ -59,9 +81,10 @@ def _cmd_export(args: argparse.Namespace) -> int:
                 seen.add(tile_key)
                 bar.update(done=len(seen) - 1, note=tile_key)
 
-        report = export_results(store, args.out, method, outputs=args.outputs,
-                                reflectance_dtype=args.reflectance_dtype, cog=not args.no_cog,
-                                stac=not args.no_stac, progress=progress, compression=args.compress,
+        options = file_options(args, args.outputs)
+        report = export_results(store, args.out, method, outputs=options.outputs,
+                                reflectance_dtype=options.reflectance_dtype, cog=options.cog,
+                                stac=options.stac, progress=progress, compression=options.compression,
                                 threads=args.threads)
         bar.update(done=bar.total)
     print(report.summary())
@@ -82,13 +105,7 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--out", "-o", required=True, type=Path, help="output folder (created; files are overwritten)")
     p.add_argument("--outputs", nargs="+", metavar="OUTPUT",
                    help="only these outputs, e.g. b01 b02 or ferric_iron ndvi (default: all but the mask)")
-    p.add_argument("--reflectance-dtype", choices=("float32", "uint16"), default="float32",
-                   help="reflectance bands as float32 (NaN nodata, default) or uint16 counts of 1e-4 "
-                        "(scale 1e-4 in the file, nodata 65535, negatives stored as 0)")
-    p.add_argument("--no-cog", action="store_true", help="plain tiled GeoTIFFs instead of COGs")
-    p.add_argument("--no-stac", action="store_true", help="skip the STAC items")
-    p.add_argument("--compress", choices=COMPRESSIONS, default="zstd",
-                   help="GeoTIFF compression (default zstd level 1; deflate for readers without ZSTD)")
+    add_file_options(p)
     p.add_argument("--threads", type=int, default=None,
                    help="GeoTIFFs written at the same time (default: CPU count, at most 4)")
     p.add_argument("--quicklook", type=Path, metavar="PNG",

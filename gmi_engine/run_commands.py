@@ -5,7 +5,7 @@ import argparse
 from pathlib import Path
 
 from gmi_engine.errors import BackendError, GmiInputError
-from gmi_engine.export.geotiff import COMPRESSIONS
+from gmi_engine.export_commands import add_file_options, file_options
 
 _EXAMPLES = """examples:
   gmi run --workspace ws --method mineral_indices            # all cores, resumable
@@ -52,11 +52,8 @@ def _cmd_run(args) -> int:
     export = None
     if args.export is not None:
         from gmi_engine.backends.local_runner import ExportJob
-        from gmi_engine.export.results import ExportOptions
 
-        export = ExportJob(str(args.export), ExportOptions(
-            reflectance_dtype=args.reflectance_dtype, cog=not args.no_cog, compression=args.compress,
-            stac=not args.no_stac).checked())
+        export = ExportJob(str(args.export), file_options(args))
     report = run_local(args.workspace, args.method, params, workers=args.workers, tiles=tiles,
                        progress=progress, force=args.force, export=export)
     print("{}: {} tiles computed, {} up to date{}".format(
@@ -87,10 +84,5 @@ def register(sub: argparse._SubParsersAction) -> None:
     export = p.add_argument_group("export while computing (local backend; as `gmi export`)")
     export.add_argument("--export", type=Path, metavar="DIR",
                         help="also write GeoTIFF/COG per tile and output, VRTs, styles, STAC to DIR")
-    export.add_argument("--reflectance-dtype", choices=("float32", "uint16"), default="float32",
-                        help="reflectance bands as float32 (default) or uint16 counts of 1e-4")
-    export.add_argument("--no-cog", action="store_true", help="plain tiled GeoTIFFs instead of COGs")
-    export.add_argument("--compress", choices=COMPRESSIONS, default="zstd",
-                        help="GeoTIFF compression (default zstd)")
-    export.add_argument("--no-stac", action="store_true", help="skip the STAC items")
+    add_file_options(export)
     p.set_defaults(func=_cmd_run)

@@ -61,7 +61,8 @@ def sample_mod09a1(paths: Union[str, os.PathLike, Iterable], bounds: Any, size: 
         stack = gdal.BuildVRT("", layers, separate=True, srcNodata=FILL, VRTNodata=FILL)
         warped = gdal.Warp("", stack, format="MEM", dstSRS="EPSG:3857", outputBounds=b, width=size,
                            height=size, resampleAlg="average", srcNodata=FILL, dstNodata=FILL,
-                           outputType=gdal.GDT_Int16, multithread=False)
+                           outputType=gdal.GDT_Int16, multithread=False,
+                           warpOptions=["UNIFIED_SRC_NODATA=NO"])  # fill is per band
     except RuntimeError as exc:
         raise GmiFileError("{}: cannot warp MOD09A1 to the tile ({})".format(", ".join(paths), exc)) from None
     finally:

@@ -474,9 +474,11 @@ class LocalStore:
         for stored in self.iter_stored_results(method):
             yield stored.row()
 
-    def iter_stored_results(self, method: Optional[str] = None) -> Iterator[StoredResult]:
-        """Like :meth:`iter_results`, but each row's blob is decoded only when asked (``.row()``)."""
-        where, params = self._result_filter(method, None)
+    def iter_stored_results(self, method: Optional[str] = None,
+                            tile: Optional[TileArg] = None) -> Iterator[StoredResult]:
+        """Like :meth:`iter_results` (of one tile if given), but each row's blob is decoded only
+        when asked (``.row()``)."""
+        where, params = self._result_filter(method, tile)
         sql = 'SELECT {} FROM "gmi_result"{} ORDER BY method, tile_x, tile_y, output'.format(_RESULT_SELECT, where)
         for values in self._query(sql, params):
             yield StoredResult.from_record(dict(zip(RESULT_SCHEMA.names, values)))

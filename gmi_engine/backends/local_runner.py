@@ -113,6 +113,8 @@ def run_local(workspace, method: str, params: Optional[Mapping[str, Any]] = None
     p = merged_params(params)
     workers = workers or os.cpu_count() or 1
     report = RunReport(method)
+    if export is not None:
+        export = ExportJob(str(export.out_dir), export.options.checked())
     with LocalStore(workspace, create=False) as store:
         todo_tiles = list(tiles) if tiles is not None else store.tiles()
         jobs = []
@@ -133,7 +135,6 @@ def run_local(workspace, method: str, params: Optional[Mapping[str, Any]] = None
         assembler = None
         if export is not None:
             assembler = ExportAssembler(export.out_dir, method, store.grid, export.options)
-            assembler.expect([tile for tile, _ in jobs] + report.skipped)
         if progress:
             progress(done, total, None, "{} up to date".format(done))
 
@@ -158,22 +159,20 @@ def run_local(workspace, method: str, params: Optional[Mapping[str, Any]] = None
             else:
                 _run_pool(str(workspace), jobs, method, p, workers, commit, cancelled, report, export)
             if assembler is not None and not report.cancelled:
-                for tile in report.skipped:
-                    _export_stored_tile(store, assembler, tile, method)
-                report.export = assembler.finish()
+                for k, tile in enumerate(report.skipped, start=1):  # up to date: from the store
+                    if cancelled():
+                        report.cancelled = True
+                        break
+                    assembler.write_rows(store.iter_stored_results(method, tile))
+                    if progress:
+                        progress(total, total, tile, "exported {}/{} up-to-date tiles".format(
+                            k, len(report.skipped)))
+                if not report.cancelled:
+                    report.export = assembler.finish()
         except KeyboardInterrupt:
             report.cancelled = True
             raise
     return report
-
-
-def _export_stored_tile(store: LocalStore, assembler: ExportAssembler, tile: TileIndex, method: str) -> None:
-    """Write the GeoTIFFs of an up-to-date tile from its stored result rows."""
-    rows = store.results(tile, method)
-    files = [write_tile_file(assembler.layout, assembler.grid, tile, row, assembler.options,
-                             assembler.style(output))
-             for output, row in sorted(rows.items()) if assembler.options.wants(output)]
-    assembler.add_tile(tile, files, [(output, row.meta) for output, row in rows.items()])
 
 
 def _run_pool(workspace: str, jobs: list, method: str, params: Dict[str, Any], workers: int,

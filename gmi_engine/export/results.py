@@ -179,11 +179,10 @@ def write_tile_file(layout: ExportLayout, grid: TileGrid, tile: TileIndex, row: 
 class ExportAssembler(object):
     """Collects the GeoTIFFs of an export, then writes the VRTs, styles, RGB presets and STAC items.
 
-    Files may be written anywhere (threads, worker processes) and arrive in any order;
-    :meth:`add_tile` takes a whole tile, :meth:`add` one file, and :meth:`finish` writes the
-    shared files. Stretch samples are added in the order the tiles were announced with
-    :meth:`expect` (or arrived, for tiles not announced), so the result does not depend on which
-    worker finished first.
+    Files may be written anywhere (threads, worker processes) and arrive in any order:
+    :meth:`claim` reserves a (tile, output), :meth:`add` records its file, :meth:`add_tile` a
+    whole tile's, and :meth:`finish` writes the shared files. Nothing depends on the arrival order
+    (the stretch sample is order-free, the report is sorted).
     """
 
     def __init__(self, out_dir: Union[str, os.PathLike], method: str, grid: TileGrid,
@@ -194,13 +193,11 @@ class ExportAssembler(object):
         self.options = options.checked()
         self.library = library
         self.report = ExportReport(out_dir=self.layout.root, method=method)
+        self._claimed: set = set()
         self._files: Dict[TileIndex, Dict[str, TileFile]] = {}
         self._meta: Dict[TileIndex, Dict[str, Any]] = {}
         self._styles: Dict[str, Optional[OutputStyle]] = {}
         self._samplers: Dict[str, StretchSampler] = {}
-        self._order: List[TileIndex] = []
-        self._waiting: Dict[TileIndex, List[TileFile]] = {}
-        self._done: set = set()
         self._start = time.perf_counter()
 
     def style(self, output: str) -> Optional[OutputStyle]:
@@ -214,55 +211,72 @@ class ExportAssembler(object):
         if output == MASK_OUTPUT or self.options.wants(output):
             self._meta.setdefault(tile, dict(meta))
 
-    def check_new(self, tile: TileIndex, output: str) -> None:
-        """GmiInputError if (tile, output) was given before."""
-        if output in self._files.get(tile, {}):
+    def claim(self, tile: TileIndex, output: str) -> None:
+        """Reserve (tile, output) before its file is written; GmiInputError if given twice."""
+        if (tile, output) in self._claimed:
             raise GmiInputError("tile {} method {} output {}: given twice".format(
                 self.grid.key(tile), self.method, output))
-
-    def expect(self, tiles: Iterable[TileIndex]) -> None:
-        """Announce the tiles (in the order their stretch samples should be taken)."""
-        self._order.extend(t for t in tiles if t not in self._order)
+        self._claimed.add((tile, output))
 
     def add(self, item: TileFile) -> None:
-        """Record one written file."""
-        self.check_new(item.tile, item.output)
+        """Record one written file (claimed before, or claimed now)."""
+        if item.output in self._files.get(item.tile, {}):
+            raise GmiInputError("tile {} method {} output {}: given twice".format(
+                self.grid.key(item.tile), self.method, item.output))
+        self._claimed.add((item.tile, item.output))
         self._files.setdefault(item.tile, {})[item.output] = item
         self.report.clipped_pixels += item.clipped
-        if item.tile in self._order:
-            self._waiting.setdefault(item.tile, []).append(item)  # sampled when its tile is complete
-        else:
-            self._sample(item)
-
-    def add_tile(self, tile: TileIndex, files: Sequence[TileFile],
-                 metas: Sequence[Tuple[str, Mapping[str, Any]]]) -> None:
-        """Record a tile's files and the metas of all its rows (sorted by output)."""
-        for output, meta in sorted(metas, key=lambda pair: pair[0]):
-            self.note_meta(tile, output, meta)
-        for item in sorted(files, key=lambda f: f.output):
-            self.add(item)
-        if tile in self._order:
-            self._done.add(tile)
-            self._release()
-
-    def _release(self) -> None:
-        """Sample the announced tiles at the head of the order whose files are all in."""
-        while self._order and self._order[0] in self._done:
-            tile = self._order.pop(0)
-            for item in sorted(self._waiting.pop(tile, []), key=lambda f: f.output):
-                self._sample(item)
-
-    def _sample(self, item: TileFile) -> None:
         if item.sample is not None:
             self._samplers.setdefault(item.output, StretchSampler(step=SAMPLE_STEP)).add_sampled(
                 item.sample, SAMPLE_STEP, _nodata(item.output, item.sample.dtype))
 
+    def add_tile(self, tile: TileIndex, files: Sequence[TileFile],
+                 metas: Sequence[Tuple[str, Mapping[str, Any]]]) -> None:
+        """Record a tile's files and the metas of all its rows."""
+        for output, meta in sorted(metas, key=lambda pair: pair[0]):
+            self.note_meta(tile, output, meta)
+        for item in sorted(files, key=lambda f: f.output):  # STAC assets in output order
+            self.add(item)
+
+    def write_rows(self, rows: Iterable[Union[ResultRow, StoredResult]], threads: Optional[int] = None,
+                   progress: Optional[Progress] = None) -> None:
+        """Write the GeoTIFFs of ``rows`` (of this method; others are passed over) with
+        ``threads`` writer threads; stored rows are decoded in those threads (zlib and GDAL
+        release the GIL). ``progress(tile_key, output)`` follows the rows' order; an exception
+        it raises stops the export."""
+        workers = _thread_count(threads)
+        pending: Deque[Tuple[TileIndex, str, "Future[TileFile]"]] = deque()
+
+        def finish_oldest() -> None:
+            tile, output, future = pending.popleft()
+            self.add(future.result())
+            if progress is not None:
+                progress(self.grid.key(tile), output)
+
+        with ThreadPoolExecutor(max_workers=workers, thread_name_prefix="gmi-export") as pool:
+            try:
+                for item in rows:
+                    if item.method != self.method:
+                        continue
+                    tile = self.grid.tile(item.tile_x, item.tile_y)
+                    self.note_meta(tile, item.output, item.meta)
+                    if not self.options.wants(item.output):
+                        continue
+                    self.claim(tile, item.output)
+                    pending.append((tile, item.output, pool.submit(
+                        _load_and_write, item, self.layout, self.grid, tile, self.options,
+                        self.style(item.output))))
+                    while len(pending) > 2 * workers:  # bounded memory: a few arrays in flight
+                        finish_oldest()
+                while pending:
+                    finish_oldest()
+            except BaseException:
+                for _, _, future in pending:
+                    future.cancel()
+                raise
+
     def finish(self) -> ExportReport:
         """Write VRTs, styles, RGB presets and STAC items for everything added; the report."""
-        for tile in list(self._order):  # announced tiles that never arrived (cancelled, failed)
-            self._order.remove(tile)
-            for item in sorted(self._waiting.pop(tile, []), key=lambda f: f.output):
-                self._sample(item)
         written = {tile: {o: f.written for o, f in files.items()} for tile, files in self._files.items()
                    if files}
         report, wanted, method = self.report, self.options.outputs, self.method
@@ -304,56 +318,24 @@ def export_results(source: Any, out_dir: Union[str, os.PathLike], method: str,
                    compression: str = "zstd", threads: Optional[int] = None) -> ExportReport:
     """Export the result rows of ``method`` as georeferenced files QGIS opens directly.
 
-    ``source`` is a :class:`~gmi_engine.backends.local.LocalStore` (anything with
-    ``iter_results(method)``) or an iterable of :class:`~gmi_engine.table.ResultRow`.
+    ``source`` is a :class:`~gmi_engine.backends.local.LocalStore` (read with
+    ``iter_stored_results``) or an iterable of :class:`~gmi_engine.table.ResultRow` /
+    :class:`~gmi_engine.table.StoredResult`.
     ``outputs`` limits the exported outputs (default: all but the valid mask).
     ``reflectance_dtype`` "uint16" stores reflectance bands as counts of 1e-4 (scale 1e-4, offset 0,
     nodata 65535; negative values become 0); "float32" keeps them as float32 with NaN nodata.
     ``cog`` writes Cloud Optimized GeoTIFFs (else tiled GeoTIFFs). ``library`` is the index library
     for the styles (default: the packaged one). ``compression`` is one of
-    :data:`~gmi_engine.export.geotiff.COMPRESSIONS`. ``threads`` GeoTIFFs are compressed at the
-    same time (default: the number of CPUs, at most 4); rows are still decoded, reported to
-    ``progress`` and listed in the report in their order. Returns an :class:`ExportReport`.
+    :data:`~gmi_engine.export.geotiff.COMPRESSIONS`. ``threads`` GeoTIFFs are decoded and
+    compressed at the same time (default: the number of CPUs, at most 4); ``progress`` follows
+    the rows' order. Returns an :class:`ExportReport` (files sorted by tile and output).
     """
     options = ExportOptions(None if outputs is None else tuple(outputs), reflectance_dtype, cog,
                             compression, stac).checked()
-    workers = _thread_count(threads)
+    _thread_count(threads)
     rows, source_grid = _row_source(source, method)
     assembler = ExportAssembler(out_dir, method, grid or source_grid, options, library)
-    grid = assembler.grid
-    pending: Deque[Tuple[TileIndex, str, "Future[TileFile]"]] = deque()
-
-    def finish_oldest() -> None:
-        tile, output, future = pending.popleft()
-        assembler.add(future.result())
-        if progress is not None:
-            progress(grid.key(tile), output)
-
-    with ThreadPoolExecutor(max_workers=workers, thread_name_prefix="gmi-export") as pool:
-        try:
-            for item in rows:
-                if item.method != method:
-                    continue
-                tile = grid.tile(item.tile_x, item.tile_y)
-                assembler.note_meta(tile, item.output, item.meta)
-                if not options.wants(item.output):
-                    continue
-                assembler.check_new(tile, item.output)
-                if any(t == tile and o == item.output for t, o, _ in pending):
-                    raise GmiInputError("tile {} method {} output {}: given twice".format(
-                        grid.key(tile), method, item.output))
-                # Decoding and compressing happen in the writer threads (zlib and GDAL release the GIL).
-                pending.append((tile, item.output, pool.submit(
-                    _load_and_write, item, assembler.layout, grid, tile, options,
-                    assembler.style(item.output))))
-                while len(pending) > 2 * workers:  # bounded memory: a few arrays in flight
-                    finish_oldest()
-            while pending:
-                finish_oldest()
-        except BaseException:
-            for _, _, future in pending:
-                future.cancel()
-            raise
+    assembler.write_rows(rows, threads, progress)
     return assembler.finish()
 
 

@@ -50,32 +50,24 @@ class OutputStyle:
 class StretchSampler:
     """A bounded, deterministic sample of the finite values of many tiles of one output.
 
-    Each tile contributes every ``step``-th pixel along both axes; when the sample grows past
-    ``max_samples`` every other value is dropped and the step doubles, so memory stays bounded
-    however many tiles are exported.
+    Each tile contributes the pixels on a regular grid of ``step`` pixels (its top-left pixel
+    first). When the finite values pass ``max_samples`` (or all kept values, NaN included, four
+    times that) every kept tile grid is thinned to every other row and column and the step
+    doubles. The final step is the smallest that fits the whole set of tiles, so the sample does
+    not depend on the order in which tiles arrive (a parallel export and a serial one draw the
+    same styles).
     """
 
     def __init__(self, step: int = 8, max_samples: int = 1_000_000) -> None:
         self.step = step
         self.max_samples = max_samples
         self._parts: List[np.ndarray] = []
-        self._count = 0
+        self._finite = 0
+        self._kept = 0
 
-    def add(self, array: np.ndarray, nodata: Optional[float] = None, step: Optional[int] = None) -> None:
-        """Sample the finite values of ``array`` (leaving out ``nodata``); ``step`` overrides the
-        stride (1: ``array`` is already a sample)."""
-        stride = self.step if step is None else step
-        part = array[::stride, ::stride].astype(np.float64).ravel()
-        keep = np.isfinite(part)
-        if nodata is not None:
-            keep &= part != nodata
-        part = part[keep]
-        self._parts.append(part)
-        self._count += part.size
-        while self._count > self.max_samples:
-            self._parts = [p[::2] for p in self._parts]
-            self._count = sum(p.size for p in self._parts)
-            self.step *= 2
+    def add(self, array: np.ndarray, nodata: Optional[float] = None) -> None:
+        """Sample the finite values of ``array`` (leaving out ``nodata``)."""
+        self.add_sampled(np.asarray(array)[::self.step, ::self.step], self.step, nodata)
 
     def add_sampled(self, sample: np.ndarray, sample_step: int, nodata: Optional[float] = None) -> None:
         """Like :meth:`add`, given ``array[::sample_step, ::sample_step]`` instead of the array
@@ -83,11 +75,24 @@ class StretchSampler:
         if self.step % sample_step:
             raise GmiInputError("stretch sample: step {} is not a multiple of {}".format(self.step, sample_step))
         stride = self.step // sample_step
-        self.add(sample[::stride, ::stride], nodata, step=1)
+        part = np.array(sample[::stride, ::stride], dtype=np.float64)
+        if nodata is not None and not math.isnan(nodata):
+            part[part == nodata] = np.nan
+        self._parts.append(part)
+        self._finite += int(np.isfinite(part).sum())
+        self._kept += part.size
+        while self._finite > self.max_samples or self._kept > 4 * self.max_samples:
+            self._parts = [p[::2, ::2] for p in self._parts]
+            self._finite = sum(int(np.isfinite(p).sum()) for p in self._parts)
+            self._kept = sum(p.size for p in self._parts)
+            self.step *= 2
 
     def values(self) -> np.ndarray:
         """All sampled values (float64, finite)."""
-        return np.concatenate(self._parts) if self._parts else np.empty(0)
+        if not self._parts:
+            return np.empty(0)
+        values = np.concatenate([p.ravel() for p in self._parts])
+        return values[np.isfinite(values)]
 
 
 def resolve_stretch(stretch: Mapping[str, Any], sample: np.ndarray, what: str = "stretch"

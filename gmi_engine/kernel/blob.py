@@ -23,7 +23,7 @@ within each element (all first bytes, then all second bytes, ...), the HDF5/Blos
 idea. Sign/exponent bytes of reflectance and index rasters are very repetitive, so the zlib
 stream is smaller and zlib runs about twice as fast as on the interleaved bytes.
 
-Byte planes (bit 3, only together with shuffle): the shuffled planes are stored one after the
+Byte planes (bit 3, only together with shuffle, format version 2): the shuffled planes are stored one after the
 other, each as ``uint32 stored length, uint8 method (0 raw, 1 zlib)`` followed by its bytes.
 The low mantissa bytes of real data are close to random: zlib cannot shrink them and costs more
 time there than anywhere else, so a plane whose first 64 KiB do not compress below 90 % is
@@ -84,6 +84,9 @@ _PLANE = struct.Struct("<IB")
 PLANE_PROBE_BYTES = 64 * 1024
 """A byte plane is zlib-compressed only when its first 64 KiB compress below 90 %."""
 PLANE_RAW, PLANE_ZLIB = 0, 1
+PLANES_FORMAT_VERSION = 2
+"""Blobs with byte planes carry format version 2, so a GMI that predates them says so clearly."""
+_MAX_DEFLATE_RATIO = 1100  # deflate expands at most ~1032:1
 
 BytesLike = Union[bytes, bytearray, memoryview]
 
@@ -102,8 +105,11 @@ class BlobHeader(NamedTuple):
 
     @property
     def nbytes(self) -> int:
-        """Size of the decoded array in bytes."""
-        return int(np.prod(self.shape, dtype=np.int64)) * self.dtype.itemsize
+        """Size of the decoded array in bytes (Python ints: no overflow on absurd shapes)."""
+        size = self.dtype.itemsize
+        for n in self.shape:
+            size *= int(n)
+        return size
 
 
 def dtype_code(dtype: "np.dtype") -> int:
@@ -187,6 +193,9 @@ def _pack_planes(planes: np.ndarray, level: int) -> bytes:
 
 def _unpack_planes(body: memoryview, count: int, length: int) -> np.ndarray:
     """``(count, length)`` uint8 planes from a :func:`_pack_planes` payload; BlobError if corrupt."""
+    if count * length > _MAX_DEFLATE_RATIO * len(body):  # checked before allocating
+        raise BlobError("blob: the header's {} bytes cannot come from a {} byte payload (corrupt "
+                        "cell?)".format(count * length, len(body)))
     planes = np.empty((count, length), dtype=np.uint8)
     offset = 0
     for i in range(count):
@@ -202,7 +211,11 @@ def _unpack_planes(body: memoryview, count: int, length: int) -> np.ndarray:
                 i + 1, count))
         if method == PLANE_ZLIB:
             try:
-                raw = zlib.decompress(chunk)
+                inflater = zlib.decompressobj()
+                raw = inflater.decompress(chunk, length + 1)  # never more than one plane + 1
+                if not inflater.eof or inflater.unused_data or inflater.unconsumed_tail:
+                    raise BlobError("blob: byte plane {} is not one complete zlib stream (corrupt "
+                                    "cell?)".format(i + 1))
             except zlib.error as exc:
                 raise BlobError("blob: byte plane {} is corrupt ({})".format(i + 1, exc)) from None
         elif method == PLANE_RAW:
@@ -248,7 +261,8 @@ def encode(array: np.ndarray, compress: bool = True, level: int = DEFAULT_ZLIB_L
             squeezed, squeezed_flags = zlib.compress(payload, level), FLAG_ZLIB
         if len(squeezed) < len(payload):
             body, flags = squeezed, squeezed_flags
-    header = (_FIXED.pack(MAGIC, FORMAT_VERSION, flags, code, array.ndim)
+    version = PLANES_FORMAT_VERSION if flags & FLAG_PLANES else FORMAT_VERSION
+    header = (_FIXED.pack(MAGIC, version, flags, code, array.ndim)
               + struct.pack("<{}I".format(array.ndim), *array.shape)
               + _CRC.pack(zlib.crc32(payload) & 0xFFFFFFFF))
     _check_size(len(header) + len(body), "encoded blob of {} {}".format(array.dtype, array.shape))
@@ -268,16 +282,17 @@ def peek(data: BytesLike) -> BlobHeader:
         hint = " (looks like hex text)" if bytes(view[:4]).isalnum() else ""
         raise BlobError("blob: bad magic {!r}, expected {!r}{}: not a GMI blob".format(
             bytes(magic), MAGIC, hint))
-    if version != FORMAT_VERSION:
-        raise BlobError("blob: format version {} is not supported (this GMI reads version {})".format(
-            version, FORMAT_VERSION))
+    if version not in (FORMAT_VERSION, PLANES_FORMAT_VERSION):
+        raise BlobError("blob: format version {} is not supported (this GMI reads versions {} and "
+                        "{}; the cell was written by a newer GMI?)".format(
+                            version, FORMAT_VERSION, PLANES_FORMAT_VERSION))
     if code not in DTYPE_CODES:
         raise BlobError("blob: unknown dtype code {} (corrupt header?)".format(code))
     delta_ok = flags & FLAG_ZLIB and DTYPE_CODES[code].kind in "iu" and ndim > 0
     shuffle_ok = flags & FLAG_ZLIB and DTYPE_CODES[code].kind == "f"
     if (flags & ~(FLAG_ZLIB | FLAG_DELTA | FLAG_SHUFFLE | FLAG_PLANES)
             or (flags & FLAG_DELTA and not delta_ok) or (flags & FLAG_SHUFFLE and not shuffle_ok)
-            or (flags & FLAG_PLANES and not flags & FLAG_SHUFFLE)):
+            or (flags & FLAG_PLANES and not (flags & FLAG_SHUFFLE and version == PLANES_FORMAT_VERSION))):
         raise BlobError("blob: invalid flag bits 0x{:02x} (corrupt header?)".format(flags))
     if ndim > MAX_NDIM:
         raise BlobError("blob: ndim {} exceeds {} (corrupt header?)".format(ndim, MAX_NDIM))

@@ -204,3 +204,29 @@ def test_mod09a1_outside_coverage_is_fill(tmp_path):
     assert (sample_mod09a1([], CHINO, size=8) == -28672).all()
     with pytest.raises(GmiFileError):
         sample_mod09a1(tmp_path / "absent.hdf", CHINO)
+
+
+def test_mod09a1_fill_in_one_band_stays_in_that_band(tmp_path):
+    """The 7 bands are warped together; a fill pixel of one band must not mix into its average
+    (nor make the other bands' pixels fill)."""
+    from pyhdf.SD import SD, SDC
+
+    uniform = SurfaceScene(weights={"calcite": 1.0}, texture_amplitude=0.0)
+    p = write_mod09a1(tmp_path, 8, 5, DATE, uniform, size=240)
+    sd = SD(str(p), SDC.WRITE)
+    try:
+        sds = sd.select("sur_refl_b02")
+        data = sds[:]
+        data[::2, ::2] = -28672  # a quarter of the 500 m pixels, spread over the whole tile
+        sds[:] = data
+        sds.endaccess()
+    finally:
+        sd.end()
+    ref = sample_mod09a1(p, CHINO)
+    expected = np.rint(aster_to_modis(np.array(MATERIALS["calcite"])) * 1e4).astype(np.int16)
+    others = [0] + list(range(2, 7))
+    assert np.array_equal(ref[others], np.broadcast_to(expected[others, None, None], (6, 256, 256)))
+    b02 = ref[1]
+    fill = b02 == -28672
+    assert 0.05 < fill.mean() < 0.5  # cells inside a fill pixel are fill ...
+    assert (b02[~fill] == expected[1]).all()  # ... and cells across pixel edges average only valid ones

@@ -278,3 +278,38 @@ def test_corrupt_byte_planes_are_blob_errors():
     planes_on_unshuffled[5] |= blob.FLAG_PLANES
     with pytest.raises(BlobError, match="invalid flag bits"):
         blob.decode(bytes(planes_on_unshuffled))
+
+
+def test_plane_blobs_carry_version_2_and_absurd_headers_are_refused_before_allocating():
+    a = np.full((64, 64), np.nan, dtype=np.float32)
+    data = bytearray(blob.encode(a))
+    assert data[4] == blob.PLANES_FORMAT_VERSION and blob.peek(bytes(data)).planes
+    assert blob.encode(np.arange(9, dtype=np.uint8))[4] == blob.FORMAT_VERSION  # others unchanged
+    v1 = bytearray(data)
+    v1[4] = blob.FORMAT_VERSION
+    with pytest.raises(BlobError, match="invalid flag bits"):
+        blob.decode(bytes(v1))
+    v9 = bytearray(data)
+    v9[4] = 9
+    with pytest.raises(BlobError, match="newer GMI"):
+        blob.decode(bytes(v9))
+    huge = bytearray(data)
+    struct.pack_into("<2I", huge, 8, 60000, 60000)  # 14.4 GB claimed by a few hundred bytes
+    with pytest.raises(BlobError, match="cannot come from"):
+        blob.decode(bytes(huge))
+    absurd = bytearray(data)
+    struct.pack_into("<2I", absurd, 8, 2**32 - 1, 2**32 - 1)  # nbytes beyond int64
+    with pytest.raises(BlobError):
+        blob.decode(bytes(absurd))
+
+
+def test_a_plane_that_inflates_past_its_length_is_refused():
+    a = np.zeros((32, 32), dtype=np.float32) + np.float32(0.25)
+    head_size = blob.peek(blob.encode(a)).header_size
+    planes = blob._shuffle(a)
+    bomb = zlib.compress(bytes(planes[0].size * 50), 9)  # inflates to 50x the plane
+    body = b"".join(struct.pack("<IB", len(c), blob.PLANE_ZLIB) + c
+                    for c in [bomb] + [zlib.compress(p.tobytes()) for p in planes[1:]])
+    data = blob.encode(a)[:head_size] + body
+    with pytest.raises(BlobError, match="byte plane 1"):
+        blob.decode(data)

@@ -295,6 +295,20 @@ def test_stretch_sampler_is_bounded_and_deterministic():
     assert c.values().tolist() == [0.0, 3.0]
 
 
+def test_stretch_sample_does_not_depend_on_the_tile_order():
+    rng = np.random.default_rng(2)
+    tiles = [rng.normal(i, 1.0 + i, size=(128, 128)) for i in range(12)]
+    tiles[3][:100] = np.nan  # a sparse tile
+    samples = []
+    for order in (range(12), reversed(range(12)), [5, 0, 11, 3, 7, 1, 9, 2, 10, 4, 8, 6]):
+        sampler = StretchSampler(step=2, max_samples=3000)  # thins several times
+        for i in order:
+            sampler.add_sampled(tiles[i][::2, ::2], 2)
+        samples.append(np.sort(sampler.values()))
+        assert sampler.step > 2 and samples[-1].size <= 3000
+    assert all(np.array_equal(samples[0], other) for other in samples[1:])
+
+
 def test_provenance_output_keeps_its_integer_nodata(tmp_path):
     data = np.full((PX, PX), -1, np.int16)
     data[:, 512:] = 0
