@@ -23,14 +23,14 @@ import operator
 import re
 from dataclasses import dataclass
 from functools import lru_cache
-from typing import Iterable, List, Optional, Sequence, Tuple
+from typing import TYPE_CHECKING, Iterable, List, Optional, Sequence, Tuple
 
 import pyproj
-from osgeo import gdal, ogr
 
 from gmi_engine.errors import GmiInputError
 
-ogr.UseExceptions()
+if TYPE_CHECKING:
+    from osgeo import ogr
 
 EARTH_RADIUS_M = 6378137.0
 """Web-Mercator sphere radius (WGS 84 semi-major axis)."""
@@ -253,6 +253,8 @@ class TileGrid:
         projecting to EPSG:3857. A ring spanning more than 180° of longitude is taken to cross the
         antimeridian. Tiles that only share an edge or corner with the polygon are left out.
         """
+        from osgeo import gdal
+
         ring = _checked_ring(lonlat_ring)
         xs, ys = _project_ring(_densify(ring, max_step_deg))
         polygon = _ring_polygon(xs, ys)
@@ -270,7 +272,7 @@ class TileGrid:
             found.update(self._tiles_overlapping(part))
         return sorted(found)
 
-    def _tiles_overlapping(self, polygon: ogr.Geometry) -> List[TileIndex]:
+    def _tiles_overlapping(self, polygon: "ogr.Geometry") -> List[TileIndex]:
         xmin, xmax, ymin, ymax = polygon.GetEnvelope()
         last, size, half = self.tiles_per_axis - 1, self.tile_size_m, self.half_extent
         ix0 = max(math.floor((xmin + half) / size), 0)
@@ -337,7 +339,10 @@ def _project_ring(ring: List[Tuple[float, float]]) -> Tuple[List[float], List[fl
     return list(xs), list(ys)
 
 
-def _ring_polygon(xs: Sequence[float], ys: Sequence[float]) -> ogr.Geometry:
+def _ring_polygon(xs: Sequence[float], ys: Sequence[float]) -> "ogr.Geometry":
+    from osgeo import ogr  # GDAL is loaded only by footprint work (`gmi --help` must not need it)
+
+    ogr.UseExceptions()
     ring = ogr.Geometry(ogr.wkbLinearRing)
     for x, y in zip(xs, ys):
         ring.AddPoint_2D(x, y)
@@ -346,5 +351,5 @@ def _ring_polygon(xs: Sequence[float], ys: Sequence[float]) -> ogr.Geometry:
     return polygon
 
 
-def _box_polygon(xmin: float, ymin: float, xmax: float, ymax: float) -> ogr.Geometry:
+def _box_polygon(xmin: float, ymin: float, xmax: float, ymax: float) -> "ogr.Geometry":
     return _ring_polygon([xmin, xmax, xmax, xmin, xmin], [ymin, ymin, ymax, ymax, ymin])

@@ -140,6 +140,9 @@ class TableSchema:
                           for c in self.columns)
 
 
+STORE_FILENAME = "gmi.gpkg"
+"""The workspace's store file (GeoPackage): ``<workspace>/gmi.gpkg``."""
+
 DN_BANDS = tuple("b{:02d}".format(i) for i in range(1, 10))
 """DN blob columns b01..b09 (b03 is ASTER band 3N)."""
 MODIS_BANDS = tuple("m{:02d}".format(i) for i in range(1, 8))

@@ -33,8 +33,8 @@ from osgeo import ogr, osr
 from gmi_engine.errors import BackendError, GmiFileError, SchemaError
 from gmi_engine.grid import DEFAULT_GRID, BoundsXY, TileGrid, TileIndex
 from gmi_engine.table import (
-    DN_BANDS, MODIS_BANDS, RESULT_SCHEMA, SOURCE_SCHEMA, ResultRow, SourceRow, StoredResult, TableSchema,
-    format_utc,
+    DN_BANDS, MODIS_BANDS, RESULT_SCHEMA, SOURCE_SCHEMA, STORE_FILENAME, ResultRow, SourceRow, StoredResult,
+    TableSchema, format_utc,
 )
 
 ogr.UseExceptions()
@@ -42,7 +42,6 @@ osr.UseExceptions()
 
 log = logging.getLogger(__name__)
 
-STORE_FILENAME = "gmi.gpkg"
 STORE_FORMAT = "gmi-store"
 STORE_VERSION = "1"
 GPKG_APPLICATION_ID = 0x47504B47  # 'GPKG'

@@ -15,13 +15,10 @@ from __future__ import annotations
 
 import argparse
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, List, Optional
+from typing import List
 
+from gmi_engine.cli.options import add_file_options, add_workspace, file_options
 from gmi_engine.errors import GmiInputError
-from gmi_engine.export.geotiff import COMPRESSIONS
-
-if TYPE_CHECKING:
-    from gmi_engine.export.results import ExportOptions
 
 LABELS = {"ASTRef": ("color_balancing", "mosaic"), "MineralIndices": ("mineral_indices",)}
 """Script5 labels -> methods to export, the first one present in the workspace wins."""
@@ -45,25 +42,6 @@ def resolve_method(label: str, available: List[str]) -> str:
     raise GmiInputError("--label {}: the workspace has no {} results (it has: {}); run `gmi run --method {}` first"
                         .format(label, " or ".join(LABELS[label]), ", ".join(available) or "none",
                                 LABELS[label][-1]))
-
-
-def add_file_options(parser: Any) -> None:
-    """The options of the written files, shared by ``gmi export`` and ``gmi run --export``."""
-    parser.add_argument("--reflectance-dtype", choices=("float32", "uint16"), default="float32",
-                        help="reflectance bands as float32 (NaN nodata, default) or uint16 counts of "
-                             "1e-4 (scale 1e-4 in the file, nodata 65535, negatives stored as 0)")
-    parser.add_argument("--no-cog", action="store_true", help="plain tiled GeoTIFFs instead of COGs")
-    parser.add_argument("--no-stac", action="store_true", help="skip the STAC items")
-    parser.add_argument("--compress", choices=COMPRESSIONS, default="zstd",
-                        help="GeoTIFF compression (default zstd level 1; deflate for readers without ZSTD)")
-
-
-def file_options(args: argparse.Namespace, outputs: Optional[List[str]] = None) -> "ExportOptions":
-    """The checked :class:`~gmi_engine.export.results.ExportOptions` of :func:`add_file_options`."""
-    from gmi_engine.export.results import ExportOptions
-
-    return ExportOptions(tuple(outputs) if outputs else None, args.reflectance_dtype, not args.no_cog,
-                         args.compress, not args.no_stac).checked()
 
 
 def _cmd_export(args: argparse.Namespace) -> int:
@@ -98,7 +76,7 @@ def register(sub: argparse._SubParsersAction) -> None:
     p = sub.add_parser("export", help="results -> GeoTIFF/COG + VRT + .qml + STAC (Script5)",
                        description=__doc__, epilog=_EXAMPLES,
                        formatter_class=argparse.RawDescriptionHelpFormatter)
-    p.add_argument("--workspace", "-w", required=True, help="workspace folder holding gmi.gpkg")
+    add_workspace(p, "workspace folder holding gmi.gpkg")
     which = p.add_mutually_exclusive_group(required=True)
     which.add_argument("--label", choices=sorted(LABELS), help="what to export, as in Script5")
     which.add_argument("--method", help="export this method's results (mosaic, color_balancing, mineral_indices)")

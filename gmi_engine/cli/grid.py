@@ -4,8 +4,6 @@ from __future__ import annotations
 import argparse
 from typing import List, Sequence, Tuple
 
-from osgeo import ogr
-
 from gmi_engine.errors import GmiInputError
 from gmi_engine.grid import TileGrid, TileIndex
 
@@ -107,6 +105,9 @@ def _tiles_of_polygon(args: argparse.Namespace) -> int:
 def _parse_polygon(words: Sequence[str]) -> List[Tuple[float, float]]:
     """(lon, lat) vertices from one WKT POLYGON or from LON,LAT words."""
     if len(words) == 1 and words[0].lstrip()[:1].isalpha():
+        from osgeo import ogr
+
+        ogr.UseExceptions()
         try:
             geometry = ogr.CreateGeometryFromWkt(words[0])
         except RuntimeError as exc:

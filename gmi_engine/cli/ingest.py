@@ -5,8 +5,8 @@ import argparse
 from pathlib import Path
 from typing import List
 
-from gmi_engine.errors import GmiFileError, GmiInputError
-from gmi_engine.grid import DEFAULT_GRID, TileIndex
+from gmi_engine.cli.options import add_tiles, add_workspace
+from gmi_engine.errors import GmiFileError
 
 _EXAMPLES = """examples:
   gmi ingest demo-data/aster/*.hdf --workspace ws \\
@@ -38,17 +38,6 @@ def expand(items: List[str], patterns: tuple) -> List[Path]:
     return out
 
 
-def parse_tile(text: str) -> TileIndex:
-    """'260,526' or a tile key -> TileIndex."""
-    if text.startswith("res-"):
-        return DEFAULT_GRID.parse_key(text)
-    try:
-        ix, iy = (int(v) for v in text.split(","))
-    except ValueError:
-        raise GmiInputError("--tiles: {!r} is not IX,IY (e.g. 260,526) or a tile key".format(text)) from None
-    return DEFAULT_GRID.tile(ix, iy)
-
-
 def _lut_path(args) -> "Path | None":
     """The --lut file: None without the flag, the shipped LUT for the aerosol model without a path."""
     if args.lut is None:
@@ -72,7 +61,7 @@ def _cmd_ingest(args) -> int:
     options = IngestOptions(
         mcd19a2=expand(args.aod, ("MCD19A2*.hdf",)), gdem=expand(args.dem, ("*_dem.tif",)),
         modis_ref=expand(args.modis_ref, ("MOD09A1*.hdf", "*.tif")),
-        tiles=[parse_tile(t) for t in args.tiles] if args.tiles else None,
+        tiles=args.tiles or None,
         processes=args.processes, aerosol_model=args.aerosol_model, lut=_lut_path(args))
     bar = ProgressBar(len(granules), "ingest")
     total_rows = 0
@@ -94,13 +83,13 @@ def register(sub: argparse._SubParsersAction) -> None:
                        description=__doc__, epilog=_EXAMPLES,
                        formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("granules", nargs="+", metavar="GRANULE", help="AST_L1T .hdf files or folders")
-    p.add_argument("--workspace", "-w", required=True, help="workspace folder (created if missing)")
+    add_workspace(p, "workspace folder (created if missing)")
     p.add_argument("--aod", nargs="*", default=[], metavar="MCD19A2",
                    help="MCD19A2 files/folders: AOD550 and water vapour of the acquisition day")
     p.add_argument("--dem", nargs="*", default=[], metavar="GDEM", help="GDEM _dem.tif files/folders")
     p.add_argument("--modis-ref", nargs="*", default=[], metavar="MOD09A1",
                    help="MOD09A1 files/folders: the colour-balancing reference")
-    p.add_argument("--tiles", nargs="*", metavar="IX,IY", help="only these tiles (default: all touched)")
+    add_tiles(p, "only these tiles (default: all touched)")
     p.add_argument("--aerosol-model", default="continental",
                    help="6S aerosol model: continental (default), maritime, urban, desert, biomass")
     p.add_argument("--processes", type=int, default=2, help="6S worker processes (default 2)")

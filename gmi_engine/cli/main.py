@@ -1,32 +1,25 @@
 """The ``gmi`` command.
 
-Each area of the engine registers its own sub-commands through a ``register(subparsers)``
-function listed in :data:`COMMAND_MODULES`; this module only wires them together and turns
+Each command group is one module of this package with a ``register(subparsers)`` function
+(listed in :data:`COMMAND_MODULES`); this module only wires them together and turns
 :class:`~gmi_engine.errors.GmiError` into one clear line (a traceback with ``--debug``).
+Command modules import GDAL and the heavy engine parts inside their command functions, so
+``gmi --help`` (and argument errors) stay fast and need no GDAL.
 """
 from __future__ import annotations
 
 import argparse
-import importlib
 import logging
 import sys
-from typing import Sequence
+from types import ModuleType
+from typing import Sequence, Tuple
 
 from gmi_engine import __version__
+from gmi_engine.cli import demo, export, grid, ingest, lut, odps, run, synth, table
 from gmi_engine.errors import GmiError
 
-# Modules exposing ``register(subparsers: argparse._SubParsersAction) -> None``.
-COMMAND_MODULES: list[str] = [
-    "gmi_engine.synth.commands",
-    "gmi_engine.grid_commands",
-    "gmi_engine.ingest_commands",
-    "gmi_engine.run_commands",
-    "gmi_engine.demo_commands",
-    "gmi_engine.table_commands",
-    "gmi_engine.export_commands",
-    "gmi_engine.backends.odps_commands",
-    "gmi_engine.atmosphere.commands",
-]
+#: Command groups in ``gmi --help`` order; each has ``register(subparsers) -> None``.
+COMMAND_MODULES: Tuple[ModuleType, ...] = (synth, grid, ingest, run, demo, table, export, odps, lut)
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -39,8 +32,8 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--version", action="version", version="gmi " + __version__)
     parser.add_argument("--debug", action="store_true", help="show tracebacks and debug logging")
     sub = parser.add_subparsers(dest="command", metavar="COMMAND")
-    for name in COMMAND_MODULES:
-        importlib.import_module(name).register(sub)
+    for module in COMMAND_MODULES:
+        module.register(sub)
     return parser
 
 

@@ -10,7 +10,9 @@ import re
 from pathlib import Path
 from typing import Any, Dict, List, Optional
 
+from gmi_engine.cli.options import add_method, add_method_params, add_tiles, method_params
 from gmi_engine.errors import BackendError, GmiInputError
+from gmi_engine.grid import TileIndex
 
 _EXAMPLES = """examples:
   export ODPS_ACCESS_ID=... ODPS_SECRET_ACCESS_KEY=... ODPS_PROJECT_NAME=my_project
@@ -50,17 +52,13 @@ def default_batch(workspace) -> str:
     return name or "default"
 
 
-def _tiles(values: Optional[List[str]]):
-    from gmi_engine.ingest_commands import parse_tile
-
-    return [parse_tile(t) for t in values] if values else None
+def _tiles(values: Optional[List[TileIndex]]) -> Optional[List[TileIndex]]:
+    """The parsed ``--tiles`` (None for all tiles)."""
+    return list(values) if values else None
 
 
 def _params(args) -> Dict[str, Any]:
-    params = {"strategy": args.strategy, "balance": not args.no_balance}  # type: Dict[str, Any]
-    if args.indices:
-        params["indices"] = list(args.indices)
-    return params
+    return method_params(args)
 
 
 def _hints(args) -> Dict[str, str]:
@@ -289,10 +287,8 @@ def _connection_args(p: argparse.ArgumentParser) -> None:
 
 
 def _run_args(p: argparse.ArgumentParser) -> None:
-    p.add_argument("--tiles", nargs="*", metavar="IX,IY", help="only these tiles")
-    p.add_argument("--strategy", default="best-pixel", choices=("best-pixel", "first-valid", "median"))
-    p.add_argument("--no-balance", action="store_true", help="mineral_indices on the unbalanced mosaic")
-    p.add_argument("--indices", nargs="*", metavar="ID", help="only these index ids")
+    add_tiles(p)
+    add_method_params(p)
     p.add_argument("--udf-memory", type=int, metavar="MB",
                    help="odps.sql.udf.python.memory (default 3072)")
     p.add_argument("--batch-rowcount", type=int, metavar="N",
@@ -327,15 +323,14 @@ def register(sub: argparse._SubParsersAction) -> None:
     _connection_args(p)
     p.add_argument("--workspace", "-w", required=True)
     p.add_argument("--batch", help="partition name (default: the workspace's recorded batch or folder name)")
-    p.add_argument("--tiles", nargs="*", metavar="IX,IY",
-                   help="only these tiles (the batch then holds only these)")
+    add_tiles(p, "only these tiles (the batch then holds only these)")
     p.add_argument("--lifecycle", type=int, metavar="DAYS", help="lifecycle of tables created now")
     p.set_defaults(func=_cmd_upload)
 
     p = cmds.add_parser("run", help="submit a method, follow its progress, download the results")
     _connection_args(p)
     p.add_argument("--workspace", "-w", required=True)
-    p.add_argument("--method", "-m", required=True, choices=("mosaic", "color_balancing", "mineral_indices"))
+    add_method(p)
     p.add_argument("--batch", help="source batch (default: the workspace's)")
     _run_args(p)
     p.add_argument("--timeout", type=float, metavar="S", help="stop waiting after S seconds (the job goes on)")

@@ -5,7 +5,8 @@ import argparse
 from pathlib import Path
 
 from gmi_engine.errors import BackendError, GmiInputError
-from gmi_engine.export_commands import add_file_options, file_options
+from gmi_engine.cli.options import (add_file_options, add_method, add_method_params, add_tiles,
+                                    add_workspace, file_options, method_params)
 
 _EXAMPLES = """examples:
   gmi run --workspace ws --method mineral_indices            # all cores, resumable
@@ -24,7 +25,6 @@ the stored results; local backend).
 
 def _cmd_run(args) -> int:
     from gmi_engine.backends.local_runner import run_local
-    from gmi_engine.ingest_commands import parse_tile
     from gmi_engine.progress import ProgressBar
 
     if args.backend == "odps":
@@ -32,15 +32,13 @@ def _cmd_run(args) -> int:
             raise GmiInputError("--export works with the local backend; after an ODPS run, download "
                                 "the results and use `gmi export`")
         try:
-            from gmi_engine.backends.odps_commands import run_from_cli
+            from gmi_engine.cli.odps import run_from_cli
         except ImportError:
             raise BackendError("--backend odps: the MaxCompute backend is not part of this "
                                "build yet") from None
         return run_from_cli(args)
-    params = {"strategy": args.strategy, "balance": not args.no_balance}
-    if args.indices:
-        params["indices"] = list(args.indices)
-    tiles = [parse_tile(t) for t in args.tiles] if args.tiles else None
+    params = method_params(args)
+    tiles = args.tiles or None
     bar = None
 
     def progress(done, total, tile, note):
@@ -69,17 +67,12 @@ def register(sub: argparse._SubParsersAction) -> None:
     p = sub.add_parser("run", help="compute mosaic / color_balancing / mineral_indices (Script3)",
                        description=__doc__, epilog=_EXAMPLES,
                        formatter_class=argparse.RawDescriptionHelpFormatter)
-    p.add_argument("--workspace", "-w", required=True, help="workspace folder (made by gmi ingest)")
-    p.add_argument("--method", "-m", required=True,
-                   choices=("mosaic", "color_balancing", "mineral_indices"))
+    add_workspace(p, "workspace folder (made by gmi ingest)")
+    add_method(p)
     p.add_argument("--backend", choices=("local", "odps"), default="local")
     p.add_argument("--workers", type=int, default=None, help="processes (default: all cores)")
-    p.add_argument("--tiles", nargs="*", metavar="IX,IY", help="only these tiles")
-    p.add_argument("--strategy", default="best-pixel", choices=("best-pixel", "first-valid", "median"),
-                   help="how granules are combined (default best-pixel)")
-    p.add_argument("--no-balance", action="store_true",
-                   help="mineral_indices on the unbalanced mosaic")
-    p.add_argument("--indices", nargs="*", metavar="ID", help="only these index ids")
+    add_tiles(p)
+    add_method_params(p)
     p.add_argument("--force", action="store_true", help="recompute tiles that are up to date")
     export = p.add_argument_group("export while computing (local backend; as `gmi export`)")
     export.add_argument("--export", type=Path, metavar="DIR",

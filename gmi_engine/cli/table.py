@@ -7,13 +7,14 @@ import logging
 from dataclasses import asdict
 from itertools import islice
 from pathlib import Path
-from typing import Iterator, List, Optional
+from typing import TYPE_CHECKING, Iterator, List, Optional
 
-from gmi_engine.backends.local import STORE_FILENAME, LocalStore
+from gmi_engine.cli.options import tile_arg
 from gmi_engine.errors import GmiInputError
-from gmi_engine.grid import TileIndex
-from gmi_engine.refcsv import read_reference_csv, write_reference_csv
-from gmi_engine.table import SourceRow
+from gmi_engine.table import STORE_FILENAME
+
+if TYPE_CHECKING:
+    from gmi_engine.table import SourceRow
 
 log = logging.getLogger(__name__)
 
@@ -49,7 +50,7 @@ def register(sub: argparse._SubParsersAction) -> None:
                     "  gmi table export-csv --workspace work/ --granule AST_L1T_00309062006180242_20150516014601_17781 g.csv")
     _workspace(export)
     export.add_argument("out", metavar="OUT.csv", type=Path, help="CSV file to write (overwritten)")
-    export.add_argument("--tile", action="append", type=_tile_arg, metavar="IX,IY",
+    export.add_argument("--tile", action="append", type=tile_arg, metavar="IX,IY",
                         help="only this tile (repeatable)")
     export.add_argument("--granule", action="append", metavar="ID", help="only this granule (repeatable)")
     export.set_defaults(func=_export)
@@ -72,17 +73,6 @@ def _workspace(parser: argparse.ArgumentParser) -> None:
                         help="workspace directory holding " + STORE_FILENAME)
 
 
-def _tile_arg(text: str) -> TileIndex:
-    try:
-        ix, iy = (int(v) for v in text.replace(" ", "").split(","))
-    except ValueError:
-        raise argparse.ArgumentTypeError("tile {!r} is not IX,IY (e.g. 260,526)".format(text)) from None
-    try:
-        return TileIndex(ix, iy)
-    except GmiInputError as exc:
-        raise argparse.ArgumentTypeError(str(exc)) from None
-
-
 def _size(n: float) -> str:
     for unit in ("B", "KiB", "MiB", "GiB"):
         if n < 1024 or unit == "GiB":
@@ -92,6 +82,8 @@ def _size(n: float) -> str:
 
 
 def _info(args: argparse.Namespace) -> int:
+    from gmi_engine.backends.local import LocalStore
+
     with LocalStore(args.workspace, create=False) as store:
         stats = store.stats()
     if args.json:
@@ -113,6 +105,9 @@ def _info(args: argparse.Namespace) -> int:
 
 
 def _export(args: argparse.Namespace) -> int:
+    from gmi_engine.backends.local import LocalStore
+    from gmi_engine.refcsv import write_reference_csv
+
     with LocalStore(args.workspace, create=False) as store:
         rows = store.iter_source_rows(tiles=args.tile, granules=args.granule)
         count = write_reference_csv(args.out, rows, grid=store.grid)
@@ -120,7 +115,7 @@ def _export(args: argparse.Namespace) -> int:
     return 0
 
 
-def _batches(rows: Iterator[SourceRow], size: int) -> Iterator[List[SourceRow]]:
+def _batches(rows: Iterator["SourceRow"], size: int) -> Iterator[List["SourceRow"]]:
     while True:
         batch = list(islice(rows, size))
         if not batch:
@@ -129,6 +124,9 @@ def _batches(rows: Iterator[SourceRow], size: int) -> Iterator[List[SourceRow]]:
 
 
 def _import(args: argparse.Namespace) -> int:
+    from gmi_engine.backends.local import LocalStore
+    from gmi_engine.refcsv import read_reference_csv
+
     missing = [str(p) for p in args.inputs if not p.is_file()]
     if missing:
         raise GmiInputError("no such CSV file: {}".format(", ".join(missing)))
@@ -144,7 +142,7 @@ def _import(args: argparse.Namespace) -> int:
     return 0
 
 
-def _dedupe(batch: List[SourceRow], path: Optional[Path]) -> List[SourceRow]:
+def _dedupe(batch: List["SourceRow"], path: Optional[Path]) -> List["SourceRow"]:
     """Keep the last of rows repeating a (granule, tile) inside one batch, as a re-import would."""
     by_key = {}
     for row in batch:

@@ -7,7 +7,7 @@ import math
 import pytest
 from osgeo import gdal
 
-from gmi_engine.cli import main
+from gmi_engine.cli.main import main
 from gmi_engine.kernel.indices import default_library
 
 gdal.UseExceptions()

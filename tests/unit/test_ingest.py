@@ -9,7 +9,7 @@ import pytest
 from gmi_engine.aster.reader import open_granule
 from gmi_engine.atmosphere.coefficients import Coefficients
 from gmi_engine.backends.local import LocalStore
-from gmi_engine.cli import main
+from gmi_engine.cli.main import main
 from gmi_engine.grid import TileIndex
 from gmi_engine.ingest import IngestOptions, ingest_granule
 from gmi_engine.synth.aster import load_truth

@@ -123,7 +123,7 @@ def test_run_with_export_writes_the_same_files_as_a_separate_export(reference_ru
 
 
 def test_run_export_cli_and_its_errors(reference_run, tmp_path, capsys):
-    from gmi_engine.cli import main
+    from gmi_engine.cli.main import main
 
     ws = tmp_path / "ws"
     shutil.copytree(reference_run, ws)

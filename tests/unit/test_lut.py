@@ -25,7 +25,7 @@ from gmi_engine.atmosphere.lut import (
 from gmi_engine.atmosphere.sixs import compute_coefficients, compute_many
 from gmi_engine.atmosphere.state import AtmosphereState
 from gmi_engine.backends.local import LocalStore
-from gmi_engine.cli import main
+from gmi_engine.cli.main import main
 from gmi_engine.errors import GmiFileError, GmiInputError, LutChecksumError, OutsideEnvelopeError
 from gmi_engine.grid import TileIndex
 from gmi_engine.ingest import IngestOptions, ingest_granule

@@ -17,7 +17,7 @@ import zipfile
 
 import pytest
 
-from gmi_engine import cli
+from gmi_engine.cli import main as cli
 from gmi_engine.backends import odps as ob
 from gmi_engine.backends.local import LocalStore
 from gmi_engine.errors import BackendError, GmiInputError

@@ -7,7 +7,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from gmi_engine import cli
+from gmi_engine.cli import main as cli
 from gmi_engine.backends.local import LocalStore
 from gmi_engine.errors import SchemaError
 from gmi_engine.grid import TileGrid
