@@ -918,6 +918,15 @@ def save_state(workspace, state: Mapping[str, Any]) -> None:
     os.replace(str(tmp), str(path))
 
 
+def default_batch(workspace) -> str:
+    """The batch recorded for the workspace, else a name made from its folder name."""
+    state = load_state(workspace)
+    if state.get("batch"):
+        return state["batch"]
+    name = re.sub(r"[^A-Za-z0-9_.-]", "_", Path(workspace).resolve().name)[:64].strip("._-")
+    return name or "default"
+
+
 def now_text() -> str:
     """UTC now as ISO text (for the state file)."""
     return datetime.now(timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ")

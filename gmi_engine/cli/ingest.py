@@ -3,10 +3,10 @@ from __future__ import annotations
 
 import argparse
 from pathlib import Path
-from typing import List
 
 from gmi_engine.cli.options import add_tiles, add_workspace
 from gmi_engine.errors import GmiFileError
+from gmi_engine.paths import expand
 
 _EXAMPLES = """examples:
   gmi ingest demo-data/aster/*.hdf --workspace ws \\
@@ -19,23 +19,6 @@ Without --aod the 6S state uses the documented default AOD/water vapour; without
 Without --lut every tile state runs 6S directly (cached on disk); --lut looks coefficients up in
 the shipped table (or the given .npz) and runs 6S only for states outside its envelope.
 """
-
-
-def expand(items: List[str], patterns: tuple) -> List[Path]:
-    """Files named directly, plus matching files inside named folders; missing paths are errors."""
-    out: List[Path] = []
-    for item in items or []:
-        p = Path(item)
-        if p.is_dir():
-            found = sorted(f for pat in patterns for f in p.glob(pat))
-            if not found:
-                raise GmiFileError("{}: no {} files in this folder".format(p, "/".join(patterns)))
-            out.extend(found)
-        elif p.is_file():
-            out.append(p)
-        else:
-            raise GmiFileError("{}: no such file or folder".format(p))
-    return out
 
 
 def _lut_path(args) -> "Path | None":

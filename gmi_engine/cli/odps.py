@@ -6,10 +6,10 @@ Credentials are read from the environment (or a pyodps room), never from argumen
 from __future__ import annotations
 
 import argparse
-import re
 from pathlib import Path
 from typing import Any, Dict, List, Optional
 
+from gmi_engine.backends.odps import default_batch
 from gmi_engine.cli.options import add_method, add_method_params, add_tiles, method_params
 from gmi_engine.errors import BackendError, GmiInputError
 from gmi_engine.grid import TileIndex
@@ -39,17 +39,6 @@ def _backend(args, **overrides: Any):
     return OdpsBackend(config, source_table=getattr(args, "source_table", None) or "gmi_source",
                        result_table=getattr(args, "result_table", None) or "gmi_result",
                        function=getattr(args, "function", None) or "gmi_udtf", **overrides)
-
-
-def default_batch(workspace) -> str:
-    """The batch recorded for the workspace, else a name made from its folder name."""
-    from gmi_engine.backends.odps import load_state
-
-    state = load_state(workspace)
-    if state.get("batch"):
-        return state["batch"]
-    name = re.sub(r"[^A-Za-z0-9_.-]", "_", Path(workspace).resolve().name)[:64].strip("._-")
-    return name or "default"
 
 
 def _tiles(values: Optional[List[TileIndex]]) -> Optional[List[TileIndex]]:

@@ -247,7 +247,7 @@ class GmiAlgorithm(QgsProcessingAlgorithm):
     def files(self, parameters: Dict[str, Any], name: str, context: QgsProcessingContext,
               patterns: Sequence[str]) -> List[Path]:
         """Files of a multiple-file parameter; a folder given stands for its files matching ``patterns``."""
-        from gmi_engine.ingest_commands import expand
+        from gmi_engine.paths import expand
 
         items = [str(i) for i in self.parameterAsFileList(parameters, name, context) or [] if i]
         with engine_errors(name):

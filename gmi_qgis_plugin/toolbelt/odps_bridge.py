@@ -109,12 +109,11 @@ def run_on_odps(workspace: str, method: str, params: Dict[str, Any], tiles: Opti
     if credentials is None:
         raise OdpsUnavailable("no MaxCompute credentials were given")
     odps = _backend()
-    from gmi_engine.backends.odps_commands import default_batch
     from gmi_engine.errors import BackendError
 
     backend = odps.OdpsBackend(odps.OdpsConfig(project=project, endpoint=endpoint,
                                                access_id=credentials.access_id, secret=credentials.secret))
-    report = OdpsRunReport(method, batch=default_batch(workspace))
+    report = OdpsRunReport(method, batch=odps.default_batch(workspace))
     progress(0.0, "connecting to MaxCompute project {}".format(project))
     backend.create_tables()
     _upload_once(odps, backend, workspace, report.batch, progress)
