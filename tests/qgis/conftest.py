@@ -1,4 +1,4 @@
-"""QGIS test session set-up.
+"""QGIS test session set-up, and the fixtures the plugin tests share.
 
 QGIS 3.22's Python bindings can crash while the interpreter tears down Qt objects after the
 last test (a segfault in exit handlers, after every result is reported). The session's exit
@@ -23,3 +23,22 @@ def pytest_unconfigure(config):
     sys.stdout.flush()
     sys.stderr.flush()
     os._exit(_STATUS["code"])
+
+
+@pytest.fixture(scope="module")
+def provider(qgis_processing):
+    """The gmi Processing provider, registered for the module (or the plugin's, when a test left it loaded)."""
+    import processing  # noqa: F401  (initialised by pytest-qgis' qgis_processing)
+    from qgis.core import QgsApplication
+
+    from gmi_qgis_plugin.processing.provider import GmiProvider
+
+    registry = QgsApplication.processingRegistry()
+    existing = registry.providerById("gmi")
+    if existing is not None:
+        yield existing
+        return
+    provider = GmiProvider()
+    assert registry.addProvider(provider)
+    yield provider
+    registry.removeProvider(provider)

@@ -1,10 +1,10 @@
-"""Helpers for the plugin tests: event-loop waits, the plugin instance, log capture."""
+"""Helpers for the plugin tests: event-loop waits, the plugin instance, log capture, recording feedback."""
 from __future__ import annotations
 
 import time
 from typing import Callable, List, Tuple
 
-from qgis.core import QgsApplication, QgsProject
+from qgis.core import QgsApplication, QgsProcessingFeedback, QgsProject
 from qgis.PyQt.QtCore import QCoreApplication
 
 LOG_TAG = "GMI"
@@ -59,3 +59,39 @@ def layer_by_name(name: str):
     found = QgsProject.instance().mapLayersByName(name)
     assert len(found) == 1, (name, [layer.name() for layer in QgsProject.instance().mapLayers().values()])
     return found[0]
+
+
+class RecordingFeedback(QgsProcessingFeedback):
+    """Keeps what an algorithm reports: progress values, infos, warnings, and every text in order.
+
+    Cancels itself when a progress text starts with ``cancel_on``.
+    """
+
+    def __init__(self, cancel_on: str = "") -> None:
+        super().__init__()
+        self.progress: List[float] = []
+        self.infos: List[str] = []
+        self.warnings: List[str] = []
+        self.texts: List[str] = []
+        self.cancel_on = cancel_on
+        self.progressChanged.connect(self.progress.append)
+
+    def setProgressText(self, text: str) -> None:  # noqa: N802 (QGIS API)
+        self.texts.append(text)
+        if self.cancel_on and text.startswith(self.cancel_on):
+            self.cancel()
+        super().setProgressText(text)
+
+    def pushInfo(self, info: str) -> None:  # noqa: N802 (QGIS API)
+        self.infos.append(info)
+        self.texts.append(info)
+        super().pushInfo(info)
+
+    def pushWarning(self, warning: str) -> None:  # noqa: N802 (QGIS API)
+        self.warnings.append(warning)
+        self.texts.append(warning)
+        super().pushWarning(warning)
+
+    def reportError(self, error: str, fatal: bool = False) -> None:  # noqa: N802 (QGIS API)
+        self.texts.append(error)
+        super().reportError(error, fatal)

@@ -13,8 +13,8 @@ from pathlib import Path
 import numpy as np
 import pytest
 from osgeo import gdal
+from plugin_support import RecordingFeedback
 from qgis.core import (
-    QgsApplication,
     QgsProcessingContext,
     QgsProcessingException,
     QgsProcessingFeedback,
@@ -28,36 +28,12 @@ from gmi_engine.grid import DEFAULT_GRID, TileIndex
 from gmi_engine.indices import compile_formula, default_library
 from gmi_engine.kernel.bands import BAND_COLUMNS
 from gmi_engine.synth.demo import write_demo_set
-from gmi_qgis_plugin.processing.provider import GmiProvider
 
 TILE = TileIndex(260, 526)
 KEY = DEFAULT_GRID.key(TILE)
 FOOTPRINT_TILES = [TileIndex(260, 525), TileIndex(260, 526)]
 """Both demo granules touch these two tiles; the tests ingest only TILE (half the 6S runs)."""
 SOME_INDICES = ["ferric_iron", "kaolinite_index", "ndvi"]
-
-
-class RecordingFeedback(QgsProcessingFeedback):
-    """Keeps progress values and messages; cancels itself when a progress text starts with ``cancel_on``."""
-
-    def __init__(self, cancel_on: str = "") -> None:
-        super().__init__()
-        self.progress, self.infos, self.warnings = [], [], []
-        self.cancel_on = cancel_on
-        self.progressChanged.connect(self.progress.append)
-
-    def setProgressText(self, text: str) -> None:  # noqa: N802 (QGIS API)
-        if self.cancel_on and text.startswith(self.cancel_on):
-            self.cancel()
-        super().setProgressText(text)
-
-    def pushInfo(self, info: str) -> None:  # noqa: N802 (QGIS API)
-        self.infos.append(info)
-        super().pushInfo(info)
-
-    def pushWarning(self, warning: str) -> None:  # noqa: N802 (QGIS API)
-        self.warnings.append(warning)
-        super().pushWarning(warning)
 
 
 def new_context() -> QgsProcessingContext:
@@ -71,22 +47,6 @@ def run(alg_id: str, params: dict, context: QgsProcessingContext = None, feedbac
 
     return processing.run("gmi:" + alg_id, params, context=context or new_context(),
                           feedback=feedback or QgsProcessingFeedback())
-
-
-@pytest.fixture(scope="module")
-def provider(qgis_processing):
-    """The gmi provider, registered for this module (or the plugin's, when a test left it loaded)."""
-    import processing  # noqa: F401  (initialised by pytest-qgis' qgis_processing)
-
-    registry = QgsApplication.processingRegistry()
-    existing = registry.providerById("gmi")
-    if existing is not None:
-        yield existing
-        return
-    provider = GmiProvider()
-    assert registry.addProvider(provider)
-    yield provider
-    registry.removeProvider(provider)
 
 
 @pytest.fixture(scope="module")

@@ -19,6 +19,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 from osgeo import gdal
+from plugin_support import RecordingFeedback
 from qgis.core import (
     QgsApplication,
     QgsCoordinateReferenceSystem,
@@ -35,52 +36,12 @@ from qgis.core import (
 from gmi_engine.grid import DEFAULT_GRID, TileIndex
 from gmi_engine.indices import compile_formula
 from gmi_qgis_plugin.processing.base import DEFAULT_OZONE_CM_ATM, help_path, markdown_to_html, parse_tiles
-from gmi_qgis_plugin.processing.provider import ALGORITHMS, PROVIDER_ID, GmiProvider, model_files
+from gmi_qgis_plugin.processing.provider import ALGORITHMS, PROVIDER_ID, model_files
 
 REPO = Path(__file__).resolve().parents[2]
 ALGORITHM_IDS = {"ingest_granules", "list_tiles", "atmospheric_parameters", "run_method", "export_results",
                  "custom_index", "granules_to_indices"}
 MODEL_ID = "granules_to_indices_model"
-
-
-@pytest.fixture(scope="module")
-def provider(qgis_processing):
-    """The gmi provider, registered for this module (or the plugin's, when a test left it loaded)."""
-    import processing  # noqa: F401  (initialised by pytest-qgis' qgis_processing)
-
-    registry = QgsApplication.processingRegistry()
-    existing = registry.providerById("gmi")
-    if existing is not None:
-        yield existing
-        return
-    provider = GmiProvider()
-    assert registry.addProvider(provider)
-    yield provider
-    registry.removeProvider(provider)
-
-
-class RecordingFeedback(QgsProcessingFeedback):
-    """Keeps every text the algorithm reports."""
-
-    def __init__(self) -> None:
-        super().__init__()
-        self.texts = []
-
-    def setProgressText(self, text: str) -> None:  # noqa: N802 (QGIS API)
-        self.texts.append(text)
-        super().setProgressText(text)
-
-    def pushInfo(self, info: str) -> None:  # noqa: N802 (QGIS API)
-        self.texts.append(info)
-        super().pushInfo(info)
-
-    def pushWarning(self, warning: str) -> None:  # noqa: N802 (QGIS API)
-        self.texts.append(warning)
-        super().pushWarning(warning)
-
-    def reportError(self, error: str, fatal: bool = False) -> None:  # noqa: N802 (QGIS API)
-        self.texts.append(error)
-        super().reportError(error, fatal)
 
 
 def run(alg_id: str, params: dict, context: QgsProcessingContext = None, feedback=None) -> dict:
