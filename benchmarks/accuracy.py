@@ -33,8 +33,17 @@ from typing import Any, Dict, List, Optional, Sequence, Tuple
 
 import numpy as np
 
-from benchmarks.common import (REPO, console_table, find_lut, fmt, generated_note, machine_info,
-                               machine_line, table, write_doc)
+from benchmarks.common import (
+    REPO,
+    console_table,
+    find_lut,
+    fmt,
+    generated_note,
+    machine_info,
+    machine_line,
+    table,
+    write_doc,
+)
 
 DEFAULT_DOC = REPO / "docs" / "accuracy.md"
 BAND_LABELS = ("B1", "B2", "B3N", "B4", "B5", "B6", "B7", "B8", "B9")

@@ -34,7 +34,7 @@ from typing import Any, Dict, List, Mapping, Sequence
 if __package__ in (None, ""):  # run as a script inside the GRASS session
     sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from benchmarks.common import REPO, run_measured  # noqa: E402
+from benchmarks.common import REPO, run_measured
 
 #: i.aster.toar's input order (15 maps) and the GMI band standing in for each.
 TOAR_INPUTS = ("01", "02", "3N", "3N", "04", "05", "06", "07", "08", "09",

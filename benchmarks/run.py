@@ -29,9 +29,21 @@ from typing import Any, Dict, List, Optional
 import numpy as np
 
 from benchmarks import grass_chain, reference
-from benchmarks.common import (REPO, console_table, find_lut, fmt, generated_note, interleaved,
-                               machine_info, machine_line, max_cell_bytes, python_step, table,
-                               time_calls, write_doc)
+from benchmarks.common import (
+    REPO,
+    console_table,
+    find_lut,
+    fmt,
+    generated_note,
+    interleaved,
+    machine_info,
+    machine_line,
+    max_cell_bytes,
+    python_step,
+    table,
+    time_calls,
+    write_doc,
+)
 
 TILE_PX = 1024
 TARGET_INDICES_MS = 25.0
@@ -271,8 +283,7 @@ def compare_toa(hdf: str, toa_dir: str, sun_elevation: float, doy: int) -> List[
 
     from gmi_engine.aster.reader import open_granule
     from gmi_engine.kernel.bands import BANDS, E0_6S, HANDBOOK_UCC
-    from gmi_engine.kernel.radiometry import (dn_to_radiance, toa_reflectance,
-                                              unit_conversion_coefficient)
+    from gmi_engine.kernel.radiometry import dn_to_radiance, toa_reflectance, unit_conversion_coefficient
 
     granule = open_granule(hdf)
     rows = []

@@ -26,8 +26,19 @@ from typing import Any, Dict, List, Optional, Sequence
 
 import numpy as np
 
-from benchmarks.common import (REPO, console_table, find_lut, fmt, generated_note, machine_info,
-                               machine_line, max_cell_bytes, table, time_calls, write_doc)
+from benchmarks.common import (
+    REPO,
+    console_table,
+    find_lut,
+    fmt,
+    generated_note,
+    machine_info,
+    machine_line,
+    max_cell_bytes,
+    table,
+    time_calls,
+    write_doc,
+)
 
 DEFAULT_DOC = REPO / "docs" / "scale.md"
 TILE = (260, 526)

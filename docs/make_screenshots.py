@@ -36,8 +36,8 @@ APP = QgsApplication([], True)
 APP.initQgis()
 QApplication.setFont(QFont("DejaVu Sans", 9))
 
-from qgis.gui import QgsLayerTreeMapCanvasBridge, QgsLayerTreeView, QgsMapCanvas  # noqa: E402
 from qgis.core import QgsLayerTreeModel  # noqa: E402
+from qgis.gui import QgsLayerTreeMapCanvasBridge, QgsLayerTreeView, QgsMapCanvas  # noqa: E402
 
 from gmi_engine.grid import DEFAULT_GRID, TileIndex  # noqa: E402
 from gmi_engine.synth.aster import AsterSpec, write_aster_l1t  # noqa: E402
@@ -100,6 +100,7 @@ def map_window(canvas: QgsMapCanvas) -> QMainWindow:
 
 
 def main() -> None:
+    """Write the README and docs screenshots of the plugin on the demo workspace."""
     OUT.mkdir(parents=True, exist_ok=True)
     print("work folder", WORK, flush=True)
     demo = write_demo_set(WORK / "data", small=True)

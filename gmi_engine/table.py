@@ -47,9 +47,9 @@ from typing import Any, Dict, Mapping, NamedTuple, Optional, Tuple
 import numpy as np
 
 from gmi_engine.errors import BlobError, SchemaError
-from gmi_engine.kernel import blob
+
 # One definition of the cell text formats, shared with the MaxCompute UDTF (kernel side).
-from gmi_engine.kernel import records
+from gmi_engine.kernel import blob, records
 from gmi_engine.kernel.records import dump_json, format_utc  # noqa: F401  (re-exported)
 
 # ---------------------------------------------------------------------------------------------

@@ -72,8 +72,7 @@ def open_gdal(name: str, what: str):
     return ds
 
 
-from gmi_engine.ancillary.aerosol import (  # noqa: E402  (Sample must exist first)
-    DEFAULT_AOD550, DEFAULT_WATER_VAPOUR, sample_aod_wv)
+from gmi_engine.ancillary.aerosol import DEFAULT_AOD550, DEFAULT_WATER_VAPOUR, sample_aod_wv  # noqa: E402  (Sample must exist first)
 from gmi_engine.ancillary.elevation import DEFAULT_ALTITUDE_KM, sample_altitude  # noqa: E402
 from gmi_engine.ancillary.modis_reference import sample_mod09a1  # noqa: E402
 

@@ -23,7 +23,6 @@ Rules (documented choices):
 from __future__ import annotations
 
 import functools
-
 import os
 from pathlib import Path
 from typing import Any, Iterable, List, Tuple

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import os
 import uuid
-from typing import Any, Iterable, List, Union
+from typing import Any, Iterable, Union
 
 import numpy as np
 from osgeo import gdal

@@ -17,8 +17,7 @@ import numpy as np
 from osgeo import gdal
 
 from gmi_engine.aster.geometry import SUBSYSTEM_RES_M, UtmCorners, geotransform, utm_epsg
-from gmi_engine.errors import (GmiFileError, MetadataValueError, MissingMetadataError,
-                               NotAsterL1TError)
+from gmi_engine.errors import GmiFileError, MetadataValueError, MissingMetadataError, NotAsterL1TError
 
 gdal.UseExceptions()
 

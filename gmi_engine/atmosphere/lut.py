@@ -249,14 +249,17 @@ class Lut:
 
     @property
     def meta(self) -> dict:
+        """The metadata stored with the table."""
         return self.tables.meta
 
     @property
     def envelope(self) -> Dict[str, Tuple[float, float]]:
+        """The (min, max) of each state axis the table covers."""
         return self.tables.envelope
 
     @property
     def aerosol_model(self) -> str:
+        """The 6S aerosol model the table was computed with."""
         return self.tables.aerosol_model
 
     @property
@@ -616,9 +619,11 @@ class CheckResult:
 
     @property
     def max_per_band(self) -> np.ndarray:
+        """The largest reflectance error of each band over every state and test reflectance."""
         return self.errors.max(axis=(0, 2))
 
     def worst_state(self, band: int) -> AtmosphereState:
+        """The state where ``band`` has its largest error."""
         return self.states[int(np.argmax(self.errors[:, band, :].max(axis=1)))]
 
 
@@ -639,6 +644,6 @@ def check_lut(lut: Lut, n_states: int = 200, seed: int = 0, processes: int = 2,
     start = time.perf_counter()
     looked_up = lut.coefficients_many(states)
     seconds_lut = time.perf_counter() - start
-    errors = np.stack([reflectance_errors(d, l, reflectances) for d, l in zip(direct, looked_up)])
+    errors = np.stack([reflectance_errors(d, lut_c, reflectances) for d, lut_c in zip(direct, looked_up)])
     return CheckResult(states, errors, tuple(reflectances), seconds_direct, seconds_lut)
 

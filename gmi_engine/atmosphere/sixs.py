@@ -184,8 +184,7 @@ def _write_cache(path: Path, state: AtmosphereState, run: BandRun) -> None:
 
 def build_sixs(state: AtmosphereState, band: str, binary: Path):
     """A configured ``Py6S.SixS`` for ``state`` and ``band`` (not run)."""
-    from Py6S import (AeroProfile, Altitudes, AtmosCorr, AtmosProfile, Geometry,
-                      PredefinedWavelengths, SixS, Wavelength)
+    from Py6S import AeroProfile, Altitudes, AtmosCorr, AtmosProfile, Geometry, PredefinedWavelengths, SixS, Wavelength
 
     s = SixS(str(binary))
     geometry = Geometry.User()

@@ -33,8 +33,16 @@ from osgeo import ogr, osr
 from gmi_engine.errors import BackendError, GmiFileError, SchemaError
 from gmi_engine.grid import DEFAULT_GRID, BoundsXY, TileGrid, TileIndex
 from gmi_engine.table import (
-    DN_BANDS, MODIS_BANDS, RESULT_SCHEMA, SOURCE_SCHEMA, STORE_FILENAME, ResultRow, SourceRow, StoredResult,
-    TableSchema, format_utc,
+    DN_BANDS,
+    MODIS_BANDS,
+    RESULT_SCHEMA,
+    SOURCE_SCHEMA,
+    STORE_FILENAME,
+    ResultRow,
+    SourceRow,
+    StoredResult,
+    TableSchema,
+    format_utc,
 )
 
 ogr.UseExceptions()
@@ -192,9 +200,12 @@ class LocalStore:
                 organization TEXT NOT NULL, organization_coordsys_id INTEGER NOT NULL,
                 definition TEXT NOT NULL, description TEXT)""")
             conn.executemany("INSERT INTO gpkg_spatial_ref_sys VALUES (?, ?, ?, ?, ?, ?)", [
-                ("Undefined cartesian SRS", -1, "NONE", -1, "undefined", "undefined cartesian coordinate reference system"),
-                ("Undefined geographic SRS", 0, "NONE", 0, "undefined", "undefined geographic coordinate reference system"),
-                ("WGS 84 geodetic", 4326, "EPSG", 4326, _srs_wkt(4326), "longitude/latitude coordinates in decimal degrees on the WGS 84 spheroid"),
+                ("Undefined cartesian SRS", -1, "NONE", -1, "undefined",
+                 "undefined cartesian coordinate reference system"),
+                ("Undefined geographic SRS", 0, "NONE", 0, "undefined",
+                 "undefined geographic coordinate reference system"),
+                ("WGS 84 geodetic", 4326, "EPSG", 4326, _srs_wkt(4326),
+                 "longitude/latitude coordinates in decimal degrees on the WGS 84 spheroid"),
                 ("WGS 84 / Pseudo-Mercator", SRS_ID, "EPSG", SRS_ID, _srs_wkt(SRS_ID), "the GMI global tile grid CRS"),
             ])
             conn.execute("""CREATE TABLE gpkg_contents (

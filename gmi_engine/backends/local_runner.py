@@ -12,17 +12,16 @@ import multiprocessing
 import os
 from concurrent.futures import FIRST_COMPLETED, ProcessPoolExecutor, wait
 from dataclasses import dataclass, field
-from pathlib import Path
 from typing import Any, Callable, Dict, Iterable, List, Mapping, Optional, Tuple
 
 from gmi_engine.backends.local import LocalStore
-from gmi_engine.grid import TileIndex
-from gmi_engine.kernel.pipeline import MASK_OUTPUT, METHODS, inputs_digest, merged_params, run
-from gmi_engine.kernel.records import result_cells
 from gmi_engine.errors import GmiInputError
 from gmi_engine.export.layout import ExportLayout
 from gmi_engine.export.results import ExportAssembler, ExportOptions, ExportReport, TileFile, write_tile_file
 from gmi_engine.export.style import index_style
+from gmi_engine.grid import TileIndex
+from gmi_engine.kernel.pipeline import MASK_OUTPUT, METHODS, inputs_digest, merged_params, run
+from gmi_engine.kernel.records import result_cells
 from gmi_engine.table import ResultRow, SourceRow, format_utc, load_json
 
 Progress = Callable[[int, int, TileIndex, str], None]

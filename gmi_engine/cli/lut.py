@@ -33,8 +33,7 @@ def _stamp(message: str) -> None:
 
 
 def _cmd_build(args) -> int:
-    from gmi_engine.atmosphere.lut import (DEFAULT_SPEC, QUICK_SPEC, build_lut, lut_file_name,
-                                           save_lut)
+    from gmi_engine.atmosphere.lut import DEFAULT_SPEC, QUICK_SPEC, build_lut, lut_file_name, save_lut
 
     spec = QUICK_SPEC if args.quick else DEFAULT_SPEC
     out = Path(args.out) if args.out else Path(lut_file_name(args.aerosol_model))
@@ -125,9 +124,9 @@ def _cmd_params(args) -> int:
     from gmi_engine.aster.reader import open_granule
     from gmi_engine.atmosphere.lut import load_lut
     from gmi_engine.atmosphere.sixs import compute_coefficients
+    from gmi_engine.errors import GmiInputError
     from gmi_engine.grid import DEFAULT_GRID, TileIndex
     from gmi_engine.ingest import IngestOptions, tile_state
-    from gmi_engine.errors import GmiInputError
     from gmi_engine.kernel.bands import BANDS
     from gmi_engine.tiling import granule_tiles
 

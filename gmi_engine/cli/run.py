@@ -4,9 +4,16 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
+from gmi_engine.cli.options import (
+    add_file_options,
+    add_method,
+    add_method_params,
+    add_tiles,
+    add_workspace,
+    file_options,
+    method_params,
+)
 from gmi_engine.errors import BackendError, GmiInputError
-from gmi_engine.cli.options import (add_file_options, add_method, add_method_params, add_tiles,
-                                    add_workspace, file_options, method_params)
 
 _EXAMPLES = """examples:
   gmi run --workspace ws --method mineral_indices            # all cores, resumable

@@ -47,7 +47,8 @@ def register(sub: argparse._SubParsersAction) -> None:
                     "so an export imports back losslessly.\n\n"
                     "examples:\n  gmi table export-csv --workspace work/ rows.csv\n"
                     "  gmi table export-csv --workspace work/ --tile 260,526 chino.csv\n"
-                    "  gmi table export-csv --workspace work/ --granule AST_L1T_00309062006180242_20150516014601_17781 g.csv")
+                    "  gmi table export-csv --workspace work/ \\\n"
+                    "      --granule AST_L1T_00309062006180242_20150516014601_17781 g.csv")
     _workspace(export)
     export.add_argument("out", metavar="OUT.csv", type=Path, help="CSV file to write (overwritten)")
     export.add_argument("--tile", action="append", type=tile_arg, metavar="IX,IY",

@@ -2,8 +2,9 @@
 
 Reads what :func:`~gmi_engine.export.export_results` wrote (one tile's GeoTIFFs, or the VRTs for
 the whole extent), resampled by GDAL onto one common extent -- cropped to the valid data -- of at
-most ``max_px`` pixels a side, and draws it with matplotlib (imported only when a PNG is made). The composite gets a 2-98 % stretch per channel; the index
-uses the stretch and ramp of its .qml, so the PNG looks like the layer in QGIS.
+most ``max_px`` pixels a side, and draws it with matplotlib (imported only when a PNG is made).
+The composite gets a 2-98 % stretch per channel; the index uses the stretch and ramp of its .qml,
+so the PNG looks like the layer in QGIS.
 """
 from __future__ import annotations
 

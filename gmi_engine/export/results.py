@@ -24,8 +24,15 @@ from gmi_engine.export import geotiff
 from gmi_engine.export.layout import RGB_PRESETS, ExportLayout
 from gmi_engine.export.stac import AssetInfo, dumps_item, stac_item
 from gmi_engine.export.style import (
-    REFLECTANCE_RANGE, OutputStyle, StretchSampler, gray_qml, index_style, multiband_qml,
-    pseudocolor_qml, resolve_stretch, write_qml,
+    REFLECTANCE_RANGE,
+    OutputStyle,
+    StretchSampler,
+    gray_qml,
+    index_style,
+    multiband_qml,
+    pseudocolor_qml,
+    resolve_stretch,
+    write_qml,
 )
 from gmi_engine.grid import DEFAULT_GRID, TileGrid, TileIndex
 from gmi_engine.kernel.mosaic import NO_DATA as PROVENANCE_NO_DATA

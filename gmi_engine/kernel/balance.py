@@ -95,6 +95,7 @@ class Pair(NamedTuple):
     apply: Tuple[int, ...]
 
     def to_json(self) -> Dict[str, Any]:
+        """The pairing as band names, for the provenance record."""
         return {"modis": MODIS_BANDS[self.modis], "fit": [BANDS[b] for b in self.fit],
                 "apply": [BANDS[b] for b in self.apply]}
 

@@ -10,7 +10,7 @@ band was not acquired. ``LOW`` (used by some archives, e.g. the GEE schema, for 
 is read as ``LO1`` on the VNIR bands, where only one low gain exists. On a SWIR band ``LOW`` is
 ambiguous (LO1 and LO2 differ by up to 5x) and is rejected rather than guessed.
 """
-from typing import Dict, Tuple, Union
+from typing import Union
 
 from gmi_engine.kernel.errors import GmiInputError
 

@@ -41,7 +41,7 @@ class IndexDefinition(NamedTuple):
     stretch: Dict[str, Any]
     ramp: str
     compiled: Formula
-    name_zh_CN: str = ""
+    name_zh_CN: str = ""  # noqa: N815 (the locale code zh_CN, as in the library JSON)
     group: str = ""
     targets: Tuple[str, ...] = ()
     credit: str = ""

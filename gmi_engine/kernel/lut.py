@@ -33,8 +33,7 @@ import zipfile
 
 import numpy as np
 
-from gmi_engine.kernel.errors import (GmiFileError, GmiInputError, LutChecksumError,
-                                      OutsideEnvelopeError)
+from gmi_engine.kernel.errors import GmiFileError, GmiInputError, LutChecksumError, OutsideEnvelopeError
 
 #: Layout version of the LUT file.
 LUT_FORMAT = "gmi-6s-lut/1"

@@ -42,8 +42,18 @@ from typing import Any, Dict, List, Mapping, Optional, Sequence, Tuple
 
 import numpy as np
 
-from .balance import (SWIR, Pair, aggregate, balance_params, cell_size, entry_values,
-                      parse_pairing, reference_reflectance, robust_fit, scale_factor)
+from .balance import (
+    SWIR,
+    Pair,
+    aggregate,
+    balance_params,
+    cell_size,
+    entry_values,
+    parse_pairing,
+    reference_reflectance,
+    robust_fit,
+    scale_factor,
+)
 from .bands import BANDS
 from .errors import GmiInputError
 from .mosaic import SWIR_CUTOFF, parse_time

@@ -26,8 +26,12 @@ import numpy as np
 from gmi_engine.kernel import KERNEL_VERSION
 from gmi_engine.kernel.bands import BAND_COLUMNS, BANDS, band_index
 from gmi_engine.kernel.errors import GmiInputError
-from gmi_engine.kernel.radiometry import (dn_to_radiance, surface_reflectance, toa_reflectance,
-                                          unit_conversion_coefficient)
+from gmi_engine.kernel.radiometry import (
+    dn_to_radiance,
+    surface_reflectance,
+    toa_reflectance,
+    unit_conversion_coefficient,
+)
 
 METHODS = ("mosaic", "color_balancing", "mineral_indices")
 MASK_OUTPUT = "valid_mask"
@@ -128,7 +132,8 @@ def _mosaic(rows: Sequence[Mapping[str, Any]], params: Mapping[str, Any],
     return result, provenance, {"mosaic": meta, "reflectance": sorted(set(kinds))}
 
 
-def _balanced(rows: Sequence[Mapping[str, Any]], params: Mapping[str, Any]) -> Tuple[np.ndarray, np.ndarray, Dict[str, Any]]:
+def _balanced(rows: Sequence[Mapping[str, Any]], params: Mapping[str, Any]
+              ) -> Tuple[np.ndarray, np.ndarray, Dict[str, Any]]:
     """The granules normalized to each other on their overlap (kernel/overlap.py), mosaicked,
     and balanced per band to the tile's MOD09A1 reference (skipped without one)."""
     from gmi_engine.kernel.balance import balance

@@ -11,9 +11,9 @@ from dataclasses import dataclass, field
 from typing import Sequence, Union
 
 import numpy as np
+import pyhdf.V  # noqa: F401  (registers the V interface used by HDF.vgstart)
 from pyhdf.HDF import HC, HDF
 from pyhdf.SD import SD, SDC
-import pyhdf.V  # noqa: F401  (registers the V interface used by HDF.vgstart)
 
 _SDC_TYPES = {
     np.dtype(np.uint8): (SDC.UINT8, "DFNT_UINT8"),

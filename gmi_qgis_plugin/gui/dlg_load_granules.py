@@ -9,14 +9,33 @@ from qgis.gui import QgsFileWidget, QgsMessageBar
 from qgis.PyQt.QtCore import Qt
 from qgis.PyQt.QtGui import QColor
 from qgis.PyQt.QtWidgets import (
-    QAbstractItemView, QCheckBox, QDialog, QDialogButtonBox, QFileDialog, QFormLayout, QGroupBox,
-    QHBoxLayout, QHeaderView, QLabel, QProgressBar, QPushButton, QTableWidget, QTableWidgetItem,
-    QVBoxLayout, QWidget,
+    QAbstractItemView,
+    QCheckBox,
+    QDialog,
+    QDialogButtonBox,
+    QFileDialog,
+    QFormLayout,
+    QGroupBox,
+    QHBoxLayout,
+    QHeaderView,
+    QLabel,
+    QProgressBar,
+    QPushButton,
+    QTableWidget,
+    QTableWidgetItem,
+    QVBoxLayout,
+    QWidget,
 )
 
 from gmi_qgis_plugin.toolbelt.granules import (
-    SWIR_ABSENT, SWIR_OK, SWIR_POST_2008, GranuleSummary, find_ancillaries, find_granule_files,
-    guess_ancillary_folder, summarize,
+    SWIR_ABSENT,
+    SWIR_OK,
+    SWIR_POST_2008,
+    GranuleSummary,
+    find_ancillaries,
+    find_granule_files,
+    guess_ancillary_folder,
+    summarize,
 )
 from gmi_qgis_plugin.toolbelt.icons import plugin_icon, theme_icon
 from gmi_qgis_plugin.toolbelt.layers import footprints_layer

@@ -6,7 +6,15 @@ from typing import Optional
 from qgis.gui import QgsAuthConfigSelect, QgsFileWidget, QgsOptionsPageWidget, QgsOptionsWidgetFactory
 from qgis.PyQt.QtGui import QIcon
 from qgis.PyQt.QtWidgets import (
-    QCheckBox, QComboBox, QFormLayout, QGroupBox, QLabel, QLineEdit, QSpinBox, QVBoxLayout, QWidget,
+    QCheckBox,
+    QComboBox,
+    QFormLayout,
+    QGroupBox,
+    QLabel,
+    QLineEdit,
+    QSpinBox,
+    QVBoxLayout,
+    QWidget,
 )
 
 from gmi_qgis_plugin.__about__ import __title__, __uri_homepage__, __version__
@@ -91,7 +99,9 @@ class PlgOptionsFactory(QgsOptionsWidgetFactory):
         self.setTitle(__title__)
 
     def icon(self) -> QIcon:
+        """The GMI icon on the options page tab."""
         return plugin_icon("gmi")
 
-    def createWidget(self, parent: QWidget) -> ConfigOptionsPage:  # noqa: N802
+    def createWidget(self, parent: QWidget) -> ConfigOptionsPage:  # noqa: N802 (QGIS API)
+        """A new GMI options page."""
         return ConfigOptionsPage(parent)

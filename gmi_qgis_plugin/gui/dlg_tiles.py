@@ -4,21 +4,43 @@ from __future__ import annotations
 from typing import Dict, List, Optional
 
 from qgis.core import (
-    Qgis, QgsCoordinateReferenceSystem, QgsCoordinateTransform, QgsMapLayerProxyModel, QgsProject,
-    QgsRectangle, QgsVectorLayer,
+    Qgis,
+    QgsCoordinateReferenceSystem,
+    QgsCoordinateTransform,
+    QgsMapLayerProxyModel,
+    QgsProject,
+    QgsRectangle,
+    QgsVectorLayer,
 )
 from qgis.gui import QgsMapCanvas, QgsMapLayerComboBox, QgsMessageBar
 from qgis.PyQt.QtCore import Qt, QTimer
 from qgis.PyQt.QtWidgets import (
-    QAbstractItemView, QCheckBox, QDialog, QDialogButtonBox, QGridLayout, QGroupBox, QHBoxLayout,
-    QHeaderView, QLabel, QPushButton, QTableWidget, QTableWidgetItem, QVBoxLayout, QWidget,
+    QAbstractItemView,
+    QCheckBox,
+    QDialog,
+    QDialogButtonBox,
+    QGridLayout,
+    QGroupBox,
+    QHBoxLayout,
+    QHeaderView,
+    QLabel,
+    QPushButton,
+    QTableWidget,
+    QTableWidgetItem,
+    QVBoxLayout,
+    QWidget,
 )
 
 from gmi_engine.grid import DEFAULT_GRID, TileIndex
 from gmi_qgis_plugin.gui.maptool_tiles import ADD, REMOVE, TOGGLE, MapToolTiles
 from gmi_qgis_plugin.toolbelt.icons import plugin_icon, theme_icon
 from gmi_qgis_plugin.toolbelt.layers import (
-    CRS_GRID, TooManyTiles, fill_grid_layer, grid_extent, grid_layer, tiles_in_extent,
+    CRS_GRID,
+    TooManyTiles,
+    fill_grid_layer,
+    grid_extent,
+    grid_layer,
+    tiles_in_extent,
     tiles_of_geometries,
 )
 from gmi_qgis_plugin.toolbelt.log_handler import PlgLogger
@@ -278,7 +300,8 @@ class DlgTiles(QDialog):
         self.canvas.setExtent(extent)
         self.canvas.refresh()
 
-    def closeEvent(self, event) -> None:  # noqa: N802
+    def closeEvent(self, event) -> None:  # noqa: N802 (Qt API)
+        """Give the canvas its previous map tool back."""
         if self.canvas.mapTool() is self.map_tool:
             self.canvas.unsetMapTool(self.map_tool)
         super().closeEvent(event)

@@ -4,8 +4,14 @@ from __future__ import annotations
 from typing import List
 
 from qgis.core import (
-    QgsCoordinateReferenceSystem, QgsCoordinateTransform, QgsCsException, QgsGeometry, QgsPointXY, QgsProject,
-    QgsRectangle, QgsWkbTypes,
+    QgsCoordinateReferenceSystem,
+    QgsCoordinateTransform,
+    QgsCsException,
+    QgsGeometry,
+    QgsPointXY,
+    QgsProject,
+    QgsRectangle,
+    QgsWkbTypes,
 )
 from qgis.gui import QgsMapCanvas, QgsMapMouseEvent, QgsMapTool, QgsRubberBand
 from qgis.PyQt.QtCore import QPoint, Qt, pyqtSignal
@@ -36,18 +42,21 @@ class MapToolTiles(QgsMapTool):
         self._band.setWidth(1)
         self.setCursor(Qt.CursorShape.CrossCursor)
 
-    def canvasPressEvent(self, event: QgsMapMouseEvent) -> None:  # noqa: N802
+    def canvasPressEvent(self, event: QgsMapMouseEvent) -> None:  # noqa: N802 (QGIS API)
+        """Start a click or a drag."""
         if event.button() == Qt.MouseButton.LeftButton:
             self._pressed = True
             self._start = event.pos()
 
-    def canvasMoveEvent(self, event: QgsMapMouseEvent) -> None:  # noqa: N802
+    def canvasMoveEvent(self, event: QgsMapMouseEvent) -> None:  # noqa: N802 (QGIS API)
+        """Draw the rectangle being dragged."""
         if not self._pressed:
             return
         rect = self._map_rect(self._start, event.pos())
         self._band.setToGeometry(QgsGeometry.fromRect(rect), None)
 
-    def canvasReleaseEvent(self, event: QgsMapMouseEvent) -> None:  # noqa: N802
+    def canvasReleaseEvent(self, event: QgsMapMouseEvent) -> None:  # noqa: N802 (QGIS API)
+        """Pick the tile clicked, or add (remove with Ctrl) the tiles of the dragged rectangle."""
         if not self._pressed or event.button() != Qt.MouseButton.LeftButton:
             return
         self._pressed = False
@@ -60,6 +69,7 @@ class MapToolTiles(QgsMapTool):
             self.pick_rect(self._map_rect(self._start, end), REMOVE if remove else ADD)
 
     def deactivate(self) -> None:
+        """Drop the rubber band when another tool takes over."""
         self._band.reset(QgsWkbTypes.GeometryType.PolygonGeometry)
         self._pressed = False
         super().deactivate()

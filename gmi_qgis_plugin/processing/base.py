@@ -30,7 +30,6 @@ from qgis.PyQt.QtCore import QCoreApplication
 from qgis.PyQt.QtGui import QIcon
 
 from gmi_engine.atmosphere.state import AEROSOL_MODELS
-from gmi_engine.kernel.pipeline import METHODS
 from gmi_qgis_plugin.__about__ import __icon_path__, __uri_repository__, plugin_path
 
 GROUP_PIPELINE = "pipeline"

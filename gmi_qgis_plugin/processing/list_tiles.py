@@ -138,7 +138,7 @@ class ListTiles(GranuleParameters, GmiAlgorithm):
 
 def extent_tiles(extent: QgsRectangle, max_tiles: int) -> list:
     """Tiles whose interior overlaps an EPSG:3857 extent (edge-only contact left out)."""
-    from gmi_engine.grid import DEFAULT_GRID, TileIndex, WORLD_HALF_WIDTH_M
+    from gmi_engine.grid import DEFAULT_GRID, WORLD_HALF_WIDTH_M, TileIndex
 
     grid = DEFAULT_GRID
     limit = WORLD_HALF_WIDTH_M

@@ -11,10 +11,24 @@ from pathlib import Path
 from typing import Dict, Iterable, List, Mapping, Optional, Sequence, Set, Tuple
 
 from qgis.core import (
-    QgsCategorizedSymbolRenderer, QgsCoordinateReferenceSystem, QgsCoordinateTransform, QgsFeature,
-    QgsFillSymbol, QgsGeometry, QgsLayerTreeGroup, QgsPalLayerSettings, QgsPointXY, QgsProject,
-    QgsRasterLayer, QgsRectangle, QgsRendererCategory, QgsRuleBasedRenderer, QgsTextBufferSettings,
-    QgsTextFormat, QgsVectorLayer, QgsVectorLayerSimpleLabeling,
+    QgsCategorizedSymbolRenderer,
+    QgsCoordinateReferenceSystem,
+    QgsCoordinateTransform,
+    QgsFeature,
+    QgsFillSymbol,
+    QgsGeometry,
+    QgsLayerTreeGroup,
+    QgsPalLayerSettings,
+    QgsPointXY,
+    QgsProject,
+    QgsRasterLayer,
+    QgsRectangle,
+    QgsRendererCategory,
+    QgsRuleBasedRenderer,
+    QgsTextBufferSettings,
+    QgsTextFormat,
+    QgsVectorLayer,
+    QgsVectorLayerSimpleLabeling,
 )
 from qgis.PyQt.QtCore import QT_TRANSLATE_NOOP, QCoreApplication
 from qgis.PyQt.QtGui import QColor, QFont

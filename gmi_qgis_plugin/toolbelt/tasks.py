@@ -76,7 +76,8 @@ class EngineTask(QgsTask):
         self.error: Optional[BaseException] = None
         self.traceback_text = ""
 
-    def run(self) -> bool:  # worker thread: no project, layer or widget access here
+    def run(self) -> bool:
+        """Do the work on the worker thread (no project, layer or widget access here)."""
         try:
             self.result = self._work(TaskContext(self))
         except TaskCancelled as exc:
@@ -91,7 +92,8 @@ class EngineTask(QgsTask):
             return False
         return True
 
-    def finished(self, result: bool) -> None:  # main thread
+    def finished(self, result: bool) -> None:
+        """Report the outcome on the main thread."""
         if not result and self.error is None:
             self.error = TaskCancelled()
         if self.traceback_text:

@@ -10,9 +10,20 @@ import sys
 from pathlib import Path
 
 import pytest
+from plugin_support import LogCapture, layer_by_name, wait_until
 from qgis.core import (
-    QgsCategorizedSymbolRenderer, QgsCoordinateReferenceSystem, QgsFeature, QgsGeometry, QgsLayerTreeGroup,
-    QgsPointXY, QgsProject, QgsRasterLayer, QgsRectangle, QgsRuleBasedRenderer, QgsSettings, QgsVectorLayer,
+    QgsCategorizedSymbolRenderer,
+    QgsCoordinateReferenceSystem,
+    QgsFeature,
+    QgsGeometry,
+    QgsLayerTreeGroup,
+    QgsPointXY,
+    QgsProject,
+    QgsRasterLayer,
+    QgsRectangle,
+    QgsRuleBasedRenderer,
+    QgsSettings,
+    QgsVectorLayer,
 )
 
 import gmi_qgis_plugin
@@ -23,11 +34,9 @@ from gmi_qgis_plugin.gui.maptool_tiles import TOGGLE
 from gmi_qgis_plugin.toolbelt.jobs import FINISHED
 from gmi_qgis_plugin.toolbelt.layers import grid_extent, tiles_in_extent
 from gmi_qgis_plugin.toolbelt.preferences import SETTINGS_GROUP, PlgOptionsManager
-from plugin_support import LogCapture, layer_by_name, wait_until
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "unit"))
-from odps_fake import (FAKE_ACCESS_ID, FAKE_SECRET, FakeMaxCompute, fake_numpy_wheel,  # noqa: E402
-                       isolated_udtf_executor)
+from odps_fake import FAKE_ACCESS_ID, FAKE_SECRET, FakeMaxCompute, fake_numpy_wheel, isolated_udtf_executor
 
 CHINO = TileIndex(260, 526)
 NORTH = TileIndex(260, 525)

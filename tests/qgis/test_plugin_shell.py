@@ -8,6 +8,7 @@ from configparser import ConfigParser
 from pathlib import Path
 
 import pytest
+from plugin_support import LogCapture
 from qgis.core import Qgis, QgsApplication, QgsSettings
 from qgis.PyQt.QtCore import QCoreApplication, QTranslator
 from qgis.PyQt.QtWidgets import QAction
@@ -16,7 +17,6 @@ import gmi_qgis_plugin
 from gmi_qgis_plugin import __about__
 from gmi_qgis_plugin.toolbelt.log_handler import MASK, PlgLogger
 from gmi_qgis_plugin.toolbelt.preferences import SETTINGS_GROUP, PlgOptionsManager, PlgSettingsStructure
-from plugin_support import LogCapture
 
 ROOT = Path(__file__).resolve().parents[2]
 

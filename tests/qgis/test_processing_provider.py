@@ -104,9 +104,9 @@ def test_enum_parameters_use_stable_strings(provider):
     assert alg.parameterDefinition("WORKERS").defaultValue() == 1
     ingest = QgsApplication.processingRegistry().createAlgorithmById("gmi:ingest_granules")
     assert ingest.parameterDefinition("OZONE").defaultValue() == pytest.approx(DEFAULT_OZONE_CM_ATM)
-    from gmi_engine.ingest import DEFAULT_OZONE_CM_ATM as engine_ozone
+    from gmi_engine.ingest import DEFAULT_OZONE_CM_ATM as ENGINE_OZONE
 
-    assert DEFAULT_OZONE_CM_ATM == engine_ozone
+    assert DEFAULT_OZONE_CM_ATM == ENGINE_OZONE
     export = QgsApplication.processingRegistry().createAlgorithmById("gmi:export_results")
     from gmi_engine.export import REFLECTANCE_DTYPES
     from gmi_engine.export.geotiff import COMPRESSIONS

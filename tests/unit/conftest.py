@@ -2,10 +2,9 @@
 from __future__ import annotations
 
 import pytest
+from synth_cases import CASES
 
 from gmi_engine.synth.aster import write_aster_l1t
-
-from synth_cases import CASES
 
 
 @pytest.fixture(scope="session")

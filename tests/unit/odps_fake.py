@@ -35,6 +35,7 @@ import uuid
 import xml.etree.ElementTree as ET
 from dataclasses import dataclass, field
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from pathlib import Path
 from typing import Any, Callable, Dict, List, Optional, Tuple
 from urllib.parse import parse_qsl, unquote, urlsplit
 
@@ -264,7 +265,8 @@ class FakeMaxCompute:
                                  inst.status, inst.task_name, _rfc822(), inst.task_status.upper()))
         if "instanceprogress" in req.query:
             span = max(1e-6, inst.finish_at - inst.submitted)
-            done = 100 if inst.status == "Terminated" else min(90, int(100 * (time.monotonic() - inst.submitted) / span))
+            elapsed = time.monotonic() - inst.submitted
+            done = 100 if inst.status == "Terminated" else min(90, int(100 * elapsed / span))
             stages = [("M1_job_0", 4, done), ("R2_1_job_0", 2, max(0, done - 20))]
             body = "".join(
                 "<Stage ID=\"{}\"><BackupWorkers>0</BackupWorkers><TerminatedWorkers>{}</TerminatedWorkers>"
@@ -576,7 +578,7 @@ def _make_handler(fake: FakeMaxCompute):
             if self.command != "HEAD":
                 self.wfile.write(body)
 
-        do_GET = do_POST = do_PUT = do_DELETE = do_HEAD = _serve
+        do_GET = do_POST = do_PUT = do_DELETE = do_HEAD = _serve  # noqa: N815 (http.server API)
 
         def log_message(self, *args: Any) -> None:
             return
@@ -683,8 +685,10 @@ def parse_gmi_job(sql: str) -> Dict[str, Any]:
 
 def gmi_job_rows(fake: FakeMaxCompute, job: Dict[str, Any]) -> List[list]:
     """The UDTF's input rows in DISTRIBUTE/SORT order (one reducer), acquired as naive UTC."""
+    from datetime import datetime as _dt
+    from datetime import timedelta as _td
+
     from odps import utils as odps_utils
-    from datetime import datetime as _dt, timedelta as _td
 
     table = fake.tables[job["source_table"]]
     names = [n for n, _, _ in table.columns]
@@ -771,7 +775,7 @@ def local_reference(workspace, method: str) -> Dict[tuple, Dict[str, Any]]:
     return _LOCAL_REFERENCE[key]
 
 
-def fake_numpy_wheel(path, python_tag: str = "cp37", platform: str = "x86_64") -> "Path":
+def fake_numpy_wheel(path, python_tag: str = "cp37", platform: str = "x86_64") -> Path:
     """A stand-in numpy wheel with the layout GMI checks (the real cp37 wheel is not installed
     here; the isolated executor imports the machine's numpy instead)."""
     import zipfile

@@ -11,8 +11,15 @@ from osgeo import gdal
 from pyproj import Transformer
 
 from gmi_engine.ancillary import (
-    DEFAULT_ALTITUDE_KM, DEFAULT_AOD550, DEFAULT_WATER_VAPOUR, Sample, as_bounds, sample_altitude,
-    sample_aod_wv, sample_mod09a1)
+    DEFAULT_ALTITUDE_KM,
+    DEFAULT_AOD550,
+    DEFAULT_WATER_VAPOUR,
+    Sample,
+    as_bounds,
+    sample_altitude,
+    sample_aod_wv,
+    sample_mod09a1,
+)
 from gmi_engine.errors import GmiFileError, GmiInputError
 from gmi_engine.synth.gdem import elevation_at, write_gdem
 from gmi_engine.synth.modis import aster_to_modis, truth_path, write_mcd19a2, write_mod09a1

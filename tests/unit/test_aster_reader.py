@@ -8,8 +8,7 @@ import pytest
 from pyhdf.SD import SD, SDC
 
 from gmi_engine.aster.reader import open_granule
-from gmi_engine.errors import (GmiError, GmiFileError, MetadataValueError, MissingMetadataError,
-                               NotAsterL1TError)
+from gmi_engine.errors import GmiError, GmiFileError, MetadataValueError, MissingMetadataError, NotAsterL1TError
 from gmi_engine.synth.aster import load_truth
 
 

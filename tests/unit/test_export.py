@@ -14,6 +14,7 @@ from osgeo import gdal, osr
 
 from gmi_engine import __version__
 from gmi_engine.backends.local import LocalStore
+from gmi_engine.cli.export import resolve_method
 from gmi_engine.cli.main import main as gmi_main
 from gmi_engine.errors import GmiError, GmiFileError, GmiInputError
 from gmi_engine.export import ExportLayout, check_stac_item, export_results, quicklook_png
@@ -22,7 +23,6 @@ from gmi_engine.export.quicklook import DPI, FIGURE_INCHES, valid_bounds
 from gmi_engine.export.ramps import RAMPS, ramp_colors
 from gmi_engine.export.stac import granule_time, provenance
 from gmi_engine.export.style import StretchSampler, resolve_stretch
-from gmi_engine.cli.export import resolve_method
 from gmi_engine.grid import DEFAULT_GRID, TileIndex
 from gmi_engine.indices import QGIS_COLOR_RAMPS, default_library
 from gmi_engine.table import MASK_OUTPUT, ResultRow

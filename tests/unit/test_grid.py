@@ -12,8 +12,15 @@ from osgeo import gdal, ogr, osr
 
 from gmi_engine.cli.main import main as gmi
 from gmi_engine.errors import GmiError, GmiInputError
-from gmi_engine.grid import (DEFAULT_GRID, MERCATOR_MAX_LAT, MODIS_TILE_PX, WORLD_HALF_WIDTH_M,
-                             BoundsXY, TileGrid, TileIndex)
+from gmi_engine.grid import (
+    DEFAULT_GRID,
+    MERCATOR_MAX_LAT,
+    MODIS_TILE_PX,
+    WORLD_HALF_WIDTH_M,
+    BoundsXY,
+    TileGrid,
+    TileIndex,
+)
 
 gdal.UseExceptions()
 

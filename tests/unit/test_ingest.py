@@ -1,8 +1,6 @@
 """Ingest of the small demo set into a local workspace (issue: reader, grid and ingest)."""
 from __future__ import annotations
 
-import json
-
 import numpy as np
 import pytest
 
@@ -11,7 +9,6 @@ from gmi_engine.atmosphere.coefficients import Coefficients
 from gmi_engine.backends.local import LocalStore
 from gmi_engine.cli.main import main
 from gmi_engine.grid import TileIndex
-from gmi_engine.ingest import IngestOptions, ingest_granule
 from gmi_engine.synth.aster import load_truth
 from gmi_engine.tiling import cut_granule, granule_tiles
 

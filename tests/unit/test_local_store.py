@@ -45,7 +45,8 @@ def make_row(granule: str, tile=(260, 526), hours: float = 0.0, shape=(40, 50), 
         min_row=3, max_row=3 + shape[0] - 1, min_col=5, max_col=5 + shape[1] - 1,
         bands={b: cube[i] for i, b in enumerate(bands)}, meta={"seed": seed},
         ac={"bands": {"b01": {"xa": 0.003, "xb": 0.1, "xc": 0.15}}}, quality={"swir_usable": True},
-        modis={"m0{}".format(i): rng.integers(0, 5000, (256, 256), dtype=np.int16) for i in range(1, 8)} if modis else {},
+        modis={"m0{}".format(i): rng.integers(0, 5000, (256, 256), dtype=np.int16) for i in range(1, 8)}
+        if modis else {},
     )
 
 
@@ -97,7 +98,8 @@ def test_gdal_reads_tiles_as_polygon_layers(store: LocalStore) -> None:
     assert layer.GetExtent() == (west.xmin, north.xmax, north.ymin, west.ymax)
     content = ds.ExecuteSQL("SELECT min_x, min_y, max_x, max_y FROM gpkg_contents WHERE table_name='gmi_source'")
     f = content.GetNextFeature()
-    assert (f.GetField(0), f.GetField(1), f.GetField(2), f.GetField(3)) == (west.xmin, north.ymin, north.xmax, west.ymax)
+    bounds = (f.GetField(0), f.GetField(1), f.GetField(2), f.GetField(3))
+    assert bounds == (west.xmin, north.ymin, north.xmax, west.ymax)
     ds.ReleaseResultSet(content)
     result = ds.GetLayerByName("gmi_result")
     feature = result.GetNextFeature()

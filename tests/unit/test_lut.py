@@ -61,7 +61,7 @@ def test_shipped_lut_matches_direct_6s_inside_envelope(lut, cache_dir):
                       aot550=1.5, water_vapour=0.25, altitude_km=0.0, ozone=0.5)]
     direct = compute_many(states, processes=2, cache_dir=cache_dir)
     looked_up = lut.coefficients_many(states)
-    errors = np.stack([reflectance_errors(d, l) for d, l in zip(direct, looked_up)])
+    errors = np.stack([reflectance_errors(d, lut_c) for d, lut_c in zip(direct, looked_up)])
     worst = errors.max(axis=(0, 2))
     assert errors.shape == (len(states), 9, len(CHECK_REFLECTANCES))
     assert worst.max() <= ACCURACY, "max |d rho| per band: {}".format(np.round(worst, 5))

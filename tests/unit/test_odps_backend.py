@@ -16,17 +16,23 @@ import xml.etree.ElementTree as ET
 import zipfile
 
 import pytest
+from odps_fake import (
+    FAKE_ACCESS_ID,
+    FAKE_SECRET,
+    FakeMaxCompute,
+    fake_numpy_wheel,
+    isolated_udtf_executor,
+    local_reference,
+    parse_gmi_job,
+)
 
-from gmi_engine.cli import main as cli
 from gmi_engine.backends import odps as ob
 from gmi_engine.backends.local import LocalStore
+from gmi_engine.cli import main as cli
 from gmi_engine.errors import BackendError, GmiInputError
 from gmi_engine.grid import TileIndex
 from gmi_engine.kernel import records
 from gmi_engine.table import RESULT_SCHEMA, SOURCE_SCHEMA, SourceRow
-
-from odps_fake import (FAKE_ACCESS_ID, FAKE_SECRET, FakeMaxCompute, fake_numpy_wheel, isolated_udtf_executor,
-                       local_reference, parse_gmi_job)
 
 STS_TOKEN = "fake-sts-token-CAIS-never-real"
 
@@ -380,7 +386,8 @@ def test_gmi_run_backend_odps_end_to_end_is_byte_identical(fake, demo_workspace,
     out = capsys.readouterr().out
     assert "rows in 1 block(s)" in out and "48 result rows of 2 tile(s)" in out and "Logview:" in out
     # the job ran the uploaded bundle (kernel from the archive resource), not this checkout
-    assert "/work/gmi_kernel_" in fake.last_kernel_file and ".zip/gmi_engine/kernel/pipeline.py" in fake.last_kernel_file
+    assert "/work/gmi_kernel_" in fake.last_kernel_file
+    assert ".zip/gmi_engine/kernel/pipeline.py" in fake.last_kernel_file
     reference = local_reference(demo_workspace[0], "mineral_indices")
     with LocalStore(workspace, create=False) as store:
         got = {r.key: r.to_dict() for r in store.iter_results("mineral_indices")}

@@ -6,6 +6,7 @@ import json
 
 import numpy as np
 import pytest
+from test_balance import band_ratio, reference_from, scene_truth, with_error
 
 from gmi_engine.errors import GmiInputError
 from gmi_engine.grid import TileIndex
@@ -15,8 +16,6 @@ from gmi_engine.kernel.indices import compute_indices
 from gmi_engine.kernel.mosaic import mosaic
 from gmi_engine.kernel.overlap import normalize
 from gmi_engine.kernel.pipeline import run
-
-from test_balance import band_ratio, reference_from, scene_truth, with_error
 
 #: Independent known gain errors of the bad granule, one per band (B1 ... B9).
 ERROR = np.array([1.10, 0.95, 1.04, 0.93, 1.07, 0.94, 1.09, 0.92, 1.05], dtype=np.float32)

@@ -7,12 +7,18 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from gmi_engine.cli import main as cli
 from gmi_engine.backends.local import LocalStore
+from gmi_engine.cli import main as cli
 from gmi_engine.errors import SchemaError
 from gmi_engine.grid import TileGrid
 from gmi_engine.refcsv import (
-    AC_COLUMN, BAND_COLUMNS, COLUMNS, MODIS_COLUMNS, read_reference_csv, row_from_reference, row_to_reference,
+    AC_COLUMN,
+    BAND_COLUMNS,
+    COLUMNS,
+    MODIS_COLUMNS,
+    read_reference_csv,
+    row_from_reference,
+    row_to_reference,
     write_reference_csv,
 )
 from gmi_engine.table import SourceRow
@@ -172,7 +178,8 @@ def _record(**changes):
     ({"meta": "[]"}, "^meta: expected a JSON object"),
     ({"meta": "{}", "granule_id": "my_granule"}, "^acquired: cannot tell the acquisition time of 'my_granule'"),
     ({AC_COLUMN: json.dumps({"VNIR_Swath:ImageData1": {"a": 1}})}, "^atmospheric_correction_paras: entry"),
-    ({MODIS_COLUMNS["m01"]: (np.full((256, 256), 0.5)).tobytes().hex()}, "^modis_VNIR_Swath_ImageData1: float64 values"),
+    ({MODIS_COLUMNS["m01"]: (np.full((256, 256), 0.5)).tobytes().hex()},
+     "^modis_VNIR_Swath_ImageData1: float64 values"),
     ({MODIS_COLUMNS["m02"]: "00" * 100}, "^modis_VNIR_Swath_ImageData2: 100 bytes is not a 256x256"),
 ])
 def test_bad_cells_name_the_column(changes, message) -> None:
@@ -208,9 +215,12 @@ def test_reserved_meta_key_is_refused() -> None:
 
 
 @pytest.mark.parametrize("meta, granule, expected", [
-    ({"CALENDARDATE": "20050519", "TIMEOFDAY": "181928427000Z"}, "G", datetime(2005, 5, 19, 18, 19, 28, 427000, tzinfo=UTC)),
-    ({"CALENDARDATE": "20050519", "TIMEOFDAY": "181928.5Z"}, "G", datetime(2005, 5, 19, 18, 19, 28, 500000, tzinfo=UTC)),
-    ({"CALENDARDATE": "20050519", "TIMEOFDAY": "181928427000Z"}, GRANULE, datetime(2005, 5, 19, 18, 19, 28, 427000, tzinfo=UTC)),
+    ({"CALENDARDATE": "20050519", "TIMEOFDAY": "181928427000Z"}, "G",
+     datetime(2005, 5, 19, 18, 19, 28, 427000, tzinfo=UTC)),
+    ({"CALENDARDATE": "20050519", "TIMEOFDAY": "181928.5Z"}, "G",
+     datetime(2005, 5, 19, 18, 19, 28, 500000, tzinfo=UTC)),
+    ({"CALENDARDATE": "20050519", "TIMEOFDAY": "181928427000Z"}, GRANULE,
+     datetime(2005, 5, 19, 18, 19, 28, 427000, tzinfo=UTC)),
     ({"CALENDARDATE": "2005-05-19"}, GRANULE, datetime(2006, 9, 6, 18, 2, 42, tzinfo=UTC)),
 ])
 def test_acquisition_time_of_reference_rows(meta, granule, expected) -> None:

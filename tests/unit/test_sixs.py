@@ -18,8 +18,8 @@ from gmi_engine.atmosphere import (
     Coefficients,
     compute_coefficients,
     forward_radiance,
+    sixs,
 )
-from gmi_engine.atmosphere import sixs
 from gmi_engine.errors import GmiFileError, GmiInputError, SixSError
 from gmi_engine.kernel.bands import BANDS, E0_6S
 from gmi_engine.kernel.radiometry import surface_reflectance, toa_reflectance

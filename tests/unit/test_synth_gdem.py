@@ -7,8 +7,7 @@ import numpy as np
 import pytest
 from osgeo import gdal, osr
 
-from gmi_engine.synth.gdem import (
-    NODATA, elevation_at, gdem_geotransform, gdem_name, tiles_covering, write_gdem)
+from gmi_engine.synth.gdem import NODATA, elevation_at, gdem_geotransform, gdem_name, tiles_covering, write_gdem
 
 
 def test_names_use_the_south_west_corner():

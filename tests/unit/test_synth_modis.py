@@ -14,8 +14,14 @@ from osgeo import gdal, osr
 from gmi_engine.ancillary import sample_mod09a1
 from gmi_engine.synth import sinusoidal as sinu
 from gmi_engine.synth.modis import (
-    BACKGROUND_REFLECTANCE, MODIS_FROM_ASTER, aster_to_modis, composite_start, truth_path,
-    write_mcd19a2, write_mod09a1)
+    BACKGROUND_REFLECTANCE,
+    MODIS_FROM_ASTER,
+    aster_to_modis,
+    composite_start,
+    truth_path,
+    write_mcd19a2,
+    write_mod09a1,
+)
 from gmi_engine.synth.scene import MATERIALS, SurfaceScene
 
 DATE = dt.date(2006, 9, 6)

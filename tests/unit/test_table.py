@@ -10,7 +10,15 @@ from odps.models import TableSchema as OdpsTableSchema
 from gmi_engine.errors import BlobError, CellTooLargeError, SchemaError
 from gmi_engine.kernel import blob
 from gmi_engine.table import (
-    DN_BANDS, MASK_OUTPUT, MODIS_BANDS, RESULT_SCHEMA, SOURCE_SCHEMA, ResultRow, SourceRow, format_utc, parse_utc,
+    DN_BANDS,
+    MASK_OUTPUT,
+    MODIS_BANDS,
+    RESULT_SCHEMA,
+    SOURCE_SCHEMA,
+    ResultRow,
+    SourceRow,
+    format_utc,
+    parse_utc,
 )
 
 UTC = timezone.utc

@@ -12,6 +12,7 @@ import pytest
 from odps import options
 from odps.udf import get_annotation
 from odps.udf.tools import runners
+from odps_fake import local_reference
 
 from gmi_engine.backends import udtf
 from gmi_engine.backends.local import LocalStore
@@ -20,8 +21,6 @@ from gmi_engine.backends.udtf import GmiUdtf
 from gmi_engine.errors import BackendError, CellTooLargeError, GmiInputError, SchemaError
 from gmi_engine.kernel import pipeline, records
 from gmi_engine.table import DN_BANDS, RESULT_SCHEMA, SOURCE_SCHEMA, ResultRow, SourceRow
-
-from odps_fake import local_reference
 
 REPO = Path(__file__).resolve().parents[2]
 SMALL = {"tile_px": 16}
