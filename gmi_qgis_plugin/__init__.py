@@ -12,7 +12,7 @@ if _EXT_LIBS.is_dir() and str(_EXT_LIBS) not in sys.path:
     sys.path.insert(0, str(_EXT_LIBS))
 
 
-def classFactory(iface):  # noqa: N802 (QGIS API name)
+def classFactory(iface):
     """Create the plugin; imports stay lazy so QGIS starts fast."""
     from gmi_qgis_plugin.plugin_main import GmiPlugin
 

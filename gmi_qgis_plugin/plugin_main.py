@@ -43,7 +43,7 @@ class GmiPlugin:
         """Load ``i18n/gmi_<locale>.qm`` (then the two-letter language) when it exists."""
         locale = ui_locale()
         for name in (locale, locale[:2]):
-            path = plugin_path("i18n", "gmi_{}.qm".format(name))
+            path = plugin_path("i18n", f"gmi_{name}.qm")
             if name and path.exists():
                 translator = QTranslator()
                 if translator.load(str(path)):
@@ -52,7 +52,7 @@ class GmiPlugin:
                 return
 
     # -- QGIS hooks ---------------------------------------------------------------------------
-    def initProcessing(self) -> None:  # noqa: N802
+    def initProcessing(self) -> None:
         """Register the ``gmi`` Processing provider (also called by qgis_process)."""
         from gmi_qgis_plugin.processing.provider import GmiProvider
 
@@ -60,7 +60,7 @@ class GmiPlugin:
             self.provider = GmiProvider()
             QgsApplication.processingRegistry().addProvider(self.provider)
 
-    def initGui(self) -> None:  # noqa: N802
+    def initGui(self) -> None:
         """Toolbar, menu, Options page and the Processing provider."""
         from gmi_qgis_plugin.gui.dlg_settings import PlgOptionsFactory
         from gmi_qgis_plugin.toolbelt.state import PluginState

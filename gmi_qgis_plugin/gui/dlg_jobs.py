@@ -28,7 +28,14 @@ from qgis.PyQt.QtWidgets import (
 
 from gmi_qgis_plugin.gui.dlg_json_viewer import DlgJsonViewer
 from gmi_qgis_plugin.toolbelt.icons import plugin_icon, theme_icon
-from gmi_qgis_plugin.toolbelt.jobs import CANCELLED, FAILED, FINISHED, QUEUED, RUNNING, JobRecord
+from gmi_qgis_plugin.toolbelt.jobs import (
+    CANCELLED,
+    FAILED,
+    FINISHED,
+    QUEUED,
+    RUNNING,
+    JobRecord,
+)
 from gmi_qgis_plugin.toolbelt.log_handler import PlgLogger
 from gmi_qgis_plugin.toolbelt.state import PluginState
 
@@ -114,7 +121,7 @@ class DlgJobs(QDialog):
 
     def _fill_row(self, row: int, job: JobRecord) -> None:
         backend = self.tr("local") if job.spec.backend == "local" else self.tr("MaxCompute")
-        cells = ["#{}".format(job.job_id), job.title.split(" ", 1)[1], backend, job.tiles_text,
+        cells = [f"#{job.job_id}", job.title.split(" ", 1)[1], backend, job.tiles_text,
                  self._status_text(job.status), "", job.created.astimezone().strftime("%H:%M:%S")]
         for col, text in enumerate(cells):
             item = QTableWidgetItem(text)
@@ -189,15 +196,15 @@ class DlgJobs(QDialog):
         rows = [(self.tr("Status"), self._status_text(job.status) + (" — " + job.message if job.message else "")),
                 (self.tr("Workspace"), spec.workspace),
                 (self.tr("Tiles"), job.tiles_text if spec.tiles is None else
-                 ", ".join("x{} y{}".format(t.ix, t.iy) for t in spec.tiles))]
+                 ", ".join(f"x{t.ix} y{t.iy}" for t in spec.tiles))]
         indices = spec.params.get("indices")
         if spec.method == "mineral_indices":
             rows.append((self.tr("Indices"), ", ".join(indices) if indices else self.tr("all")))
         other = {k: v for k, v in spec.params.items() if k != "indices"}
         if other:
-            rows.append((self.tr("Parameters"), ", ".join("{} = {}".format(k, v) for k, v in sorted(other.items()))))
+            rows.append((self.tr("Parameters"), ", ".join(f"{k} = {v}" for k, v in sorted(other.items()))))
         if spec.backend == "odps":
-            rows.append((self.tr("MaxCompute"), "{} @ {}".format(spec.odps_project, spec.odps_endpoint)))
+            rows.append((self.tr("MaxCompute"), f"{spec.odps_project} @ {spec.odps_endpoint}"))
         else:
             rows.append((self.tr("Backend"), self.tr("this computer, {} worker process(es)").format(spec.workers)))
         if job.logview:
@@ -210,9 +217,9 @@ class DlgJobs(QDialog):
         if job.error:
             rows.append((self.tr("Error"), "<span style='color:#b0441a'>{}</span>".format(
                 html.escape(job.error).replace("\n", "<br>"))))
-        body = "".join("<tr><td style='padding-right:12px; color:#555'><b>{}</b></td><td>{}</td></tr>".format(k, v)
+        body = "".join(f"<tr><td style='padding-right:12px; color:#555'><b>{k}</b></td><td>{v}</td></tr>"
                        for k, v in rows)
-        self.details.setHtml("<h3 style='margin:2px 0'>{}</h3><table>{}</table>".format(job.title, body))
+        self.details.setHtml(f"<h3 style='margin:2px 0'>{job.title}</h3><table>{body}</table>")
 
     def load_results(self, job: JobRecord) -> None:
         """Add the job's rasters to the map."""

@@ -2,8 +2,9 @@
 from __future__ import annotations
 
 import json
+from collections.abc import Sequence
 from pathlib import Path
-from typing import Any, Dict, Optional, Sequence
+from typing import Any, Dict, Optional
 
 from qgis.PyQt.QtGui import QFontDatabase
 from qgis.PyQt.QtWidgets import (
@@ -91,7 +92,7 @@ class DlgJsonViewer(QDialog):
         for key, child in items:
             node = QTreeWidgetItem(parent, [str(key), ""])
             if isinstance(child, (dict, list)):
-                node.setText(1, "{{{}}}".format(len(child)) if isinstance(child, dict) else "[{}]".format(len(child)))
+                node.setText(1, f"{{{len(child)}}}" if isinstance(child, dict) else f"[{len(child)}]")
                 self._add(node, child)
             else:
                 node.setText(1, _scalar_text(child))

@@ -1,8 +1,9 @@
 """*Load ASTER granules*: read AST_L1T metadata, show footprints, ingest into the workspace."""
 from __future__ import annotations
 
+from collections.abc import Sequence
 from pathlib import Path
-from typing import Dict, List, Optional, Sequence, Tuple
+from typing import Dict, List, Optional, Tuple
 
 from qgis.core import Qgis, QgsProject
 from qgis.gui import QgsFileWidget, QgsMessageBar
@@ -42,7 +43,12 @@ from gmi_qgis_plugin.toolbelt.layers import footprints_layer
 from gmi_qgis_plugin.toolbelt.log_handler import PlgLogger
 from gmi_qgis_plugin.toolbelt.preferences import PlgOptionsManager
 from gmi_qgis_plugin.toolbelt.state import PluginState
-from gmi_qgis_plugin.toolbelt.tasks import EngineTask, TaskCancelled, TaskContext, start_task
+from gmi_qgis_plugin.toolbelt.tasks import (
+    EngineTask,
+    TaskCancelled,
+    TaskContext,
+    start_task,
+)
 
 COLUMNS = ("acquired", "swir", "cloud", "sun", "gains", "bands", "granule")
 
@@ -59,7 +65,7 @@ def scan_granules(paths: Sequence[str], ctx: TaskContext) -> Tuple[List[GranuleS
         try:
             found.append(summarize(open_granule(path)))
         except (GmiError, OSError, RuntimeError) as exc:
-            problems.append("{}: {}".format(path.name, exc))
+            problems.append(f"{path.name}: {exc}")
         ctx.progress(100.0 * (k + 1) / max(len(files), 1), path.name)
     return found, problems
 
@@ -78,10 +84,10 @@ def ingest_granules(paths: Sequence[str], workspace: str, ancillary_folder: str,
     with LocalStore(workspace) as store:
         for k, path in enumerate(paths):
             ctx.check()
-            ctx.progress(100.0 * k / n, "ingesting {}".format(Path(path).name))
+            ctx.progress(100.0 * k / n, f"ingesting {Path(path).name}")
 
             def on_tile(granule_id: str, i: int, total: int, k: int = k) -> None:
-                ctx.progress(100.0 * (k + i / max(total, 1)) / n, "{}: tile {}/{}".format(granule_id, i, total))
+                ctx.progress(100.0 * (k + i / max(total, 1)) / n, f"{granule_id}: tile {i}/{total}")
 
             rows = ingest_granule(path, store, options, progress=on_tile)
             done[Path(path).name] = len(rows)
@@ -289,7 +295,7 @@ class DlgLoadGranules(QDialog):
         elif g.swir == SWIR_OK:
             swir.setIcon(theme_icon("mIconSuccess.svg"))
         return [item(g.date_text), swir, item(g.cloud_text, align_right=True),
-                item("{:.1f}".format(g.sun_elevation), align_right=True), item(g.gains_text, gains_tip),
+                item(f"{g.sun_elevation:.1f}", align_right=True), item(g.gains_text, gains_tip),
                 item(g.bands_text), first]
 
     def _update_swir_label(self) -> None:

@@ -242,7 +242,7 @@ class DlgRun(QDialog):
             widget.setVisible(backend == "odps")
         if backend == "odps":
             ok, reason = odps_status()
-            self.lbl_odps.setText("" if ok else "<span style='color:#b0441a'>⚠ {}</span>".format(reason))
+            self.lbl_odps.setText("" if ok else f"<span style='color:#b0441a'>⚠ {reason}</span>")
             self.lbl_odps.setVisible(not ok)
             self.btn_run.setEnabled(ok)
         else:
@@ -383,7 +383,7 @@ class DlgRun(QDialog):
         job = self.job
         self.progress.setValue(int(job.progress))
         if job.message:
-            self.lbl_status.setText("{}: {}".format(job.title, job.message))
+            self.lbl_status.setText(f"{job.title}: {job.message}")
         if job.logview:
             self.lbl_logview.setText("<a href='{0}'>{1}</a>".format(job.logview, self.tr("Open MaxCompute Logview")))
             self.lbl_logview.setVisible(True)

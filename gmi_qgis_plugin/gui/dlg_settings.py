@@ -3,7 +3,12 @@ from __future__ import annotations
 
 from typing import Optional
 
-from qgis.gui import QgsAuthConfigSelect, QgsFileWidget, QgsOptionsPageWidget, QgsOptionsWidgetFactory
+from qgis.gui import (
+    QgsAuthConfigSelect,
+    QgsFileWidget,
+    QgsOptionsPageWidget,
+    QgsOptionsWidgetFactory,
+)
 from qgis.PyQt.QtGui import QIcon
 from qgis.PyQt.QtWidgets import (
     QCheckBox,
@@ -21,7 +26,7 @@ from gmi_qgis_plugin.__about__ import __title__, __uri_homepage__, __version__
 from gmi_qgis_plugin.toolbelt.icons import plugin_icon
 from gmi_qgis_plugin.toolbelt.preferences import PlgOptionsManager, PlgSettingsStructure
 
-PAGE_NAME = "mOptionsPage{}".format(__title__)
+PAGE_NAME = f"mOptionsPage{__title__}"
 
 
 class ConfigOptionsPage(QgsOptionsPageWidget):
@@ -64,8 +69,7 @@ class ConfigOptionsPage(QgsOptionsPageWidget):
         odps_form.addRow(note)
         layout.addWidget(odps)
 
-        about = QLabel("{} {} · <a href='{}'>{}</a>".format(__title__, __version__, __uri_homepage__,
-                                                            __uri_homepage__), self)
+        about = QLabel(f"{__title__} {__version__} · <a href='{__uri_homepage__}'>{__uri_homepage__}</a>", self)
         about.setOpenExternalLinks(True)
         layout.addWidget(about)
         layout.addStretch(1)
@@ -102,6 +106,6 @@ class PlgOptionsFactory(QgsOptionsWidgetFactory):
         """The GMI icon on the options page tab."""
         return plugin_icon("gmi")
 
-    def createWidget(self, parent: QWidget) -> ConfigOptionsPage:  # noqa: N802 (QGIS API)
+    def createWidget(self, parent: QWidget) -> ConfigOptionsPage:
         """A new GMI options page."""
         return ConfigOptionsPage(parent)

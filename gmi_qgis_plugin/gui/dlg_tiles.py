@@ -300,7 +300,7 @@ class DlgTiles(QDialog):
         self.canvas.setExtent(extent)
         self.canvas.refresh()
 
-    def closeEvent(self, event) -> None:  # noqa: N802 (Qt API)
+    def closeEvent(self, event) -> None:
         """Give the canvas its previous map tool back."""
         if self.canvas.mapTool() is self.map_tool:
             self.canvas.unsetMapTool(self.map_tool)

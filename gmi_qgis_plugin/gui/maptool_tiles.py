@@ -19,7 +19,12 @@ from qgis.PyQt.QtGui import QColor
 
 from gmi_engine.errors import GmiInputError
 from gmi_engine.grid import DEFAULT_GRID, TileIndex
-from gmi_qgis_plugin.toolbelt.layers import CRS_GRID, TooManyTiles, grid_extent, tiles_in_extent
+from gmi_qgis_plugin.toolbelt.layers import (
+    CRS_GRID,
+    TooManyTiles,
+    grid_extent,
+    tiles_in_extent,
+)
 
 TOGGLE, ADD, REMOVE = "toggle", "add", "remove"
 DRAG_PX = 4
@@ -42,20 +47,20 @@ class MapToolTiles(QgsMapTool):
         self._band.setWidth(1)
         self.setCursor(Qt.CursorShape.CrossCursor)
 
-    def canvasPressEvent(self, event: QgsMapMouseEvent) -> None:  # noqa: N802 (QGIS API)
+    def canvasPressEvent(self, event: QgsMapMouseEvent) -> None:
         """Start a click or a drag."""
         if event.button() == Qt.MouseButton.LeftButton:
             self._pressed = True
             self._start = event.pos()
 
-    def canvasMoveEvent(self, event: QgsMapMouseEvent) -> None:  # noqa: N802 (QGIS API)
+    def canvasMoveEvent(self, event: QgsMapMouseEvent) -> None:
         """Draw the rectangle being dragged."""
         if not self._pressed:
             return
         rect = self._map_rect(self._start, event.pos())
         self._band.setToGeometry(QgsGeometry.fromRect(rect), None)
 
-    def canvasReleaseEvent(self, event: QgsMapMouseEvent) -> None:  # noqa: N802 (QGIS API)
+    def canvasReleaseEvent(self, event: QgsMapMouseEvent) -> None:
         """Pick the tile clicked, or add (remove with Ctrl) the tiles of the dragged rectangle."""
         if not self._pressed or event.button() != Qt.MouseButton.LeftButton:
             return

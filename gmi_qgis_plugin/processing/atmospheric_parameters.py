@@ -50,11 +50,11 @@ class AtmosphericParameters(AncillaryParameters, TilesParameter, GmiAlgorithm):
     WATER_VAPOUR = "WATER_VAPOUR"
     ALTITUDE_KM = "ALTITUDE_KM"
 
-    def displayName(self) -> str:  # noqa: N802 (QGIS API)
+    def displayName(self) -> str:
         """Translated name."""
         return self.tr("Atmospheric parameters (6S)")
 
-    def initAlgorithm(self, config: Any = None) -> None:  # noqa: N802 (QGIS API)
+    def initAlgorithm(self, config: Any = None) -> None:
         """A granule, tiles and ancillaries -> a coefficient table and a JSON record."""
         self.addParameter(QgsProcessingParameterFile(
             self.GRANULE, self.tr("ASTER L1T granule"), extension="hdf"))
@@ -71,7 +71,7 @@ class AtmosphericParameters(AncillaryParameters, TilesParameter, GmiAlgorithm):
         self.addOutput(QgsProcessingOutputNumber(self.WATER_VAPOUR, self.tr("Water vapour, g/cm² (first tile)")))
         self.addOutput(QgsProcessingOutputNumber(self.ALTITUDE_KM, self.tr("Target altitude, km (first tile)")))
 
-    def processAlgorithm(self, parameters: Dict[str, Any], context: QgsProcessingContext,  # noqa: N802
+    def processAlgorithm(self, parameters: Dict[str, Any], context: QgsProcessingContext,
                          feedback: QgsProcessingFeedback) -> Dict[str, Any]:
         """One 6S state and nine band runs per tile; cancel is checked between tiles."""
         from gmi_engine.aster.reader import open_granule
@@ -111,7 +111,7 @@ class AtmosphericParameters(AncillaryParameters, TilesParameter, GmiAlgorithm):
                 break
             key = DEFAULT_GRID.key(tile)
             feedback.setProgressText(self.tr("6S for tile {}").format(key))
-            with engine_errors("{} tile {}".format(path.name, key)):
+            with engine_errors(f"{path.name} tile {key}"):
                 state, inputs = tile_state(granule, DEFAULT_GRID.bounds(tile), options)
                 (coefficients,), (fallback,) = tile_coefficients([state], options)
             state_values = state.to_dict()

@@ -9,9 +9,10 @@ from __future__ import annotations
 
 import html
 import re
+from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from pathlib import Path
-from typing import Any, Callable, Dict, Iterator, List, Optional, Sequence
+from typing import Any, Callable, Dict, List, Optional
 
 from qgis.core import (
     QgsProcessing,
@@ -55,7 +56,7 @@ def _inline(text: str) -> str:
     for i, part in enumerate(parts):
         part = html.escape(part, quote=False)
         if i % 2:
-            out.append("<code>{}</code>".format(part))
+            out.append(f"<code>{part}</code>")
             continue
         part = re.sub(r"\*\*([^*]+)\*\*", r"<b>\1</b>", part)
         out.append(re.sub(r"(?<![\w*])\*([^*\s][^*]*)\*(?![\w*])", r"<i>\1</i>", part))
@@ -86,7 +87,7 @@ def markdown_to_html(text: str) -> str:
         elif heading:
             flush()
             level = min(len(heading.group(1)) + 1, 6)
-            out.append("<h{0}>{1}</h{0}>".format(level, _inline(heading.group(2))))
+            out.append(f"<h{level}>{_inline(heading.group(2))}</h{level}>")
         elif item:
             if paragraph:
                 out.append("<p>{}</p>".format(_inline(" ".join(paragraph))))
@@ -94,7 +95,7 @@ def markdown_to_html(text: str) -> str:
             if not in_list:
                 out.append("<ul>")
                 in_list = True
-            out.append("<li>{}</li>".format(_inline(item.group(1))))
+            out.append(f"<li>{_inline(item.group(1))}</li>")
         elif in_list and raw.startswith((" ", "\t")):
             out[-1] = out[-1][:-len("</li>")] + " " + _inline(line) + "</li>"
         else:
@@ -132,7 +133,7 @@ def engine_errors(what: str) -> Iterator[None]:
     except (QgsProcessingException, Cancelled):
         raise
     except (GmiError, OSError) as exc:
-        raise QgsProcessingException("{}: {}".format(what, exc)) from exc
+        raise QgsProcessingException(f"{what}: {exc}") from exc
 
 
 def parse_tiles(text: Optional[str], parameter: str = "TILES") -> Optional[list]:
@@ -153,7 +154,7 @@ def parse_tiles(text: Optional[str], parameter: str = "TILES") -> Optional[list]
                 tiles.append(DEFAULT_GRID.tile(ix, iy))
         except (ValueError, GmiError) as exc:
             raise QgsProcessingException(
-                "{}: {!r} is not IX,IY (e.g. 260,526) or a tile key ({})".format(parameter, item, exc)
+                f"{parameter}: {item!r} is not IX,IY (e.g. 260,526) or a tile key ({exc})"
             ) from None
     return list(dict.fromkeys(tiles))
 
@@ -195,7 +196,7 @@ class GmiAlgorithm(QgsProcessingAlgorithm):
         """The stable id (``gmi:<name>``); never translated."""
         return self.NAME
 
-    def groupId(self) -> str:  # noqa: N802 (QGIS API)
+    def groupId(self) -> str:
         """Stable group id."""
         return self.GROUP_ID
 
@@ -209,19 +210,19 @@ class GmiAlgorithm(QgsProcessingAlgorithm):
         """``text`` translated in this class's context (pylupdate files ``self.tr`` under the class name)."""
         return QCoreApplication.translate(type(self).__name__, text)
 
-    def shortHelpString(self) -> str:  # noqa: N802 (QGIS API)
+    def shortHelpString(self) -> str:
         """The help page ``resources/help/<name>.md``, as HTML."""
         return help_html(self.NAME)
 
-    def helpUrl(self) -> str:  # noqa: N802 (QGIS API)
+    def helpUrl(self) -> str:
         """The help page in the repository."""
-        return "{}/blob/main/resources/help/{}.md".format(__uri_repository__, self.NAME)
+        return f"{__uri_repository__}/blob/main/resources/help/{self.NAME}.md"
 
     def icon(self) -> QIcon:
         """The plugin icon."""
         return QIcon(str(__icon_path__))
 
-    def createInstance(self) -> "GmiAlgorithm":  # noqa: N802 (QGIS API)
+    def createInstance(self) -> GmiAlgorithm:
         """A fresh instance (Processing calls this before every run)."""
         return type(self)()
 

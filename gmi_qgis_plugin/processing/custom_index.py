@@ -2,8 +2,9 @@
 from __future__ import annotations
 
 import re
+from collections.abc import Iterator
 from pathlib import Path
-from typing import Any, Dict, Iterator, Optional
+from typing import Any, Dict, Optional
 
 import numpy as np
 from qgis.core import (
@@ -54,11 +55,11 @@ class CustomIndex(TilesParameter, GmiAlgorithm):
     EXPRESSION = "EXPRESSION"
     TILE_COUNT = "TILE_COUNT"
 
-    def displayName(self) -> str:  # noqa: N802 (QGIS API)
+    def displayName(self) -> str:
         """Translated name."""
         return self.tr("Custom index (formula)")
 
-    def initAlgorithm(self, config: Any = None) -> None:  # noqa: N802 (QGIS API)
+    def initAlgorithm(self, config: Any = None) -> None:
         """Formula, id, and a workspace or a raster -> a styled index layer."""
         formula = QgsProcessingParameterString(self.FORMULA, self.tr("Formula over b1..b9"), "(b5*b7)/b6**2")
         formula.setHelp(self.tr("Numbers, b1..b9 (b3 = 3N), + - * / **, parentheses, abs sqrt log log10 "
@@ -84,7 +85,7 @@ class CustomIndex(TilesParameter, GmiAlgorithm):
         self.addOutput(QgsProcessingOutputString(self.EXPRESSION, self.tr("Canonical formula")))
         self.addOutput(QgsProcessingOutputNumber(self.TILE_COUNT, self.tr("Tiles computed")))
 
-    def processAlgorithm(self, parameters: Dict[str, Any], context: QgsProcessingContext,  # noqa: N802
+    def processAlgorithm(self, parameters: Dict[str, Any], context: QgsProcessingContext,
                          feedback: QgsProcessingFeedback) -> Dict[str, Any]:
         """Compile the formula (its errors name the offending part), then evaluate tile by tile."""
         from gmi_engine.errors import GmiError
@@ -102,7 +103,7 @@ class CustomIndex(TilesParameter, GmiAlgorithm):
             definition = user_index(index_id, formula.expression,
                                     self.parameterAsString(parameters, self.INDEX_NAME, context).strip() or None)
         except GmiError as exc:
-            raise QgsProcessingException("FORMULA: {}".format(exc)) from None
+            raise QgsProcessingException(f"FORMULA: {exc}") from None
         library = default_library().with_index(definition)
         workspace = self.parameterAsString(parameters, self.WORKSPACE, context)
         raster = self.parameterAsRasterLayer(parameters, self.INPUT, context)
@@ -136,7 +137,7 @@ class CustomIndex(TilesParameter, GmiAlgorithm):
             missing = [t for t in tiles if t not in available]
             if missing:
                 raise QgsProcessingException(self.tr("TILES: no {} results on {} (run gmi:run_method first)").format(
-                    method, ", ".join("{},{}".format(t.ix, t.iy) for t in missing)))
+                    method, ", ".join(f"{t.ix},{t.iy}" for t in missing)))
             feedback.pushInfo(self.tr("reflectance: {} results of {} tile(s)").format(method, len(tiles)))
             rows = _index_rows(store, method, tiles, index_id, library, feedback)
             try:
@@ -151,7 +152,13 @@ class CustomIndex(TilesParameter, GmiAlgorithm):
         """One float32 GeoTIFF on the raster's grid, block by block; returns (GeoTIFF, 0)."""
         from osgeo import gdal
 
-        from gmi_engine.export.style import StretchSampler, index_style, pseudocolor_qml, resolve_stretch, write_qml
+        from gmi_engine.export.style import (
+            StretchSampler,
+            index_style,
+            pseudocolor_qml,
+            resolve_stretch,
+            write_qml,
+        )
 
         if layer.providerType() != "gdal":
             raise QgsProcessingException(self.tr("INPUT: {} is not a GDAL raster").format(layer.source()))
@@ -196,8 +203,8 @@ def _source_method(store: Any, choice: str) -> str:
     computed = store.methods()
     if choice != "auto":
         if choice not in computed:
-            raise QgsProcessingException("SOURCE_METHOD: the workspace has no {} results "
-                                         "(run gmi:run_method with METHOD {})".format(choice, choice))
+            raise QgsProcessingException(f"SOURCE_METHOD: the workspace has no {choice} results "
+                                         f"(run gmi:run_method with METHOD {choice})")
         return choice
     for method in ("color_balancing", "mosaic"):
         if method in computed:

@@ -15,8 +15,8 @@ from qgis.core import (
     QgsProcessingParameterString,
 )
 
+from gmi_engine.kernel.pipeline import METHODS
 from gmi_qgis_plugin.processing.base import (
-    METHODS,
     Cancelled,
     GmiAlgorithm,
     engine_errors,
@@ -77,11 +77,11 @@ class ExportResults(GmiAlgorithm):
     GEOTIFF_COUNT = "GEOTIFF_COUNT"
     VRT_COUNT = "VRT_COUNT"
 
-    def displayName(self) -> str:  # noqa: N802 (QGIS API)
+    def displayName(self) -> str:
         """Translated name."""
         return self.tr("Export results")
 
-    def initAlgorithm(self, config: Any = None) -> None:  # noqa: N802 (QGIS API)
+    def initAlgorithm(self, config: Any = None) -> None:
         """Workspace, method, folder, encoding -> files and layers."""
         settings = plugin_settings()
         self.addParameter(QgsProcessingParameterFile(
@@ -113,7 +113,7 @@ class ExportResults(GmiAlgorithm):
         self.addOutput(QgsProcessingOutputNumber(self.GEOTIFF_COUNT, self.tr("GeoTIFFs written")))
         self.addOutput(QgsProcessingOutputNumber(self.VRT_COUNT, self.tr("VRTs written")))
 
-    def processAlgorithm(self, parameters: Dict[str, Any], context: QgsProcessingContext,  # noqa: N802
+    def processAlgorithm(self, parameters: Dict[str, Any], context: QgsProcessingContext,
                          feedback: QgsProcessingFeedback) -> Dict[str, Any]:
         """Stream the rows to files; cancel is checked after every GeoTIFF."""
         from gmi_engine.backends.local import LocalStore
@@ -154,7 +154,7 @@ class ExportResults(GmiAlgorithm):
         layers = mosaic_layers(report)
         if self.parameterAsBool(parameters, self.LOAD, context):
             for path, output in layers:
-                load_on_completion(context, path, "{} ({})".format(layer_title(output), method), self.LAYERS)
+                load_on_completion(context, path, f"{layer_title(output)} ({method})", self.LAYERS)
         feedback.setProgress(100.0)
         return {self.OUTPUT: str(report.out_dir), self.LAYERS: [p for p, _ in layers],
                 self.TILE_COUNT: len(report.tiles), self.GEOTIFF_COUNT: len(report.geotiffs),

@@ -53,11 +53,11 @@ class GranulesToIndices(GranuleParameters, AncillaryParameters, TilesParameter, 
     SKIPPED = "SKIPPED"
     LAYERS = "LAYERS"
 
-    def displayName(self) -> str:  # noqa: N802 (QGIS API)
+    def displayName(self) -> str:
         """Translated name."""
         return self.tr("Granules → mineral indices")
 
-    def initAlgorithm(self, config: Any = None) -> None:  # noqa: N802 (QGIS API)
+    def initAlgorithm(self, config: Any = None) -> None:
         """The inputs of the three steps that a user chooses."""
         settings = plugin_settings()
         self.add_granules()
@@ -78,7 +78,7 @@ class GranulesToIndices(GranuleParameters, AncillaryParameters, TilesParameter, 
         self.addOutput(QgsProcessingOutputNumber(self.SKIPPED, self.tr("Tiles up to date (skipped)")))
         self.addOutput(QgsProcessingOutputMultipleLayers(self.LAYERS, self.tr("Index layers (VRT)")))
 
-    def processAlgorithm(self, parameters: Dict[str, Any], context: QgsProcessingContext,  # noqa: N802
+    def processAlgorithm(self, parameters: Dict[str, Any], context: QgsProcessingContext,
                          feedback: QgsProcessingFeedback) -> Dict[str, Any]:
         """Ingest, compute, export; stop between steps when cancelled."""
         import processing

@@ -34,11 +34,11 @@ class IngestGranules(GranuleParameters, AncillaryParameters, TilesParameter, Gmi
     TILES_TOUCHED = "TILES_TOUCHED"
     TILE_COUNT = "TILE_COUNT"
 
-    def displayName(self) -> str:  # noqa: N802 (QGIS API)
+    def displayName(self) -> str:
         """Translated name."""
         return self.tr("Ingest ASTER granules")
 
-    def initAlgorithm(self, config: Any = None) -> None:  # noqa: N802 (QGIS API)
+    def initAlgorithm(self, config: Any = None) -> None:
         """Granules, ancillaries, tile subset -> workspace."""
         self.add_granules()
         workspace = QgsProcessingParameterFolderDestination(
@@ -53,7 +53,7 @@ class IngestGranules(GranuleParameters, AncillaryParameters, TilesParameter, Gmi
         self.addOutput(QgsProcessingOutputString(self.TILES_TOUCHED, self.tr("Tiles touched (keys)")))
         self.addOutput(QgsProcessingOutputNumber(self.TILE_COUNT, self.tr("Number of tiles touched")))
 
-    def processAlgorithm(self, parameters: Dict[str, Any], context: QgsProcessingContext,  # noqa: N802
+    def processAlgorithm(self, parameters: Dict[str, Any], context: QgsProcessingContext,
                          feedback: QgsProcessingFeedback) -> Dict[str, Any]:
         """Ingest the granules one by one; cancel stops between tiles (nothing half-written)."""
         from gmi_engine.backends.local import LocalStore

@@ -50,11 +50,11 @@ class ListTiles(GranuleParameters, GmiAlgorithm):
     TILES = "TILES"
     TILE_COUNT = "TILE_COUNT"
 
-    def displayName(self) -> str:  # noqa: N802 (QGIS API)
+    def displayName(self) -> str:
         """Translated name."""
         return self.tr("List grid tiles")
 
-    def initAlgorithm(self, config: Any = None) -> None:  # noqa: N802 (QGIS API)
+    def initAlgorithm(self, config: Any = None) -> None:
         """Granules and/or an extent (+ a workspace for counts) -> tile polygons."""
         self.add_granules(optional=True)
         self.addParameter(QgsProcessingParameterExtent(self.EXTENT, self.tr("Extent"), optional=True))
@@ -71,7 +71,7 @@ class ListTiles(GranuleParameters, GmiAlgorithm):
         self.addOutput(QgsProcessingOutputString(self.TILES, self.tr("Tile keys")))
         self.addOutput(QgsProcessingOutputNumber(self.TILE_COUNT, self.tr("Number of tiles")))
 
-    def processAlgorithm(self, parameters: Dict[str, Any], context: QgsProcessingContext,  # noqa: N802
+    def processAlgorithm(self, parameters: Dict[str, Any], context: QgsProcessingContext,
                          feedback: QgsProcessingFeedback) -> Dict[str, Any]:
         """Union of the footprint tiles and the extent tiles (or the workspace's tiles if neither)."""
         from gmi_engine.aster.reader import open_granule
@@ -149,7 +149,7 @@ def extent_tiles(extent: QgsRectangle, max_tiles: int) -> list:
     x0, x1 = clamp(extent.xMinimum()), clamp(extent.xMaximum())
     y0, y1 = clamp(extent.yMinimum()), clamp(extent.yMaximum())
     if not (x1 > x0 and y1 > y0):
-        raise QgsProcessingException("EXTENT: the extent has no area in {}".format(GRID_CRS))
+        raise QgsProcessingException(f"EXTENT: the extent has no area in {GRID_CRS}")
     top_left = grid.tile_of_xy(x0, y1)
     bottom_right = grid.tile_of_xy(x1, y0)
     ix1, iy1 = bottom_right.ix, bottom_right.iy
@@ -160,8 +160,7 @@ def extent_tiles(extent: QgsRectangle, max_tiles: int) -> list:
         iy1 -= 1
     count = (ix1 - top_left.ix + 1) * (iy1 - top_left.iy + 1)
     if count > max_tiles:
-        raise QgsProcessingException("EXTENT covers {} tiles, more than MAX_TILES = {}".format(
-            count, max_tiles))
+        raise QgsProcessingException(f"EXTENT covers {count} tiles, more than MAX_TILES = {max_tiles}")
     return [TileIndex(ix, iy) for iy in range(top_left.iy, iy1 + 1) for ix in range(top_left.ix, ix1 + 1)]
 
 

@@ -8,7 +8,12 @@ from __future__ import annotations
 from pathlib import Path
 from typing import List
 
-from qgis.core import Qgis, QgsMessageLog, QgsProcessingModelAlgorithm, QgsProcessingProvider
+from qgis.core import (
+    Qgis,
+    QgsMessageLog,
+    QgsProcessingModelAlgorithm,
+    QgsProcessingProvider,
+)
 from qgis.PyQt.QtCore import QCoreApplication
 from qgis.PyQt.QtGui import QIcon
 
@@ -53,11 +58,11 @@ class GmiProvider(QgsProcessingProvider):
         """Shown in the Processing toolbox."""
         return QCoreApplication.translate("GmiProvider", "GMI - Global Mineral Indices")
 
-    def longName(self) -> str:  # noqa: N802 (QGIS API)
+    def longName(self) -> str:
         """Name with the version."""
-        return "{} {}".format(self.name(), __version__)
+        return f"{self.name()} {__version__}"
 
-    def versionInfo(self) -> str:  # noqa: N802 (QGIS API)
+    def versionInfo(self) -> str:
         """The plugin version."""
         return __version__
 
@@ -65,7 +70,7 @@ class GmiProvider(QgsProcessingProvider):
         """The plugin icon."""
         return QIcon(str(__icon_path__))
 
-    def loadAlgorithms(self) -> None:  # noqa: N802 (QGIS API)
+    def loadAlgorithms(self) -> None:
         """Add every algorithm, then every shipped model that loads."""
         for algorithm in ALGORITHMS:
             self.addAlgorithm(algorithm())
@@ -74,5 +79,5 @@ class GmiProvider(QgsProcessingProvider):
             if model.fromFile(str(path)):
                 self.addAlgorithm(model)
             else:
-                QgsMessageLog.logMessage("cannot load the Processing model {}".format(path), __title__,
+                QgsMessageLog.logMessage(f"cannot load the Processing model {path}", __title__,
                                          Qgis.Warning)

@@ -17,8 +17,8 @@ from qgis.core import (
     QgsProcessingParameterString,
 )
 
+from gmi_engine.kernel.pipeline import METHODS
 from gmi_qgis_plugin.processing.base import (
-    METHODS,
     GmiAlgorithm,
     TilesParameter,
     engine_errors,
@@ -57,11 +57,11 @@ class RunMethod(TilesParameter, GmiAlgorithm):
     TILES_DONE = "TILES_DONE"
     LOGVIEW = "LOGVIEW"
 
-    def displayName(self) -> str:  # noqa: N802 (QGIS API)
+    def displayName(self) -> str:
         """Translated name."""
         return self.tr("Run method (mosaic, colour balancing, mineral indices)")
 
-    def initAlgorithm(self, config: Any = None) -> None:  # noqa: N802 (QGIS API)
+    def initAlgorithm(self, config: Any = None) -> None:
         """Workspace, method and its options, backend -> computed/skipped counts."""
         settings = plugin_settings()
         self.addParameter(QgsProcessingParameterFile(
@@ -114,7 +114,7 @@ class RunMethod(TilesParameter, GmiAlgorithm):
             params["indices"] = list(indices)
         return params
 
-    def prepareAlgorithm(self, parameters: Dict[str, Any], context: QgsProcessingContext,  # noqa: N802
+    def prepareAlgorithm(self, parameters: Dict[str, Any], context: QgsProcessingContext,
                          feedback: QgsProcessingFeedback) -> bool:
         """On the main thread: read the MaxCompute AccessKey from the QGIS auth database (ODPS only).
 
@@ -122,16 +122,19 @@ class RunMethod(TilesParameter, GmiAlgorithm):
         """
         self._credentials, self._credentials_error = None, ""
         if self.enum_value(parameters, self.BACKEND, context) == "odps":
-            from gmi_qgis_plugin.toolbelt.credentials import CredentialsError, read_odps_credentials
+            from gmi_qgis_plugin.toolbelt.credentials import (
+                CredentialsError,
+                read_odps_credentials,
+            )
 
             try:
                 self._credentials = read_odps_credentials(
                     self.parameterAsString(parameters, self.ODPS_AUTH, context))
             except CredentialsError as exc:
-                self._credentials_error = "ODPS_AUTH: {}".format(exc)
+                self._credentials_error = f"ODPS_AUTH: {exc}"
         return True
 
-    def processAlgorithm(self, parameters: Dict[str, Any], context: QgsProcessingContext,  # noqa: N802
+    def processAlgorithm(self, parameters: Dict[str, Any], context: QgsProcessingContext,
                          feedback: QgsProcessingFeedback) -> Dict[str, Any]:
         """Run locally (cancel is polled between tiles) or on MaxCompute (cancel is polled while waiting)."""
         workspace = self.parameterAsFile(parameters, self.WORKSPACE, context)
@@ -170,7 +173,7 @@ class RunMethod(TilesParameter, GmiAlgorithm):
         from gmi_qgis_plugin.toolbelt.odps_bridge import OdpsUnavailable, run_on_odps
 
         if getattr(self, "_credentials_error", ""):
-            raise QgsProcessingException(getattr(self, "_credentials_error"))
+            raise QgsProcessingException(self._credentials_error)
         if self.parameterAsInt(parameters, self.WORKERS, context) != 1:
             feedback.pushInfo(self.tr("WORKERS is ignored on MaxCompute (it sets its own parallelism)"))
         logview: List[str] = []

@@ -28,8 +28,7 @@ class OdpsCredentials:
     auth_id: str = ""
 
     def __str__(self) -> str:
-        return "OdpsCredentials(access_id={!r}, secret={}, auth_id={!r})".format(
-            self.access_id, MASK, self.auth_id)
+        return f"OdpsCredentials(access_id={self.access_id!r}, secret={MASK}, auth_id={self.auth_id!r})"
 
     __repr__ = __str__
 
@@ -41,20 +40,20 @@ def read_odps_credentials(auth_id: str) -> OdpsCredentials:
                                "(Settings > Options > GMI: choose or create a Basic auth config)")
     manager = QgsApplication.authManager()
     if auth_id not in manager.configIds():
-        raise CredentialsError("authentication config {!r} does not exist".format(auth_id))
+        raise CredentialsError(f"authentication config {auth_id!r} does not exist")
     config = QgsAuthMethodConfig()
     ok = manager.loadAuthenticationConfig(auth_id, config, True)
     if not ok or not config.isValid(True):
-        raise CredentialsError("authentication config {!r} cannot be read "
-                               "(is the master password set?)".format(auth_id))
+        raise CredentialsError(f"authentication config {auth_id!r} cannot be read "
+                               "(is the master password set?)")
     if config.method() != AUTH_METHOD:
-        raise CredentialsError("authentication config {!r} is of type {!r}; MaxCompute needs a "
+        raise CredentialsError(f"authentication config {auth_id!r} is of type {config.method()!r}; MaxCompute needs a "
                                "'Basic' config (user name = AccessKey ID, password = AccessKey secret)"
-                               .format(auth_id, config.method()))
+                               )
     access_id = config.config("username", "")
     secret = config.config("password", "")
     if not access_id or not secret:
-        raise CredentialsError("authentication config {!r} has an empty user name or password".format(auth_id))
+        raise CredentialsError(f"authentication config {auth_id!r} has an empty user name or password")
     PlgLogger.register_secret(secret)
     return OdpsCredentials(access_id=access_id, secret=secret, auth_id=auth_id)
 

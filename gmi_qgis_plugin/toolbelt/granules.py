@@ -7,10 +7,11 @@ MCD19A2, MOD09A1 and GDEM files into the engine's :class:`~gmi_engine.ingest.Ing
 from __future__ import annotations
 
 import re
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
 from pathlib import Path
-from typing import Dict, Iterable, List, Sequence, Tuple
+from typing import Dict, List, Tuple
 
 SWIR_OK = "usable"
 SWIR_POST_2008 = "post-2008"
@@ -49,7 +50,7 @@ class GranuleSummary:
     @property
     def cloud_text(self) -> str:
         """Cloud cover as text ('–' when unknown)."""
-        return "–" if self.cloud_cover is None else "{:.0f}".format(float(self.cloud_cover))
+        return "–" if self.cloud_cover is None else f"{float(self.cloud_cover):.0f}"
 
     @property
     def bands_text(self) -> str:
@@ -61,7 +62,7 @@ class GranuleSummary:
                 continue
             labels = [c.lstrip("0") for c in present]
             if len(present) == len(codes) and name != "VNIR":
-                parts.append("{} {}–{}".format(name, labels[0], labels[-1]))
+                parts.append(f"{name} {labels[0]}–{labels[-1]}")
             else:
                 parts.append("{} {}".format(name, " ".join(labels)))
         return " · ".join(parts) if parts else "–"
@@ -77,7 +78,7 @@ class GranuleSummary:
                 runs[-1][2] = label
             else:
                 runs.append([gain, label, label])
-        parts = ["{} {}".format(g, a if a == b else "{}–{}".format(a, b)) for g, a, b in runs if g != "OFF"]
+        parts = ["{} {}".format(g, a if a == b else f"{a}–{b}") for g, a, b in runs if g != "OFF"]
         return " · ".join(parts) or "–"
 
 
@@ -121,7 +122,7 @@ class Ancillaries:
 
     def describe(self) -> str:
         """``2 MCD19A2 · 1 MOD09A1 · 2 GDEM``."""
-        return "{} MCD19A2 · {} MOD09A1 · {} GDEM".format(len(self.mcd19a2), len(self.modis_ref), len(self.gdem))
+        return f"{len(self.mcd19a2)} MCD19A2 · {len(self.modis_ref)} MOD09A1 · {len(self.gdem)} GDEM"
 
     @property
     def empty(self) -> bool:

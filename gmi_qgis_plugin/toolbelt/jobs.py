@@ -8,10 +8,11 @@ rasters as styled layers in one legend group per run.
 """
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
 from pathlib import Path
-from typing import Any, Callable, Dict, List, Optional, Sequence
+from typing import Any, Callable, Dict, List, Optional
 
 from qgis.core import Qgis, QgsProject
 from qgis.PyQt.QtCore import QT_TRANSLATE_NOOP, QCoreApplication, QObject, pyqtSignal
@@ -21,7 +22,13 @@ from gmi_qgis_plugin.toolbelt.i18n import ui_locale
 from gmi_qgis_plugin.toolbelt.layers import add_results_group, result_layers
 from gmi_qgis_plugin.toolbelt.log_handler import PlgLogger
 from gmi_qgis_plugin.toolbelt.odps_bridge import run_on_odps
-from gmi_qgis_plugin.toolbelt.tasks import EngineTask, TaskCancelled, TaskContext, prepare_worker_processes, start_task
+from gmi_qgis_plugin.toolbelt.tasks import (
+    EngineTask,
+    TaskCancelled,
+    TaskContext,
+    prepare_worker_processes,
+    start_task,
+)
 
 QUEUED, RUNNING, FINISHED, FAILED, CANCELLED = "queued", "running", "finished", "failed", "cancelled"
 METHOD_TITLES = {"mosaic": QT_TRANSLATE_NOOP("GmiJobs", "Mosaic"),
@@ -79,7 +86,7 @@ class JobRecord:
         """``#3 Mineral indices`` (the legend group name adds the tile count)."""
         title = METHOD_TITLES.get(self.spec.method)
         name = QCoreApplication.translate("GmiJobs", title) if title else self.spec.method
-        return "#{} {}".format(self.job_id, name)
+        return f"#{self.job_id} {name}"
 
     @property
     def tiles_text(self) -> str:
@@ -102,7 +109,7 @@ def export_folder(workspace: str, method: str, when: datetime) -> Path:
     path, n = base, 1
     while path.exists():
         n += 1
-        path = base.with_name("{}-{}".format(base.name, n))
+        path = base.with_name(f"{base.name}-{n}")
     return path
 
 
@@ -117,8 +124,8 @@ def execute_job(spec: JobSpec, ctx: TaskContext, export_dir: Path, credentials: 
     from gmi_engine.export import export_results
 
     def on_tile(done: int, total: int, tile: Optional[TileIndex], note: str) -> None:
-        where = " ({})".format(DEFAULT_GRID.key(tile)) if tile is not None else ""
-        ctx.progress(COMPUTE_SHARE * done / max(total, 1), "computed {}/{} tiles{}".format(done, total, where))
+        where = f" ({DEFAULT_GRID.key(tile)})" if tile is not None else ""
+        ctx.progress(COMPUTE_SHARE * done / max(total, 1), f"computed {done}/{total} tiles{where}")
 
     tiles = list(spec.tiles) if spec.tiles is not None else None
     if spec.backend == "odps":
@@ -153,7 +160,7 @@ def execute_job(spec: JobSpec, ctx: TaskContext, export_dir: Path, credentials: 
             seen.add(key)
             ctx.check()
             ctx.progress(COMPUTE_SHARE + (100.0 - COMPUTE_SHARE) * len(seen) / max(len(wanted), 1),
-                         "exporting {} {}".format(key, output))
+                         f"exporting {key} {output}")
 
         report_export = export_results(rows(), export_dir, spec.method, progress=on_file)
     return _outcome(computed, skipped, export_dir, report_export)
@@ -193,7 +200,7 @@ class JobRegistry(QObject):
             given, creds[0] = creds[0], None  # the task drops its reference once it starts
             return execute_job(spec, ctx, out, given)
 
-        task = EngineTask("GMI {} ({})".format(job.title, spec.backend), work,
+        task = EngineTask(f"GMI {job.title} ({spec.backend})", work,
                           lambda result, error: self._finished(job.job_id, result, error, on_done))
         task.progressChanged.connect(lambda value, jid=job.job_id: self._progress(jid, value))
         task.message.connect(lambda text, jid=job.job_id: self._message(jid, text))
@@ -201,7 +208,7 @@ class JobRegistry(QObject):
         self._tasks[job.job_id] = task
         job.status = RUNNING
         self.job_added.emit(job.job_id)
-        PlgLogger.log("{} started: {} on {} ({})".format(job.title, job.tiles_text, spec.backend, spec.workspace),
+        PlgLogger.log(f"{job.title} started: {job.tiles_text} on {spec.backend} ({spec.workspace})",
                       Qgis.MessageLevel.Info)
         start_task(task)
         return job
@@ -228,7 +235,7 @@ class JobRegistry(QObject):
         job = self.jobs[job_id]
         if key == "logview":
             job.logview = value
-            PlgLogger.log("{}: MaxCompute Logview {}".format(job.title, value), Qgis.MessageLevel.Info, push=True)
+            PlgLogger.log(f"{job.title}: MaxCompute Logview {value}", Qgis.MessageLevel.Info, push=True)
         self.job_changed.emit(job_id)
 
     def _finished(self, job_id: int, result: Optional[JobOutcome], error: Optional[BaseException],
@@ -238,22 +245,22 @@ class JobRegistry(QObject):
         job.finished = datetime.now(timezone.utc)
         if error is None:
             job.status, job.progress, job.outcome = FINISHED, 100.0, result
-            job.message = "{} tile(s) computed, {} up to date".format(result.computed, result.skipped)
-            PlgLogger.log("{} finished: {}; exported to {}".format(job.title, job.message, result.export_dir),
+            job.message = f"{result.computed} tile(s) computed, {result.skipped} up to date"
+            PlgLogger.log(f"{job.title} finished: {job.message}; exported to {result.export_dir}",
                           Qgis.MessageLevel.Success, push=True)
         elif isinstance(error, TaskCancelled):
             job.status, job.message = CANCELLED, "cancelled; tiles computed so far are kept"
-            PlgLogger.log("{} cancelled".format(job.title), Qgis.MessageLevel.Warning, push=True)
+            PlgLogger.log(f"{job.title} cancelled", Qgis.MessageLevel.Warning, push=True)
         else:
             job.status, job.error = FAILED, str(error)
-            job.message = "failed: {}".format(error)
-            PlgLogger.log("{} failed: {}".format(job.title, error), Qgis.MessageLevel.Critical, push=True)
+            job.message = f"failed: {error}"
+            PlgLogger.log(f"{job.title} failed: {error}", Qgis.MessageLevel.Critical, push=True)
         self.job_changed.emit(job_id)
         if job.status == FINISHED and self.auto_load:
             try:
                 self.load_results(job_id)
             except Exception as exc:  # shown to the user, the job itself succeeded
-                PlgLogger.log("{}: cannot load the results: {}".format(job.title, exc),
+                PlgLogger.log(f"{job.title}: cannot load the results: {exc}",
                               Qgis.MessageLevel.Critical, push=True)
         self.job_done.emit(job_id)
         if on_done is not None:
@@ -263,10 +270,10 @@ class JobRegistry(QObject):
         """Add a finished job's rasters in a new legend group; returns the layers (main thread)."""
         job = self.jobs[job_id]
         if job.outcome is None:
-            raise RuntimeError("{} has no results (status: {})".format(job.title, job.status))
+            raise RuntimeError(f"{job.title} has no results (status: {job.status})")
         layers = result_layers(Path(job.outcome.export_dir), job.spec.method, ui_locale())
         if not layers:
-            raise RuntimeError("{}: nothing was exported to {}".format(job.title, job.outcome.export_dir))
+            raise RuntimeError(f"{job.title}: nothing was exported to {job.outcome.export_dir}")
         n = len(job.outcome.tiles)
         tiles = QCoreApplication.translate("GmiJobs", "1 tile") if n == 1 else \
             QCoreApplication.translate("GmiJobs", "{} tiles").format(n)

@@ -65,7 +65,7 @@ class PlgLogger:
         if not push and log_level == Qgis.MessageLevel.Info:
             if not PlgOptionsManager.get_plg_settings().debug_mode:
                 return
-        text = message if not details else "{}\n{}".format(message, details)
+        text = message if not details else f"{message}\n{details}"
         QgsMessageLog.logMessage(text, LOG_TAG, log_level, notifyUser=push)
         if push:
             cls._push(message, log_level, duration, title or LOG_TAG, details, parent_location)

@@ -50,8 +50,8 @@ def _backend() -> Any:
         module = importlib.import_module(BACKEND_MODULE)
         importlib.import_module("odps")
     except ImportError as exc:
-        raise OdpsUnavailable("MaxCompute backend not available in this installation ({}). Install pyodps "
-                              "in the Python that runs QGIS, or run locally.".format(exc)) from None
+        raise OdpsUnavailable(f"MaxCompute backend not available in this installation ({exc}). Install pyodps "
+                              "in the Python that runs QGIS, or run locally.") from None
     return module
 
 
@@ -75,7 +75,7 @@ def _upload_once(odps: Any, backend: Any, workspace: str, batch: str, progress: 
     state = odps.load_state(workspace)
     fingerprint = odps.store_fingerprint(workspace)
     if state.get("uploads", {}).get(batch, {}).get("fingerprint") == fingerprint:
-        progress(UPLOAD_SHARE, "source rows already uploaded (batch {})".format(batch))
+        progress(UPLOAD_SHARE, f"source rows already uploaded (batch {batch})")
         return
     upload = backend.upload(workspace, batch, progress=lambda f, text: progress(UPLOAD_SHARE * f, "upload: " + text))
     state = odps.load_state(workspace)
@@ -114,7 +114,7 @@ def run_on_odps(workspace: str, method: str, params: Dict[str, Any], tiles: Opti
     backend = odps.OdpsBackend(odps.OdpsConfig(project=project, endpoint=endpoint,
                                                access_id=credentials.access_id, secret=credentials.secret))
     report = OdpsRunReport(method, batch=odps.default_batch(workspace))
-    progress(0.0, "connecting to MaxCompute project {}".format(project))
+    progress(0.0, f"connecting to MaxCompute project {project}")
     backend.create_tables()
     _upload_once(odps, backend, workspace, report.batch, progress)
     if cancelled():
@@ -131,7 +131,7 @@ def run_on_odps(workspace: str, method: str, params: Dict[str, Any], tiles: Opti
         on_logview(report.logview)
     while True:
         status = backend.status(report.instance_id, with_logview=False)
-        progress(UPLOAD_SHARE + JOB_SHARE * status.fraction, "MaxCompute: {}".format(status.stages or status.state))
+        progress(UPLOAD_SHARE + JOB_SHARE * status.fraction, f"MaxCompute: {status.stages or status.state}")
         if status.state != "running":
             break
         if cancelled():

@@ -1,7 +1,8 @@
 """What the plugin's dialogs share during a QGIS session: loaded granules, picked tiles, jobs."""
 from __future__ import annotations
 
-from typing import Dict, Iterable, List, Optional
+from collections.abc import Iterable
+from typing import Dict, List, Optional
 
 from qgis.PyQt.QtCore import QObject, pyqtSignal
 

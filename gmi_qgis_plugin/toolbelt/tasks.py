@@ -28,7 +28,7 @@ class TaskCancelled(Exception):
 class TaskContext:
     """What background work may use: progress, messages and the cancel flag."""
 
-    def __init__(self, task: "EngineTask") -> None:
+    def __init__(self, task: EngineTask) -> None:
         self._task = task
 
     def progress(self, percent: float, text: str = "") -> None:
@@ -97,7 +97,7 @@ class EngineTask(QgsTask):
         if not result and self.error is None:
             self.error = TaskCancelled()
         if self.traceback_text:
-            PlgLogger.log("{} failed: {}".format(self.description(), self.error),
+            PlgLogger.log(f"{self.description()} failed: {self.error}",
                           Qgis.MessageLevel.Critical, details=self.traceback_text)
         if self._on_finished is not None:
             self._on_finished(self.result, self.error)
