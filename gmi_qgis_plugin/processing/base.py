@@ -139,7 +139,7 @@ def engine_errors(what: str) -> Iterator[None]:
 def parse_tiles(text: Optional[str], parameter: str = "TILES") -> Optional[list]:
     """Tiles from ``'260,526; 261,526'`` or tile keys (``;``/space/newline separated); None if empty."""
     from gmi_engine.errors import GmiError
-    from gmi_engine.grid import DEFAULT_GRID
+    from gmi_engine.grid import tile_index
 
     items = [t for t in _TILE_SPLIT.split(text or "") if t]
     if not items:
@@ -147,12 +147,8 @@ def parse_tiles(text: Optional[str], parameter: str = "TILES") -> Optional[list]
     tiles = []
     for item in items:
         try:
-            if item.startswith("res-"):
-                tiles.append(DEFAULT_GRID.parse_key(item))
-            else:
-                ix, iy = (int(v) for v in item.split(","))
-                tiles.append(DEFAULT_GRID.tile(ix, iy))
-        except (ValueError, GmiError) as exc:
+            tiles.append(tile_index(item))
+        except GmiError as exc:
             raise QgsProcessingException(
                 "{}: {!r} is not IX,IY (e.g. 260,526) or a tile key ({})".format(parameter, item, exc)
             ) from None
