@@ -32,6 +32,7 @@ from qgis.PyQt.QtGui import QIcon
 from gmi_engine.atmosphere.state import AEROSOL_MODELS
 from gmi_engine.kernel.pipeline import METHODS
 from gmi_qgis_plugin.__about__ import __icon_path__, __uri_repository__, plugin_path
+from gmi_qgis_plugin.errors import GmiPluginError
 
 GROUP_PIPELINE = "pipeline"
 GROUP_ANALYSIS = "analysis"
@@ -42,7 +43,7 @@ DEFAULT_OZONE_CM_ATM = 0.30
 _TILE_SPLIT = re.compile(r"[;\s]+")
 
 
-class Cancelled(Exception):
+class Cancelled(GmiPluginError):
     """Raised from an engine progress callback to stop between tiles when the user cancels."""
 
 

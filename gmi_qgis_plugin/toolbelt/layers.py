@@ -20,6 +20,7 @@ from qgis.PyQt.QtCore import QT_TRANSLATE_NOOP, QCoreApplication
 from qgis.PyQt.QtGui import QColor, QFont
 
 from gmi_engine.grid import DEFAULT_GRID, TileGrid, TileIndex
+from gmi_qgis_plugin.errors import GmiPluginError
 from gmi_qgis_plugin.toolbelt.granules import SWIR_ABSENT, SWIR_OK, SWIR_POST_2008, GranuleSummary
 
 CRS_GRID = "EPSG:3857"
@@ -124,7 +125,7 @@ def footprints_layer(granules: Sequence[GranuleSummary], name: str = FOOTPRINT_L
 
 # ------------------------------------------------------------------------------ tile grid
 
-class TooManyTiles(ValueError):
+class TooManyTiles(GmiPluginError, ValueError):
     """The extent holds more tiles than :data:`MAX_GRID_TILES`."""
 
 
