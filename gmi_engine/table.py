@@ -50,7 +50,7 @@ from gmi_engine.errors import BlobError, SchemaError
 from gmi_engine.kernel import blob
 # One definition of the cell text formats, shared with the MaxCompute UDTF (kernel side).
 from gmi_engine.kernel import records
-from gmi_engine.kernel.bands import BANDS
+from gmi_engine.kernel.bands import BANDS, label
 from gmi_engine.kernel.records import dump_json, format_utc  # noqa: F401  (re-exported)
 
 # ---------------------------------------------------------------------------------------------
@@ -154,7 +154,7 @@ MASK_OUTPUT = records.MASK_OUTPUT
 DN_DTYPE = np.dtype(np.uint8)
 MODIS_DTYPE = np.dtype(np.int16)
 
-_ASTER_BAND_LABEL = dict(zip(DN_BANDS, (b.lstrip("0") for b in BANDS)))  # b03 -> "3N"
+_ASTER_BAND_LABEL = dict(zip(DN_BANDS, (label(b) for b in BANDS)))  # b03 -> "3N"
 _TYPES = {"int": ("int", False), "text": ("text", False), "json": ("json", False),
           "datetime": ("datetime", False), "blob": ("blob", False), "blob?": ("blob", True)}
 

@@ -21,6 +21,13 @@ BANDS = ("01", "02", "3N", "04", "05", "06", "07", "08", "09")  # type: Tuple[st
 BAND_COLUMNS = tuple("b{:02d}".format(i) for i in range(1, 10))  # type: Tuple[str, ...]
 VNIR_BANDS = BANDS[:3]
 SWIR_BANDS = BANDS[3:]
+#: The five thermal bands (in the granule only; no GMI method reads them).
+TIR_BANDS = ("10", "11", "12", "13", "14")  # type: Tuple[str, ...]
+
+
+def label(band: str) -> str:
+    """The metadata/subdataset spelling of a band code: ``"01"`` -> ``"1"``, ``"3N"``, ``"10"``."""
+    return band.lstrip("0")
 
 #: First day of unusable SWIR: data acquired on or after it are saturated and striped
 #: (detector failure of April 2008, science.md §1.5). Compare a naive UTC datetime's ``.date()``.
