@@ -20,7 +20,8 @@ $(STAMP): pyproject.toml constraints.txt .ci/install_debian.sh
 
 install: $(STAMP) ## Install Debian packages (when missing) and the .venv with GMI and its tools
 
-lint: install ## Check the kernel is Python 3.7 syntax, numpy + stdlib only
+lint: install ## ruff (pyflakes, pycodestyle, import order, naming, docstrings); the kernel is Python 3.7 syntax
+	$(VENV)/bin/ruff check .
 	$(VENV)/bin/vermin -t=3.7- --no-tips --violations gmi_engine/kernel gmi_engine/backends/udtf.py
 
 test: install lint ## Run every test (engine, QGIS plugin, end to end)

@@ -23,7 +23,7 @@ import operator
 import re
 from dataclasses import dataclass
 from functools import lru_cache
-from typing import TYPE_CHECKING, Iterable, List, Optional, Sequence, Tuple
+from typing import TYPE_CHECKING, Any, Iterable, List, Optional, Sequence, Tuple, Union
 
 import pyproj
 
@@ -291,6 +291,62 @@ class TileGrid:
 
 DEFAULT_GRID = TileGrid()
 """The grid of DESIGN.md: 30 m pixels, 1024 px tiles."""
+
+
+TileLike = Union[TileIndex, Tuple[int, int], str]
+"""What :func:`tile_index` accepts: a TileIndex, an (ix, iy) pair, ``"IX,IY"`` text or a tile key."""
+
+
+def tile_index(value: Any, grid: Optional[TileGrid] = DEFAULT_GRID) -> TileIndex:
+    """The one normaliser of a tile given as a TileIndex, an (ix, iy) pair, ``"IX,IY"`` text
+    (``"260,526"``, blanks allowed) or a tile key of ``grid`` (``"res-30_tilesize-1024_x-260_y-526"``).
+
+    The tile is checked to lie on ``grid``; ``grid=None`` skips that check (keys are then read on
+    :data:`DEFAULT_GRID`). Raises :class:`GmiInputError` (a ValueError) naming the bad value.
+    """
+    if isinstance(value, str):
+        text = value.strip()
+        if text.startswith("res-"):
+            return (grid or DEFAULT_GRID).parse_key(text)
+        try:
+            ix, iy = (int(v) for v in text.replace(" ", "").split(","))
+        except ValueError:
+            raise GmiInputError("{!r} is not IX,IY (e.g. 260,526) or a tile key".format(value)) from None
+        tile = TileIndex(ix, iy)
+    elif isinstance(value, TileIndex):
+        tile = value
+    else:
+        try:
+            ix, iy = value
+        except (TypeError, ValueError):
+            raise GmiInputError("{!r} is not a tile: give a TileIndex, (ix, iy), 'IX,IY' or a tile key"
+                                .format(value)) from None
+        tile = TileIndex(ix, iy)
+    return tile if grid is None else grid.check(tile)
+
+
+def bounds_xy(value: Any) -> BoundsXY:
+    """The one normaliser of EPSG:3857 bounds: an object with ``xmin``/``ymin``/``xmax``/``ymax``
+    (e.g. a :class:`BoundsXY`) or a 4-sequence in that order; finite with xmin < xmax, ymin < ymax.
+
+    Raises :class:`GmiInputError` (a ValueError) naming the bad value.
+    """
+    if all(hasattr(value, k) for k in ("xmin", "ymin", "xmax", "ymax")):
+        values = (value.xmin, value.ymin, value.xmax, value.ymax)
+    else:
+        try:
+            values = tuple(value)
+        except TypeError:
+            raise GmiInputError("bounds {!r}: need xmin/ymin/xmax/ymax or a 4-tuple".format(value)) from None
+        if len(values) != 4:
+            raise GmiInputError("bounds {!r}: need 4 numbers (xmin, ymin, xmax, ymax)".format(value))
+    try:
+        xmin, ymin, xmax, ymax = (float(v) for v in values)
+    except (TypeError, ValueError):
+        raise GmiInputError("bounds {!r}: values must be numbers".format(value)) from None
+    if not all(math.isfinite(v) for v in (xmin, ymin, xmax, ymax)) or xmin >= xmax or ymin >= ymax:
+        raise GmiInputError("bounds {!r}: need finite xmin < xmax and ymin < ymax".format(value))
+    return BoundsXY(xmin, ymin, xmax, ymax)
 
 
 def _checked_ring(points: Iterable[Sequence[float]]) -> List[Tuple[float, float]]:

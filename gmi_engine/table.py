@@ -50,6 +50,7 @@ from gmi_engine.errors import BlobError, SchemaError
 
 # One definition of the cell text formats, shared with the MaxCompute UDTF (kernel side).
 from gmi_engine.kernel import blob, records
+from gmi_engine.kernel.bands import BANDS, label
 from gmi_engine.kernel.records import dump_json, format_utc  # noqa: F401  (re-exported)
 
 # ---------------------------------------------------------------------------------------------
@@ -143,61 +144,73 @@ class TableSchema:
 STORE_FILENAME = "gmi.gpkg"
 """The workspace's store file (GeoPackage): ``<workspace>/gmi.gpkg``."""
 
-DN_BANDS = tuple("b{:02d}".format(i) for i in range(1, 10))
+DN_BANDS = records.DN_BANDS
 """DN blob columns b01..b09 (b03 is ASTER band 3N)."""
-MODIS_BANDS = tuple("m{:02d}".format(i) for i in range(1, 8))
+MODIS_BANDS = records.MODIS_BANDS
 """MODIS reference blob columns m01..m07 (MOD09A1 bands 1-7)."""
-BBOX_COLUMNS = ("min_row", "max_row", "min_col", "max_col")
-MASK_OUTPUT = "valid_mask"
+BBOX_COLUMNS = records.BBOX_COLUMNS
+MASK_OUTPUT = records.MASK_OUTPUT
 """Output name of the valid-data mask in the result table (uint8, 1 = valid)."""
 DN_DTYPE = np.dtype(np.uint8)
 MODIS_DTYPE = np.dtype(np.int16)
 
-_ASTER_BAND_LABEL = ("1", "2", "3N", "4", "5", "6", "7", "8", "9")
+_ASTER_BAND_LABEL = dict(zip(DN_BANDS, (label(b) for b in BANDS)))  # b03 -> "3N"
+_TYPES = {"int": ("int", False), "text": ("text", False), "json": ("json", False),
+          "datetime": ("datetime", False), "blob": ("blob", False), "blob?": ("blob", True)}
+
+
+def _columns(names: Tuple[str, ...], described: Mapping[str, Tuple[str, str]]) -> Tuple[Column, ...]:
+    """Columns in the kernel's order ``names`` (:mod:`gmi_engine.kernel.records`), typed and
+    commented by ``described`` (name -> (type, comment); type ``blob?`` is a nullable blob)."""
+    if set(described) != set(names):
+        raise SchemaError("column descriptions {} do not match the kernel's columns {}".format(
+            sorted(described), names))
+    columns = []
+    for name in names:
+        kind, comment = described[name]
+        logical, nullable = _TYPES[kind]
+        columns.append(Column(name, logical, comment, nullable=nullable))
+    return tuple(columns)
+
+
+_TILE_COLUMNS = {
+    "tile_x": ("int", "global grid tile column, counted east from 0"),
+    "tile_y": ("int", "global grid tile row, counted south from 0"),
+}
+_BBOX_COMMENTS = ("first valid tile row", "last valid tile row", "first valid tile column",
+                  "last valid tile column")
 
 SOURCE_SCHEMA = TableSchema(
     name="gmi_source",
     comment="GMI source rows: one ASTER L1T granule on one global grid tile",
-    columns=(
-        Column("granule_id", "text", "ASTER granule id, e.g. AST_L1T_00309062006180242_20150516014601_17781"),
-        Column("tile_x", "int", "global grid tile column, counted east from 0"),
-        Column("tile_y", "int", "global grid tile row, counted south from 0"),
-        Column("acquired", "datetime", "acquisition time, UTC"),
-        Column("meta", "json", "granule metadata (JSON object)"),
-        Column("min_row", "int", "first valid tile row of the DN blobs (inclusive)"),
-        Column("max_row", "int", "last valid tile row of the DN blobs (inclusive)"),
-        Column("min_col", "int", "first valid tile column of the DN blobs (inclusive)"),
-        Column("max_col", "int", "last valid tile column of the DN blobs (inclusive)"),
-    ) + tuple(
-        Column(name, "blob", "ASTER band {} DN, uint8, cropped to the valid bbox; NULL if absent".format(lbl),
-               nullable=True)
-        for name, lbl in zip(DN_BANDS, _ASTER_BAND_LABEL)
-    ) + (
-        Column("ac", "json", "6S atmospheric correction: xa, xb, xc per band and the state that made them"),
-    ) + tuple(
-        Column(name, "blob", "MOD09A1 band {} surface reflectance, int16, on the tile at 256 x 256; "
-                             "NULL if no reference".format(i + 1), nullable=True)
-        for i, name in enumerate(MODIS_BANDS)
-    ) + (
-        Column("quality", "json", "quality flags: SWIR health, cloud cover %, gains (JSON object)"),
-    ),
+    columns=_columns(records.SOURCE_COLUMNS, dict(
+        {"granule_id": ("text", "ASTER granule id, e.g. AST_L1T_00309062006180242_20150516014601_17781"),
+         "acquired": ("datetime", "acquisition time, UTC"),
+         "meta": ("json", "granule metadata (JSON object)"),
+         "ac": ("json", "6S atmospheric correction: xa, xb, xc per band and the state that made them"),
+         "quality": ("json", "quality flags: SWIR health, cloud cover %, gains (JSON object)")},
+        **_TILE_COLUMNS,
+        **{name: ("int", text + " of the DN blobs (inclusive)")
+           for name, text in zip(BBOX_COLUMNS, _BBOX_COMMENTS)},
+        **{name: ("blob?", "ASTER band {} DN, uint8, cropped to the valid bbox; NULL if absent".format(
+            _ASTER_BAND_LABEL[name])) for name in DN_BANDS},
+        **{name: ("blob?", "MOD09A1 band {} surface reflectance, int16, on the tile at 256 x 256; "
+                           "NULL if no reference".format(i + 1)) for i, name in enumerate(MODIS_BANDS)})),
     key=("granule_id", "tile_x", "tile_y"),
 )
 
 RESULT_SCHEMA = TableSchema(
     name="gmi_result",
     comment="GMI results: one output raster of one method on one global grid tile",
-    columns=(
-        Column("tile_x", "int", "global grid tile column, counted east from 0"),
-        Column("tile_y", "int", "global grid tile row, counted south from 0"),
-        Column("method", "text", "method that produced the output: mosaic, color_balancing, mineral_indices"),
-        Column("output", "text", "output name: a band (b01..b09), an index id, or " + MASK_OUTPUT),
-        Column("dtype", "text", "numpy dtype of the data array, e.g. float32"),
-        Column("height", "int", "rows of the data array"),
-        Column("width", "int", "columns of the data array"),
-        Column("data", "blob", "the output raster, encoded by the GMI blob codec"),
-        Column("meta", "json", "contributing granules, parameters, versions (JSON object)"),
-    ),
+    columns=_columns(records.RESULT_COLUMNS, dict(
+        {"method": ("text", "method that produced the output: mosaic, color_balancing, mineral_indices"),
+         "output": ("text", "output name: a band (b01..b09), an index id, or " + MASK_OUTPUT),
+         "dtype": ("text", "numpy dtype of the data array, e.g. float32"),
+         "height": ("int", "rows of the data array"),
+         "width": ("int", "columns of the data array"),
+         "data": ("blob", "the output raster, encoded by the GMI blob codec"),
+         "meta": ("json", "contributing granules, parameters, versions (JSON object)")},
+        **_TILE_COLUMNS)),
     key=("tile_x", "tile_y", "method", "output"),
 )
 

@@ -7,11 +7,11 @@ attributes (e.g. the tile grid's bounds) or a 4-tuple in that order. Scalar samp
 """
 from __future__ import annotations
 
-import math
 from dataclasses import dataclass, field
 from typing import Any, Tuple
 
-from gmi_engine.errors import GmiFileError, GmiInputError
+from gmi_engine.errors import GmiFileError
+from gmi_engine.grid import bounds_xy
 
 Bounds = Tuple[float, float, float, float]
 
@@ -36,23 +36,9 @@ class Sample:
 
 
 def as_bounds(bounds: Any) -> Bounds:
-    """(xmin, ymin, xmax, ymax) from a bounds object or a 4-sequence; checks the order."""
-    if all(hasattr(bounds, k) for k in ("xmin", "ymin", "xmax", "ymax")):
-        values = (bounds.xmin, bounds.ymin, bounds.xmax, bounds.ymax)
-    else:
-        try:
-            values = tuple(bounds)
-        except TypeError:
-            raise GmiInputError("bounds {!r}: need xmin/ymin/xmax/ymax or a 4-tuple".format(bounds)) from None
-        if len(values) != 4:
-            raise GmiInputError("bounds {!r}: need 4 numbers (xmin, ymin, xmax, ymax)".format(bounds))
-    try:
-        xmin, ymin, xmax, ymax = (float(v) for v in values)
-    except (TypeError, ValueError):
-        raise GmiInputError("bounds {!r}: values must be numbers".format(bounds)) from None
-    if not all(math.isfinite(v) for v in (xmin, ymin, xmax, ymax)) or xmin >= xmax or ymin >= ymax:
-        raise GmiInputError("bounds {!r}: need finite xmin < xmax and ymin < ymax".format(bounds))
-    return xmin, ymin, xmax, ymax
+    """(xmin, ymin, xmax, ymax) of :func:`gmi_engine.grid.bounds_xy` (checks the order)."""
+    b = bounds_xy(bounds)
+    return b.xmin, b.ymin, b.xmax, b.ymax
 
 
 def open_gdal(name: str, what: str):

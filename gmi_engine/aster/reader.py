@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass, field
-from datetime import date, datetime, timezone
+from datetime import datetime, timezone
 from pathlib import Path
 from typing import Optional
 
@@ -18,11 +18,10 @@ from osgeo import gdal
 
 from gmi_engine.aster.geometry import SUBSYSTEM_RES_M, UtmCorners, geotransform, utm_epsg
 from gmi_engine.errors import GmiFileError, MetadataValueError, MissingMetadataError, NotAsterL1TError
+from gmi_engine.kernel.bands import SWIR_CUTOFF
 
 gdal.UseExceptions()
 
-# SWIR data acquired from April 2008 on are saturated and striped (science.md §1.5).
-SWIR_CUTOFF = date(2008, 4, 1)
 GAIN_CODES = ("HGH", "NOR", "LO1", "LO2", "LOW", "OFF")
 _NAME_RE = re.compile(r"AST_L1T_(?P<collection>\d{3})(?P<start>\d{14})_(?P<production>\d{14})_(?P<number>\d+)")
 _SDS_RE = re.compile(r":(?P<swath>VNIR|SWIR|TIR)_Swath:ImageData(?P<band>3N|3B|\d{1,2})$")

@@ -1,6 +1,6 @@
 """6S look-up table: build it from direct 6S runs, save/load it, and look up AtmosphereStates.
 
-Design (``science.md`` §2.1, §2.5; the lookup formulas are in :mod:`gmi_engine.kernel.lut`):
+Design (``science.md`` §2.1, §2.5; the lookup formulas are in :mod:`gmi_engine.atmosphere.lut_tables`):
 6S's signal factorises as ``rho_TOA = Tg * [rho_atm + T_down*T_up*rho/(1 - S*rho)]``, and each
 factor depends on few inputs, so the LUT holds small sub-tables instead of one grid over
 (sun zenith x view x azimuth x AOT x water vapour x ozone x altitude):
@@ -40,17 +40,17 @@ from typing import Callable, Dict, List, Optional, Sequence, Tuple, Union
 import numpy as np
 
 from gmi_engine.atmosphere.coefficients import Coefficients, forward_radiance
-from gmi_engine.atmosphere.sixs import BandRun, compute_many, run_bands, sixs_version
-from gmi_engine.atmosphere.state import AtmosphereState, normalise_aerosol_model
-from gmi_engine.errors import GmiFileError, GmiInputError
-from gmi_engine.kernel.bands import BANDS
-from gmi_engine.kernel.lut import (
+from gmi_engine.atmosphere.lut_tables import (
     ENVELOPE_FIELDS,
     LUT_FORMAT,
     LutTables,
     sixs_sun_distance_factor,
     table_checksum,
 )
+from gmi_engine.atmosphere.sixs import BandRun, compute_many, run_bands, sixs_version
+from gmi_engine.atmosphere.state import AtmosphereState, normalise_aerosol_model
+from gmi_engine.errors import GmiFileError, GmiInputError
+from gmi_engine.kernel.bands import BANDS
 
 __all__ = [
     "DEFAULT_SPEC", "QUICK_SPEC", "CHECK_REFLECTANCES", "CheckResult", "Lut", "LutSpec",
@@ -241,7 +241,7 @@ def default_lut_path(aerosol_model: str = "continental") -> Path:
 
 
 class Lut:
-    """A loaded LUT: :class:`~gmi_engine.kernel.lut.LutTables` plus AtmosphereState helpers."""
+    """A loaded LUT: :class:`~gmi_engine.atmosphere.lut_tables.LutTables` plus AtmosphereState helpers."""
 
     def __init__(self, tables: LutTables, path: Optional[Path] = None) -> None:
         self.tables = tables

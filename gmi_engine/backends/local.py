@@ -31,7 +31,7 @@ from typing import Any, Dict, Iterable, Iterator, List, Mapping, Optional, Seque
 from osgeo import ogr, osr
 
 from gmi_engine.errors import BackendError, GmiFileError, SchemaError
-from gmi_engine.grid import DEFAULT_GRID, BoundsXY, TileGrid, TileIndex
+from gmi_engine.grid import DEFAULT_GRID, BoundsXY, TileGrid, TileIndex, tile_index
 from gmi_engine.table import (
     DN_BANDS,
     MODIS_BANDS,
@@ -102,7 +102,7 @@ def _srs_wkt(epsg: int) -> str:
 
 
 def _tile(tile: TileArg) -> TileIndex:
-    return tile if isinstance(tile, TileIndex) else TileIndex(*tile)
+    return tile_index(tile, grid=None)
 
 
 def _now() -> str:

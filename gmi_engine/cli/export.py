@@ -19,6 +19,7 @@ from typing import List
 
 from gmi_engine.cli.options import add_file_options, add_workspace, file_options
 from gmi_engine.errors import GmiInputError
+from gmi_engine.table import STORE_FILENAME
 
 LABELS = {"ASTRef": ("color_balancing", "mosaic"), "MineralIndices": ("mineral_indices",)}
 """Script5 labels -> methods to export, the first one present in the workspace wins."""
@@ -76,7 +77,7 @@ def register(sub: argparse._SubParsersAction) -> None:
     p = sub.add_parser("export", help="results -> GeoTIFF/COG + VRT + .qml + STAC (Script5)",
                        description=__doc__, epilog=_EXAMPLES,
                        formatter_class=argparse.RawDescriptionHelpFormatter)
-    add_workspace(p, "workspace folder holding gmi.gpkg")
+    add_workspace(p, "workspace folder holding " + STORE_FILENAME)
     which = p.add_mutually_exclusive_group(required=True)
     which.add_argument("--label", choices=sorted(LABELS), help="what to export, as in Script5")
     which.add_argument("--method", help="export this method's results (mosaic, color_balancing, mineral_indices)")

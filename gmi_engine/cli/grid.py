@@ -5,7 +5,7 @@ import argparse
 from typing import List, Sequence, Tuple
 
 from gmi_engine.errors import GmiInputError
-from gmi_engine.grid import TileGrid, TileIndex
+from gmi_engine.grid import TileGrid, TileIndex, tile_index
 
 _RAW = argparse.RawDescriptionHelpFormatter
 
@@ -81,13 +81,13 @@ def _tile_of(args: argparse.Namespace) -> int:
 def _bounds(args: argparse.Namespace) -> int:
     grid = TileGrid(args.res, args.tile_px)
     if len(args.tile) == 1:
-        tile = grid.parse_key(args.tile[0])
+        tile = tile_index(args.tile[0], grid)
     elif len(args.tile) == 2:
         try:
             ix, iy = int(args.tile[0]), int(args.tile[1])
         except ValueError:
             raise GmiInputError("tile indices must be integers, got {} {}".format(*args.tile)) from None
-        tile = grid.tile(ix, iy)
+        tile = tile_index((ix, iy), grid)
     else:
         raise GmiInputError("give IX IY or one tile key, got {} values".format(len(args.tile)))
     _describe(grid, tile)

@@ -12,6 +12,7 @@ from datetime import datetime
 from pathlib import Path
 
 from gmi_engine.atmosphere.state import AEROSOL_MODELS
+from gmi_engine.cli.options import tile_arg
 
 _LUT_EXAMPLES = """examples:
   gmi lut build --out resources/lut/gmi-6s-continental.npz      # the default LUT (~45 min)
@@ -111,27 +112,18 @@ def _cmd_check(args) -> int:
     return 0
 
 
-def _tile(text: str) -> tuple:
-    try:
-        x, y = (int(v) for v in text.split(","))
-    except ValueError:
-        raise argparse.ArgumentTypeError("--tile looks like X,Y (e.g. 260,526), got {!r}".format(
-            text)) from None
-    return x, y
-
-
 def _cmd_params(args) -> int:
     from gmi_engine.aster.reader import open_granule
     from gmi_engine.atmosphere.lut import load_lut
     from gmi_engine.atmosphere.sixs import compute_coefficients
     from gmi_engine.errors import GmiInputError
-    from gmi_engine.grid import DEFAULT_GRID, TileIndex
+    from gmi_engine.grid import DEFAULT_GRID
     from gmi_engine.ingest import IngestOptions, tile_state
     from gmi_engine.kernel.bands import BANDS
     from gmi_engine.tiling import granule_tiles
 
     granule = open_granule(args.granule)
-    tile = TileIndex(*args.tile)
+    tile = args.tile
     if tile not in granule_tiles(granule, DEFAULT_GRID):
         raise GmiInputError("--tile {},{}: not touched by granule {}".format(
             tile.ix, tile.iy, granule.granule_id))
@@ -200,7 +192,7 @@ def register(sub: argparse._SubParsersAction) -> None:
     q = asub.add_parser("params", help="print the 6S state of a tile, its sources and xa/xb/xc",
                         epilog=_AC_EXAMPLES, formatter_class=argparse.RawDescriptionHelpFormatter)
     q.add_argument("granule", help="AST_L1T .hdf file")
-    q.add_argument("--tile", type=_tile, required=True, help="global tile X,Y")
+    q.add_argument("--tile", type=tile_arg, required=True, help="global tile X,Y (or a tile key)")
     q.add_argument("--aod-file", action="append", default=[], help="MCD19A2 file (repeatable)")
     q.add_argument("--dem", action="append", default=[], help="GDEM tile (repeatable)")
     q.add_argument("--ozone", type=float, default=0.30, help="total ozone, cm-atm (default 0.30)")

@@ -9,8 +9,8 @@ from __future__ import annotations
 import argparse
 from typing import TYPE_CHECKING, Any, List, Optional
 
-from gmi_engine.errors import GmiError, GmiInputError
-from gmi_engine.grid import DEFAULT_GRID, TileIndex
+from gmi_engine.errors import GmiError
+from gmi_engine.grid import TileIndex, tile_index
 from gmi_engine.kernel.mosaic import STRATEGIES
 from gmi_engine.kernel.pipeline import METHODS
 
@@ -27,13 +27,7 @@ COMPRESSIONS = ("zstd", "deflate", "lzw", "none")
 def tile_arg(text: str) -> TileIndex:
     """argparse type of a tile: ``IX,IY`` (e.g. ``260,526``) or a tile key (``res-30_..._x-260_y-526``)."""
     try:
-        if text.startswith("res-"):
-            return DEFAULT_GRID.parse_key(text)
-        try:
-            ix, iy = (int(v) for v in text.replace(" ", "").split(","))
-        except ValueError:
-            raise GmiInputError("{!r} is not IX,IY (e.g. 260,526) or a tile key".format(text)) from None
-        return DEFAULT_GRID.tile(ix, iy)
+        return tile_index(text)
     except GmiError as exc:
         raise argparse.ArgumentTypeError(str(exc)) from None
 

@@ -59,7 +59,9 @@ def _cmd_aster(args) -> int:
                   aod550=args.aod, water_vapour=args.wv, altitude_km=args.altitude_km,
                   processing_number=args.number)
     if args.gains:
-        gains = {b: "NOR" for b in ("01", "02", "3N", "04", "05", "06", "07", "08", "09")}
+        from gmi_engine.kernel.bands import BANDS
+
+        gains = {b: "NOR" for b in BANDS}
         gains.update(args.gains)
         kwargs["gains"] = gains
     if args.pointing is not None:

@@ -10,6 +10,7 @@ band was not acquired. ``LOW`` (used by some archives, e.g. the GEE schema, for 
 is read as ``LO1`` on the VNIR bands, where only one low gain exists. On a SWIR band ``LOW`` is
 ambiguous (LO1 and LO2 differ by up to 5x) and is rejected rather than guessed.
 """
+import datetime
 from typing import Union
 
 from gmi_engine.kernel.errors import GmiInputError
@@ -20,6 +21,17 @@ BANDS = ("01", "02", "3N", "04", "05", "06", "07", "08", "09")  # type: Tuple[st
 BAND_COLUMNS = tuple("b{:02d}".format(i) for i in range(1, 10))  # type: Tuple[str, ...]
 VNIR_BANDS = BANDS[:3]
 SWIR_BANDS = BANDS[3:]
+#: The five thermal bands (in the granule only; no GMI method reads them).
+TIR_BANDS = ("10", "11", "12", "13", "14")  # type: Tuple[str, ...]
+
+
+def label(band: str) -> str:
+    """The metadata/subdataset spelling of a band code: ``"01"`` -> ``"1"``, ``"3N"``, ``"10"``."""
+    return band.lstrip("0")
+
+#: First day of unusable SWIR: data acquired on or after it are saturated and striped
+#: (detector failure of April 2008, science.md §1.5). Compare a naive UTC datetime's ``.date()``.
+SWIR_CUTOFF = datetime.date(2008, 4, 1)
 
 #: Gain codes with a coefficient column, and the "band absent" code.
 GAINS = ("HGH", "NOR", "LO1", "LO2")

@@ -40,14 +40,13 @@ from typing import Any, Dict, List, Mapping, Optional, Sequence, Tuple
 
 import numpy as np
 
+from .bands import SWIR_CUTOFF
 from .errors import GmiInputError
 from .masks import SWIR, VNIR, GranuleMasks, check_reflectance, granule_masks, mask_params
 
 STRATEGIES = ("best-pixel", "first-valid", "median")
 NO_DATA = -1
 SEVERAL = -2
-#: Acquisitions on or after this date have unusable SWIR (science.md §1.5).
-SWIR_CUTOFF = _dt.datetime(2008, 4, 1)
 #: Mosaic parameters beyond the mask thresholds of :data:`.masks.MASK_DEFAULTS`.
 MOSAIC_DEFAULTS = {"cloud_fallback": False, "target_date": None}  # type: Dict[str, Any]
 _SORT_NETWORK_MAX = 8
@@ -99,7 +98,7 @@ class _Granule(object):
         self.cloud_cover = cc  # type: Optional[float]
         usable = info.get("swir_usable")
         if usable is None:
-            usable = self.acquired < SWIR_CUTOFF
+            usable = self.acquired.date() < SWIR_CUTOFF
         elif not isinstance(usable, (bool, np.bool_)):
             raise GmiInputError("{}: swir_usable {!r} is not true/false".format(where, usable))
         self.swir_usable = bool(usable)

@@ -54,9 +54,9 @@ from .balance import (
     robust_fit,
     scale_factor,
 )
-from .bands import BANDS
+from .bands import BANDS, SWIR_CUTOFF
 from .errors import GmiInputError
-from .mosaic import SWIR_CUTOFF, parse_time
+from .mosaic import parse_time
 
 
 def normalize(stack: Sequence[np.ndarray], reference: Optional[np.ndarray],
@@ -159,7 +159,7 @@ def _swir_usable(infos: Optional[Sequence[Mapping[str, Any]]], n: int) -> List[b
     for i, info in enumerate(infos):
         flag = info.get("swir_usable") if isinstance(info, Mapping) else None
         if flag is None and isinstance(info, Mapping) and info.get("acquired") is not None:
-            flag = parse_time(info["acquired"], "infos[{}].acquired".format(i)) < SWIR_CUTOFF
+            flag = parse_time(info["acquired"], "infos[{}].acquired".format(i)).date() < SWIR_CUTOFF
         if flag is not None and not isinstance(flag, (bool, np.bool_)):
             raise GmiInputError("infos[{}].swir_usable: {!r} is not true/false".format(i, flag))
         out.append(True if flag is None else bool(flag))

@@ -32,9 +32,9 @@ from gmi_engine.kernel.radiometry import (
     toa_reflectance,
     unit_conversion_coefficient,
 )
+from gmi_engine.kernel.records import MASK_OUTPUT, MODIS_BANDS
 
 METHODS = ("mosaic", "color_balancing", "mineral_indices")
-MASK_OUTPUT = "valid_mask"
 PROVENANCE_OUTPUTS = ("provenance_vnir", "provenance_swir")
 DEFAULT_PARAMS = {
     "tile_px": 1024,
@@ -103,8 +103,8 @@ def _reference(rows: Sequence[Mapping[str, Any]]) -> Optional[np.ndarray]:
     """The tile's MOD09A1 reference (7, n, n) int16 from the first row that carries one."""
     for row in rows:
         modis = row.get("modis") or {}
-        if len(modis) == 7:
-            return np.stack([modis["m{:02d}".format(i)] for i in range(1, 8)])
+        if len(modis) == len(MODIS_BANDS):
+            return np.stack([modis[name] for name in MODIS_BANDS])
     return None
 
 

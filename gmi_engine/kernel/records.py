@@ -10,8 +10,8 @@ bytes the local backend stores:
 - :func:`result_cells` gives the same cells as ``gmi_engine.table.ResultRow.to_dict()`` for a
   result dict of :func:`gmi_engine.kernel.pipeline.run` plus the inputs digest.
 
-The column lists repeat ``gmi_engine.table`` (which the kernel may not import); a unit test
-keeps the two identical. Python 3.7 syntax.
+The column names are defined here, once: ``gmi_engine.table`` builds its schemas from them
+(the kernel may not import the table module). Python 3.7 syntax.
 """
 import calendar
 import json
@@ -22,10 +22,13 @@ from typing import Any, Dict, Mapping, Optional, Sequence, Tuple
 import numpy as np
 
 from gmi_engine.kernel import blob
+from gmi_engine.kernel.bands import BAND_COLUMNS
 from gmi_engine.kernel.errors import BlobError, CellTooLargeError, SchemaError
 
-DN_BANDS = tuple("b{:02d}".format(i) for i in range(1, 10))
+DN_BANDS = BAND_COLUMNS
+"""DN blob columns b01..b09 (b03 is ASTER band 3N)."""
 MODIS_BANDS = tuple("m{:02d}".format(i) for i in range(1, 8))
+"""MODIS reference blob columns m01..m07 (MOD09A1 bands 1-7)."""
 BBOX_COLUMNS = ("min_row", "max_row", "min_col", "max_col")
 SOURCE_COLUMNS = (("granule_id", "tile_x", "tile_y", "acquired", "meta") + BBOX_COLUMNS + DN_BANDS
                   + ("ac",) + MODIS_BANDS + ("quality",))
@@ -33,6 +36,7 @@ SOURCE_COLUMNS = (("granule_id", "tile_x", "tile_y", "acquired", "meta") + BBOX_
 RESULT_COLUMNS = ("tile_x", "tile_y", "method", "output", "dtype", "height", "width", "data", "meta")
 """``gmi_result`` column names in table order (== ``gmi_engine.table.RESULT_SCHEMA.names``)."""
 MASK_OUTPUT = "valid_mask"
+"""Output name of the valid-data mask in the result table (uint8, 1 = valid)."""
 DIGEST_KEY = "inputs_sha256"
 """Key of the inputs digest in a result row's meta (as the local runner writes it)."""
 

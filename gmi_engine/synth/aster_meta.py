@@ -8,12 +8,13 @@ from __future__ import annotations
 
 from datetime import datetime
 
+from gmi_engine.kernel import bands
 from gmi_engine.synth.odl import Group, Obj, Raw, additional_attributes, to_odl
 
-VNIR_BANDS = ("1", "2", "3N")
-SWIR_BANDS = ("4", "5", "6", "7", "8", "9")
-TIR_BANDS = ("10", "11", "12", "13", "14")
-GAIN_BANDS = ("01", "02", "3N", "04", "05", "06", "07", "08", "09")
+VNIR_BANDS = tuple(bands.label(b) for b in bands.VNIR_BANDS)  # "1", "2", "3N"
+SWIR_BANDS = tuple(bands.label(b) for b in bands.SWIR_BANDS)  # "4" .. "9"
+TIR_BANDS = bands.TIR_BANDS
+GAIN_BANDS = bands.BANDS
 
 
 def f6(x: float) -> Raw:

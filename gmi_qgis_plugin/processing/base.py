@@ -32,6 +32,7 @@ from qgis.PyQt.QtGui import QIcon
 
 from gmi_engine.atmosphere.state import AEROSOL_MODELS
 from gmi_qgis_plugin.__about__ import __icon_path__, __uri_repository__, plugin_path
+from gmi_qgis_plugin.errors import GmiPluginError
 
 GROUP_PIPELINE = "pipeline"
 GROUP_ANALYSIS = "analysis"
@@ -42,7 +43,7 @@ DEFAULT_OZONE_CM_ATM = 0.30
 _TILE_SPLIT = re.compile(r"[;\s]+")
 
 
-class Cancelled(Exception):
+class Cancelled(GmiPluginError):
     """Raised from an engine progress callback to stop between tiles when the user cancels."""
 
 
@@ -139,7 +140,7 @@ def engine_errors(what: str) -> Iterator[None]:
 def parse_tiles(text: Optional[str], parameter: str = "TILES") -> Optional[list]:
     """Tiles from ``'260,526; 261,526'`` or tile keys (``;``/space/newline separated); None if empty."""
     from gmi_engine.errors import GmiError
-    from gmi_engine.grid import DEFAULT_GRID
+    from gmi_engine.grid import tile_index
 
     items = [t for t in _TILE_SPLIT.split(text or "") if t]
     if not items:
@@ -147,12 +148,8 @@ def parse_tiles(text: Optional[str], parameter: str = "TILES") -> Optional[list]
     tiles = []
     for item in items:
         try:
-            if item.startswith("res-"):
-                tiles.append(DEFAULT_GRID.parse_key(item))
-            else:
-                ix, iy = (int(v) for v in item.split(","))
-                tiles.append(DEFAULT_GRID.tile(ix, iy))
-        except (ValueError, GmiError) as exc:
+            tiles.append(tile_index(item))
+        except GmiError as exc:
             raise QgsProcessingException(
                 f"{parameter}: {item!r} is not IX,IY (e.g. 260,526) or a tile key ({exc})"
             ) from None

@@ -10,12 +10,13 @@ from dataclasses import dataclass, field
 
 from qgis.core import QgsApplication, QgsAuthMethodConfig
 
+from gmi_qgis_plugin.errors import GmiPluginError
 from gmi_qgis_plugin.toolbelt.log_handler import MASK, PlgLogger
 
 AUTH_METHOD = "Basic"
 
 
-class CredentialsError(RuntimeError):
+class CredentialsError(GmiPluginError, RuntimeError):
     """The auth config is missing, locked or not a Basic (id + secret) config."""
 
 

@@ -6,10 +6,9 @@ is the same under Qt5 and Qt6); everything is in EPSG:3857, the CRS of the tile 
 from __future__ import annotations
 
 import math
-from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Dict, List, Optional, Set, Tuple
+from typing import Dict, Iterable, List, Mapping, Optional, Sequence, Set, Tuple
 
 from qgis.core import (
     QgsCategorizedSymbolRenderer,
@@ -35,12 +34,8 @@ from qgis.PyQt.QtCore import QT_TRANSLATE_NOOP, QCoreApplication
 from qgis.PyQt.QtGui import QColor, QFont
 
 from gmi_engine.grid import DEFAULT_GRID, TileGrid, TileIndex
-from gmi_qgis_plugin.toolbelt.granules import (
-    SWIR_ABSENT,
-    SWIR_OK,
-    SWIR_POST_2008,
-    GranuleSummary,
-)
+from gmi_qgis_plugin.errors import GmiPluginError
+from gmi_qgis_plugin.toolbelt.granules import SWIR_ABSENT, SWIR_OK, SWIR_POST_2008, GranuleSummary
 
 CRS_GRID = "EPSG:3857"
 FOOTPRINT_LAYER_NAME = "GMI granule footprints"
@@ -75,10 +70,10 @@ def _transform_to_grid(crs: QgsCoordinateReferenceSystem) -> QgsCoordinateTransf
 
 
 def _memory_layer(geometry: str, name: str, fields: Sequence[Tuple[str, str]]) -> QgsVectorLayer:
-    uri = "{}?crs={}&{}".format(geometry, CRS_GRID, "&".join(f"field={n}:{t}" for n, t in fields))
+    uri = "{}?crs={}&{}".format(geometry, CRS_GRID, "&".join("field={}:{}".format(n, t) for n, t in fields))
     layer = QgsVectorLayer(uri, name, "memory")
     if not layer.isValid():
-        raise RuntimeError(f"cannot create the memory layer {name!r}")
+        raise RuntimeError("cannot create the memory layer {!r}".format(name))
     return layer
 
 
@@ -144,7 +139,7 @@ def footprints_layer(granules: Sequence[GranuleSummary], name: str = FOOTPRINT_L
 
 # ------------------------------------------------------------------------------ tile grid
 
-class TooManyTiles(ValueError):
+class TooManyTiles(GmiPluginError, ValueError):
     """The extent holds more tiles than :data:`MAX_GRID_TILES`."""
 
 
@@ -168,7 +163,7 @@ def tiles_in_extent(extent3857: QgsRectangle, grid: TileGrid = DEFAULT_GRID,
     iy1 = min(last, int(math.floor((half - extent3857.yMinimum()) / size)))
     count = (ix1 - ix0 + 1) * (iy1 - iy0 + 1)
     if count > max_tiles:
-        raise TooManyTiles(f"{count} tiles in view (at most {max_tiles} are drawn): zoom in")
+        raise TooManyTiles("{} tiles in view (at most {} are drawn): zoom in".format(count, max_tiles))
     return [TileIndex(ix, iy) for iy in range(iy0, iy1 + 1) for ix in range(ix0, ix1 + 1)]
 
 
@@ -303,7 +298,7 @@ def add_results_group(title: str, layers: Sequence[ResultLayer], job_id: int,
     for item in layers:
         layer = QgsRasterLayer(str(item.path), item.name, "gdal")
         if not layer.isValid():
-            raise RuntimeError(f"{item.path}: QGIS cannot open it ({layer.error().summary()})")
+            raise RuntimeError("{}: QGIS cannot open it ({})".format(item.path, layer.error().summary()))
         layer.setCustomProperty(PROP_ROLE, "result")
         layer.setCustomProperty(PROP_JOB, job_id)
         layer.setCustomProperty(PROP_OUTPUT, item.output)

@@ -20,6 +20,8 @@ import time
 from dataclasses import dataclass
 from typing import Any, Callable, Dict, List, Optional, Tuple
 
+from gmi_qgis_plugin.errors import GmiPluginError
+
 BACKEND_MODULE = "gmi_engine.backends.odps"
 POLL_SECONDS = 5.0
 UPLOAD_SHARE, JOB_SHARE = 15.0, 70.0
@@ -28,7 +30,7 @@ UPLOAD_SHARE, JOB_SHARE = 15.0, 70.0
 Progress = Callable[[float, str], None]
 
 
-class OdpsUnavailable(RuntimeError):
+class OdpsUnavailable(GmiPluginError, RuntimeError):
     """The MaxCompute backend cannot be used in this installation."""
 
 

@@ -18,10 +18,11 @@ from typing import Any, Callable, Optional
 from qgis.core import Qgis, QgsApplication, QgsTask
 from qgis.PyQt.QtCore import pyqtSignal
 
+from gmi_qgis_plugin.errors import GmiPluginError
 from gmi_qgis_plugin.toolbelt.log_handler import PlgLogger
 
 
-class TaskCancelled(Exception):
+class TaskCancelled(GmiPluginError):
     """Raised by :meth:`TaskContext.check` when the user cancelled the task."""
 
 

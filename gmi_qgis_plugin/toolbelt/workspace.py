@@ -5,8 +5,7 @@ from pathlib import Path
 from typing import Dict, List
 
 from gmi_engine.grid import TileIndex
-
-STORE_FILENAME = "gmi.gpkg"
+from gmi_engine.table import STORE_FILENAME
 
 
 def has_store(workspace: str) -> bool:

@@ -76,22 +76,22 @@ class RecordingFeedback(QgsProcessingFeedback):
         self.cancel_on = cancel_on
         self.progressChanged.connect(self.progress.append)
 
-    def setProgressText(self, text: str) -> None:  # noqa: N802 (QGIS API)
+    def setProgressText(self, text: str) -> None:
         self.texts.append(text)
         if self.cancel_on and text.startswith(self.cancel_on):
             self.cancel()
         super().setProgressText(text)
 
-    def pushInfo(self, info: str) -> None:  # noqa: N802 (QGIS API)
+    def pushInfo(self, info: str) -> None:
         self.infos.append(info)
         self.texts.append(info)
         super().pushInfo(info)
 
-    def pushWarning(self, warning: str) -> None:  # noqa: N802 (QGIS API)
+    def pushWarning(self, warning: str) -> None:
         self.warnings.append(warning)
         self.texts.append(warning)
         super().pushWarning(warning)
 
-    def reportError(self, error: str, fatal: bool = False) -> None:  # noqa: N802 (QGIS API)
+    def reportError(self, error: str, fatal: bool = False) -> None:
         self.texts.append(error)
         super().reportError(error, fatal)

@@ -351,3 +351,17 @@ def test_qgis_process_lists_and_runs_the_provider(provider, qgis_process_env):
     assert answer["results"]["TILES"] == "res-30_tilesize-1024_x-260_y-525;res-30_tilesize-1024_x-260_y-526"
     layer = QgsVectorLayer(str(out), "tiles", "ogr")
     assert layer.isValid() and layer.featureCount() == 2 and layer.crs().authid() == "EPSG:3857"
+
+
+def test_the_plugin_errors_share_one_root_and_the_natural_builtins():
+    from gmi_qgis_plugin.errors import GmiPluginError
+    from gmi_qgis_plugin.processing.base import Cancelled
+    from gmi_qgis_plugin.toolbelt.credentials import CredentialsError
+    from gmi_qgis_plugin.toolbelt.layers import TooManyTiles
+    from gmi_qgis_plugin.toolbelt.odps_bridge import OdpsUnavailable
+    from gmi_qgis_plugin.toolbelt.tasks import TaskCancelled
+
+    for error in (Cancelled, CredentialsError, TooManyTiles, OdpsUnavailable, TaskCancelled):
+        assert issubclass(error, GmiPluginError)
+    assert issubclass(TooManyTiles, ValueError)
+    assert issubclass(CredentialsError, RuntimeError) and issubclass(OdpsUnavailable, RuntimeError)

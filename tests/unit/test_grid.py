@@ -404,3 +404,34 @@ def test_cli_help_has_an_example(command, capsys):
     with pytest.raises(SystemExit):
         gmi(["grid", command, "--help"])
     assert "example" in capsys.readouterr().out
+
+
+def test_tile_index_normalises_every_spelling_of_a_tile():
+    from gmi_engine.grid import tile_index
+
+    want = TileIndex(260, 526)
+    assert tile_index(want) is want
+    assert tile_index((260, 526)) == tile_index([260, 526]) == want
+    assert tile_index("260,526") == tile_index(" 260, 526 ") == want
+    assert tile_index("res-30_tilesize-1024_x-260_y-526") == want
+    assert tile_index((5000, 1), grid=None) == TileIndex(5000, 1)
+    for bad, message in [("260-526", "'260-526' is not IX,IY"), ((1, 2, 3), "is not a tile"),
+                         (5, "is not a tile"), ((5000, 1), "out of range"), ((-1, 2), ">= 0"),
+                         ("res-120_tilesize-256_x-260_y-526", "not on the res-30_tilesize-1024 grid")]:
+        with pytest.raises(GmiInputError, match=message) as info:
+            tile_index(bad)
+        assert isinstance(info.value, ValueError)
+
+
+def test_bounds_xy_normalises_objects_and_sequences():
+    from gmi_engine.grid import BoundsXY, bounds_xy
+
+    box = BoundsXY(1.0, 2.0, 3.0, 4.0)
+    assert bounds_xy(box) == bounds_xy([1, 2, 3, 4]) == bounds_xy((1.0, 2.0, 3.0, 4.0)) == box
+    assert bounds_xy(DEFAULT_GRID.bounds(TileIndex(260, 526))) == DEFAULT_GRID.bounds(TileIndex(260, 526))
+    for bad, message in [((3, 2, 1, 4), "xmin < xmax"), ((1, 2, 3), "need 4 numbers"),
+                         ("abcd", "must be numbers"), ((1, 2, float("nan"), 4), "finite"),
+                         (5, "4-tuple")]:
+        with pytest.raises(GmiInputError, match=message) as info:
+            bounds_xy(bad)
+        assert isinstance(info.value, ValueError)

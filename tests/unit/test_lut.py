@@ -22,6 +22,7 @@ from gmi_engine.atmosphere.lut import (
     reflectance_errors,
     save_lut,
 )
+from gmi_engine.atmosphere.lut_tables import LutTables, sixs_day_of_year, sixs_sun_distance_factor
 from gmi_engine.atmosphere.sixs import compute_coefficients, compute_many
 from gmi_engine.atmosphere.state import AtmosphereState
 from gmi_engine.backends.local import LocalStore
@@ -29,7 +30,6 @@ from gmi_engine.cli.main import main
 from gmi_engine.errors import GmiFileError, GmiInputError, LutChecksumError, OutsideEnvelopeError
 from gmi_engine.grid import TileIndex
 from gmi_engine.ingest import IngestOptions, ingest_granule
-from gmi_engine.kernel.lut import LutTables, sixs_day_of_year, sixs_sun_distance_factor
 
 ACCURACY = 0.002  # max |d rho| at rho in {0.05, 0.2, 0.4, 0.6} (issue 5, DESIGN.md)
 

@@ -1,6 +1,7 @@
 """6S look-up table: loading (checksum verified) and vectorised lookup of xa, xb, xc.
 
-Pure numpy + stdlib (Python 3.7) so the MaxCompute UDTF can use it. The tables are written by
+Pure numpy + stdlib. Only ingest reads the LUT (the MaxCompute UDTF receives finished xa, xb, xc
+in the ``ac`` cell), so this lives in ``atmosphere``, not in the kernel. The tables are written by
 :mod:`gmi_engine.atmosphere.lut`; this module only reads and interpolates them.
 
 The LUT stores 6S's *components*, not xa/xb/xc (``science.md`` §2.1, §2.5)::
