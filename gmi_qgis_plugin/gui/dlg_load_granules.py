@@ -15,8 +15,8 @@ from qgis.PyQt.QtWidgets import (
 )
 
 from gmi_qgis_plugin.toolbelt.granules import (
-    SWIR_ABSENT, SWIR_OK, SWIR_POST_2008, GranuleSummary, find_ancillaries, find_granule_files,
-    guess_ancillary_folder, summarize,
+    SWIR_ABSENT, SWIR_OK, SWIR_POST_2008, GranuleSummary, find_granule_files, guess_ancillary_folder,
+    summarize,
 )
 from gmi_qgis_plugin.toolbelt.icons import plugin_icon, theme_icon
 from gmi_qgis_plugin.toolbelt.layers import footprints_layer
@@ -47,26 +47,19 @@ def scan_granules(paths: Sequence[str], ctx: TaskContext) -> Tuple[List[GranuleS
 
 def ingest_granules(paths: Sequence[str], workspace: str, ancillary_folder: str, processes: int,
                     ctx: TaskContext) -> Dict[str, int]:
-    """Ingest granules into ``workspace`` (worker thread); returns granule id -> tiles written."""
-    from gmi_engine.backends.local import LocalStore
-    from gmi_engine.ingest import IngestOptions, ingest_granule
+    """Ingest granules into ``workspace`` (worker thread); returns granule file name -> tiles written."""
+    from gmi_engine.ancillary import Ancillaries, discover
+    from gmi_engine.ingest import IngestOptions, ingest_many
 
-    found = find_ancillaries([ancillary_folder] if ancillary_folder else [])
+    found = discover(ancillary_folder) if ancillary_folder else Ancillaries()
     options = IngestOptions(mcd19a2=found.mcd19a2, gdem=found.gdem, modis_ref=found.modis_ref,
                             processes=max(1, processes))
-    done: Dict[str, int] = {}
-    n = len(paths)
-    with LocalStore(workspace) as store:
-        for k, path in enumerate(paths):
-            ctx.check()
-            ctx.progress(100.0 * k / n, "ingesting {}".format(Path(path).name))
-
-            def on_tile(granule_id: str, i: int, total: int, k: int = k) -> None:
-                ctx.progress(100.0 * (k + i / max(total, 1)) / n, "{}: tile {}/{}".format(granule_id, i, total))
-
-            rows = ingest_granule(path, store, options, progress=on_tile)
-            done[Path(path).name] = len(rows)
-    return done
+    summary = ingest_many(paths, workspace, options, progress=lambda f, text: ctx.progress(100.0 * f, text),
+                          cancelled=ctx.is_canceled)
+    summary.raise_first_error()
+    if summary.cancelled:
+        raise TaskCancelled()
+    return {g.path.name: g.rows for g in summary.ingested}
 
 
 class DlgLoadGranules(QDialog):
@@ -289,7 +282,9 @@ class DlgLoadGranules(QDialog):
             self.lbl_ancillary.setText(self.tr("No folder: 6S uses default aerosol and water vapour, "
                                                "and colour balancing has no MODIS reference."))
             return
-        found = find_ancillaries([folder])
+        from gmi_engine.ancillary import discover
+
+        found = discover(folder)
         self.lbl_ancillary.setText(self.tr("Found: {}").format(found.describe()))
 
     # -- footprints -----------------------------------------------------------------------
