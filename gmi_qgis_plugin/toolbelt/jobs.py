@@ -16,7 +16,7 @@ from typing import Any, Callable, Dict, List, Optional, Sequence
 from qgis.core import Qgis, QgsProject
 from qgis.PyQt.QtCore import QT_TRANSLATE_NOOP, QCoreApplication, QObject, pyqtSignal
 
-from gmi_engine.grid import DEFAULT_GRID, TileIndex
+from gmi_engine.grid import TileIndex
 from gmi_qgis_plugin.toolbelt.i18n import ui_locale
 from gmi_qgis_plugin.toolbelt.layers import add_results_group, result_layers
 from gmi_qgis_plugin.toolbelt.log_handler import PlgLogger
@@ -116,9 +116,8 @@ def execute_job(spec: JobSpec, ctx: TaskContext, export_dir: Path, credentials: 
     from gmi_engine.backends.local_runner import ExportJob, run_local
     from gmi_engine.export import export_results
 
-    def on_tile(done: int, total: int, tile: Optional[TileIndex], note: str) -> None:
-        where = " ({})".format(DEFAULT_GRID.key(tile)) if tile is not None else ""
-        ctx.progress(COMPUTE_SHARE * done / max(total, 1), "computed {}/{} tiles{}".format(done, total, where))
+    def on_tile(fraction: float, message: str) -> None:
+        ctx.progress(COMPUTE_SHARE * fraction, message)
 
     tiles = list(spec.tiles) if spec.tiles is not None else None
     if spec.backend == "odps":
@@ -142,20 +141,16 @@ def execute_job(spec: JobSpec, ctx: TaskContext, export_dir: Path, credentials: 
     ctx.progress(COMPUTE_SHARE, "exporting")
     with LocalStore(spec.workspace, create=False) as store:
         wanted = set(tiles) if tiles is not None else set(store.result_tiles(spec.method))
-        seen: set = set()
-
         def rows():  # decoded in the export's writer threads
             for row in store.iter_stored_results(spec.method):
                 if TileIndex(row.tile_x, row.tile_y) in wanted:
                     yield row
 
-        def on_file(key: str, output: str) -> None:
-            seen.add(key)
+        def on_file(fraction: float, message: str) -> None:
             ctx.check()
-            ctx.progress(COMPUTE_SHARE + (100.0 - COMPUTE_SHARE) * len(seen) / max(len(wanted), 1),
-                         "exporting {} {}".format(key, output))
+            ctx.progress(COMPUTE_SHARE + (100.0 - COMPUTE_SHARE) * fraction, "exporting " + message)
 
-        report_export = export_results(rows(), export_dir, spec.method, progress=on_file)
+        report_export = export_results(rows(), export_dir, spec.method, progress=on_file, tiles=len(wanted))
     return _outcome(computed, skipped, export_dir, report_export)
 
 
