@@ -4,7 +4,7 @@ For every tile a granule's footprint touches: the DN bands 1–9 warped onto the
 (:mod:`gmi_engine.tiling`), the tile's 6S state (sun and view geometry and date from the granule;
 AOD550 and water vapour from the same day's MCD19A2; target altitude from GDEM; ozone from a
 documented default) and its xa/xb/xc, the MOD09A1 reference sampled at 256² and a quality record.
-Re-ingesting a granule replaces its rows.
+Re-ingesting a granule replaces its rows. :func:`ingest_many` is the one job every front end runs.
 """
 from __future__ import annotations
 
@@ -14,17 +14,20 @@ from dataclasses import dataclass, field
 from datetime import date
 from functools import lru_cache
 from pathlib import Path
-from typing import Callable, Iterable, List, Optional, Sequence
+from typing import Callable, Iterable, List, Optional, Sequence, Set
 
 from gmi_engine.ancillary.aerosol import sample_aod_wv
 from gmi_engine.ancillary.elevation import sample_altitude
 from gmi_engine.ancillary.modis_reference import sample_mod09a1
 from gmi_engine.aster.geometry import view_geometry
+from gmi_engine.aster.names import granule_id
 from gmi_engine.aster.reader import Granule, open_granule
 from gmi_engine.atmosphere.sixs import compute_many
 from gmi_engine.atmosphere.state import AtmosphereState
+from gmi_engine.errors import GmiError
 from gmi_engine.grid import DEFAULT_GRID, TileGrid, TileIndex
 from gmi_engine.kernel.bands import BAND_COLUMNS, BANDS
+from gmi_engine.progress import Cancelled, Progress, fraction, report, sub_range
 from gmi_engine.table import MODIS_BANDS, SourceRow
 from gmi_engine.tiling import TileCut, cut_granule, granule_tiles
 
@@ -33,7 +36,6 @@ from gmi_engine.tiling import TileCut, cut_granule, granule_tiles
 DEFAULT_OZONE_CM_ATM = 0.30
 _MODIS_DATE = re.compile(r"\.A(\d{4})(\d{3})\.")
 
-Progress = Callable[[str, int, int], None]
 log = logging.getLogger(__name__)
 
 
@@ -156,15 +158,29 @@ def _modis(options: IngestOptions, bounds) -> dict:
     return {name: stack[i] for i, name in enumerate(MODIS_BANDS)}
 
 
+class IngestCancelled(Exception):
+    """Raised by :func:`ingest_granule` when ``cancelled()`` turned true; nothing was written."""
+
+
 def ingest_granule(path, store, options: IngestOptions = IngestOptions(),
-                   progress: Optional[Progress] = None) -> List[SourceRow]:
-    """Ingest one granule into ``store`` (replacing its earlier rows); returns the rows."""
+                   progress: Optional[Progress] = None,
+                   cancelled: Optional[Cancelled] = None) -> List[SourceRow]:
+    """Ingest one granule into ``store`` (replacing its earlier rows); returns the rows.
+
+    ``progress`` goes from 0 to 1 over the granule's tiles; ``cancelled`` is polled between the
+    steps and the tiles and stops with :class:`IngestCancelled` before anything is written.
+    """
+    def check() -> None:
+        if cancelled is not None and cancelled():
+            raise IngestCancelled(str(path))
+
     granule = open_granule(path)
     grid = options.grid
     tiles = granule_tiles(granule, grid)
     if options.tiles is not None:
         wanted = set(options.tiles)
         tiles = [t for t in tiles if t in wanted]
+    check()
     cuts = list(cut_granule(granule, grid, tiles))
     bounds = [grid.bounds(c.tile) for c in cuts]
     states, inputs = [], []
@@ -172,9 +188,11 @@ def ingest_granule(path, store, options: IngestOptions = IngestOptions(),
         s, i = tile_state(granule, b, options)
         states.append(s)
         inputs.append(i)
+    check()
     coefficients, fallbacks = tile_coefficients(states, options)
     rows = []
     for k, (cut, b, coeffs, inp) in enumerate(zip(cuts, bounds, coefficients, inputs)):
+        check()
         ac = coeffs.to_dict()
         ac["inputs"] = inp
         if fallbacks[k]:
@@ -185,7 +203,106 @@ def ingest_granule(path, store, options: IngestOptions = IngestOptions(),
             min_col=cut.min_col, max_col=cut.max_col,
             bands={c: cut.bands[b_] for b_, c in zip(BANDS, BAND_COLUMNS) if b_ in cut.bands},
             meta=granule_meta(granule), ac=ac, modis=_modis(options, b), quality=_quality(granule, cut)))
-        if progress:
-            progress(granule.granule_id, k + 1, len(cuts))
+        report(progress, fraction(k + 1, len(cuts)), "{}: tile {}/{}".format(granule.granule_id, k + 1, len(cuts)))
+    check()
     store.replace_granule(granule.granule_id, rows)
     return rows
+
+
+#: What makes one granule fail without stopping a batch: bad files, unreadable data, GDAL errors.
+GRANULE_ERRORS = (GmiError, OSError, RuntimeError)
+
+
+@dataclass(frozen=True)
+class GranuleIngested:
+    """One granule written: its file, id, row count and the tiles it touched (sorted)."""
+
+    path: Path
+    granule_id: str
+    rows: int
+    tiles: List[TileIndex]
+
+
+@dataclass(frozen=True)
+class GranuleFailed:
+    """One granule not written, and why."""
+
+    path: Path
+    error: BaseException
+
+
+@dataclass
+class IngestSummary:
+    """What :func:`ingest_many` did, granule by granule."""
+
+    ingested: List[GranuleIngested] = field(default_factory=list)
+    failed: List[GranuleFailed] = field(default_factory=list)
+    #: True when ``cancelled()`` stopped the job; the granules ingested before are kept.
+    cancelled: bool = False
+    #: The granule that was being ingested when the job was cancelled (not written), if any.
+    interrupted: Optional[Path] = None
+    #: Granules not tried (after a cancel, or after a failure without ``keep_going``).
+    not_tried: List[Path] = field(default_factory=list)
+
+    @property
+    def rows(self) -> int:
+        """Source rows written."""
+        return sum(g.rows for g in self.ingested)
+
+    @property
+    def tiles(self) -> List[TileIndex]:
+        """Every tile touched by an ingested granule, sorted."""
+        touched: Set[TileIndex] = set()
+        for g in self.ingested:
+            touched.update(g.tiles)
+        return sorted(touched)
+
+    def raise_first_error(self) -> None:
+        """Re-raise the first granule's error, if any granule failed."""
+        if self.failed:
+            raise self.failed[0].error
+
+
+def ingest_many(paths: Sequence, workspace, options: IngestOptions = IngestOptions(),
+                progress: Optional[Progress] = None, cancelled: Optional[Cancelled] = None,
+                keep_going: bool = False,
+                on_granule: Optional[Callable[[GranuleIngested], None]] = None) -> IngestSummary:
+    """Ingest ``paths`` one granule after another into the store of ``workspace`` (created if missing).
+
+    Every granule is all or nothing. A granule that fails with one of :data:`GRANULE_ERRORS` is
+    recorded in ``summary.failed``; the job then stops (the default) or, with ``keep_going``,
+    goes on with the next one. ``progress`` reports ``Granule k of n: <file>`` when a granule
+    starts and each of its tiles; ``cancelled`` is polled before each granule and between its
+    tiles. ``on_granule`` is called after each granule is written.
+    """
+    from gmi_engine.backends.local import LocalStore
+
+    files = [Path(p) for p in paths]
+    n = len(files)
+    summary = IngestSummary()
+    with LocalStore(workspace) as store:
+        for k, path in enumerate(files):
+            if cancelled is not None and cancelled():
+                summary.cancelled = True
+                summary.not_tried = files[k:]
+                break
+            report(progress, fraction(k, n), "Granule {} of {}: {}".format(k + 1, n, path.name))
+            try:
+                rows = ingest_granule(path, store, options, sub_range(progress, k / n, (k + 1) / n), cancelled)
+            except IngestCancelled:
+                summary.cancelled, summary.interrupted, summary.not_tried = True, path, files[k + 1:]
+                break
+            except GRANULE_ERRORS as exc:
+                summary.failed.append(GranuleFailed(path, exc))
+                if keep_going:
+                    continue
+                summary.not_tried = files[k + 1:]
+                break
+            done = GranuleIngested(path, rows[0].granule_id if rows else granule_id(path) or path.stem, len(rows),
+                                   sorted({TileIndex(r.tile_x, r.tile_y) for r in rows}))
+            summary.ingested.append(done)
+            if on_granule is not None:
+                on_granule(done)
+    if not summary.cancelled and not (summary.failed and not keep_going):
+        report(progress, 1.0, "ingested {} granule(s), {} source rows".format(len(summary.ingested), summary.rows))
+    return summary

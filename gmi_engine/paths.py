@@ -16,7 +16,7 @@ def expand(items: Optional[Iterable[str]], patterns: Sequence[str]) -> List[Path
     for item in items or []:
         path = Path(item)
         if path.is_dir():
-            found = sorted(f for pattern in patterns for f in path.glob(pattern))
+            found = sorted({f for pattern in patterns for f in path.glob(pattern)})
             if not found:
                 raise GmiFileError("{}: no {} files in this folder".format(path, "/".join(patterns)))
             out.extend(found)

@@ -1,5 +1,5 @@
 """Ancillary data sampled onto one global tile: MCD19A2 AOD550 and water vapour, GDEM altitude,
-the MOD09A1 reference.
+the MOD09A1 reference; :func:`discover` finds a folder's ancillary files.
 
 The area is given as EPSG:3857 bounds: an object with ``xmin``/``ymin``/``xmax``/``ymax``
 attributes (e.g. the tile grid's bounds) or a 4-tuple in that order. Scalar samplers return a
@@ -59,8 +59,9 @@ def open_gdal(name: str, what: str):
 
 
 from gmi_engine.ancillary.aerosol import DEFAULT_AOD550, DEFAULT_WATER_VAPOUR, sample_aod_wv  # noqa: E402  (Sample must exist first)
+from gmi_engine.ancillary.discovery import Ancillaries, discover  # noqa: E402
 from gmi_engine.ancillary.elevation import DEFAULT_ALTITUDE_KM, sample_altitude  # noqa: E402
 from gmi_engine.ancillary.modis_reference import sample_mod09a1  # noqa: E402
 
-__all__ = ["Bounds", "Sample", "as_bounds", "sample_aod_wv", "sample_altitude", "sample_mod09a1",
-           "DEFAULT_AOD550", "DEFAULT_WATER_VAPOUR", "DEFAULT_ALTITUDE_KM"]
+__all__ = ["Ancillaries", "Bounds", "Sample", "as_bounds", "discover", "sample_aod_wv", "sample_altitude",
+           "sample_mod09a1", "DEFAULT_AOD550", "DEFAULT_WATER_VAPOUR", "DEFAULT_ALTITUDE_KM"]

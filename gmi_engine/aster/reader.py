@@ -17,13 +17,13 @@ import numpy as np
 from osgeo import gdal
 
 from gmi_engine.aster.geometry import SUBSYSTEM_RES_M, UtmCorners, geotransform, utm_epsg
+from gmi_engine.aster.names import granule_id
 from gmi_engine.errors import GmiFileError, MetadataValueError, MissingMetadataError, NotAsterL1TError
 from gmi_engine.kernel.bands import SWIR_CUTOFF
 
 gdal.UseExceptions()
 
 GAIN_CODES = ("HGH", "NOR", "LO1", "LO2", "LOW", "OFF")
-_NAME_RE = re.compile(r"AST_L1T_(?P<collection>\d{3})(?P<start>\d{14})_(?P<production>\d{14})_(?P<number>\d+)")
 _SDS_RE = re.compile(r":(?P<swath>VNIR|SWIR|TIR)_Swath:ImageData(?P<band>3N|3B|\d{1,2})$")
 _HDF4_MAGIC = b"\x0e\x03\x13\x01"
 
@@ -237,9 +237,7 @@ def open_granule(path) -> Granule:
         cloud = float(cloud_text) if cloud_text not in (None, "") else None
     except ValueError:
         raise MetadataValueError(path, "SCENECLOUDCOVERAGE", cloud_text, "a number") from None
-    name_match = _NAME_RE.search(path.name)
-    granule_id = name_match.group(0) if name_match else path.stem
-    return Granule(path=path, granule_id=granule_id, acquired=_acquired(md, path),
+    return Granule(path=path, granule_id=granule_id(path.name) or path.stem, acquired=_acquired(md, path),
                    sun_azimuth=sun_az, sun_elevation=sun_el, pointing=pointing, gains=gains,
                    bands=bands, utm_zone=zone, south=north < 0, corners=corners,
                    footprint_lonlat=tuple(corners_ll), cloud_cover=cloud, metadata=dict(md))

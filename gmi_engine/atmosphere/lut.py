@@ -35,7 +35,7 @@ import time
 from dataclasses import asdict, dataclass, field, replace
 from datetime import datetime, timezone
 from pathlib import Path
-from typing import Callable, Dict, List, Optional, Sequence, Tuple, Union
+from typing import Dict, List, Optional, Sequence, Tuple, Union
 
 import numpy as np
 
@@ -51,6 +51,7 @@ from gmi_engine.atmosphere.sixs import BandRun, compute_many, run_bands, sixs_ve
 from gmi_engine.atmosphere.state import AtmosphereState, normalise_aerosol_model
 from gmi_engine.errors import GmiFileError, GmiInputError
 from gmi_engine.kernel.bands import BANDS
+from gmi_engine.progress import Progress, fraction, no_progress
 
 __all__ = [
     "DEFAULT_SPEC", "QUICK_SPEC", "CHECK_REFLECTANCES", "CheckResult", "Lut", "LutSpec",
@@ -65,7 +66,6 @@ CHECK_REFLECTANCES = (0.05, 0.2, 0.4, 0.6)
 #: Environment variable naming a folder searched first for LUT files.
 LUT_DIR_ENV = "GMI_LUT_DIR"
 
-Progress = Callable[[str], None]
 
 
 def _t(values) -> Tuple[float, ...]:
@@ -443,7 +443,7 @@ def _run_all(states: List[AtmosphereState], processes: int, cache_dir, progress:
             results[state.cache_key()] = runs
         done = min(k + chunk, len(states))
         elapsed = time.perf_counter() - start
-        progress("6S states {}/{} ({:.0f}%), {:.0f} s elapsed".format(
+        progress(fraction(done, len(states)), "6S states {}/{} ({:.0f}%), {:.0f} s elapsed".format(
             done, len(states), 100.0 * done / len(states), elapsed))
     return results
 
@@ -463,10 +463,10 @@ def build_lut(spec: LutSpec = DEFAULT_SPEC, aerosol_model: str = "continental",
               progress: Optional[Progress] = None) -> Tuple[Dict[str, np.ndarray], dict]:
     """Run 6S for every node of ``spec`` and assemble the LUT: (arrays, meta) for
     :func:`save_lut`."""
-    say = progress or (lambda msg: log.info("%s", msg))
+    say = progress or (lambda _done, msg: log.info("%s", msg))
     plan = plan_states(spec, aerosol_model)
     states = plan.all_states()
-    say("LUT {!r}, aerosol model {}: {} distinct 6S states x {} bands ({} with aerosol)".format(
+    say(0.0, "LUT {!r}, aerosol model {}: {} distinct 6S states x {} bands ({} with aerosol)".format(
         spec.name, plan.model, len(states), len(BANDS),
         len({s.cache_key() for s in list(plan.nadir.values()) + list(plan.view.values())})))
     start = time.perf_counter()
@@ -568,7 +568,7 @@ def build_lut(spec: LutSpec = DEFAULT_SPEC, aerosol_model: str = "continental",
         "consistency": {"solar_factor_max_rel_spread": k_spread,
                         "transmittance_reciprocity_max_ln_diff": reciprocity},
     }
-    say("assembled: K0 spread {:.1e}, T reciprocity {:.1e}".format(k_spread, reciprocity))
+    say(1.0, "assembled: K0 spread {:.1e}, T reciprocity {:.1e}".format(k_spread, reciprocity))
     return arrays, meta
 
 
@@ -631,15 +631,15 @@ def check_lut(lut: Lut, n_states: int = 200, seed: int = 0, processes: int = 2,
               cache_dir: Union[str, Path, None] = None, progress: Optional[Progress] = None,
               reflectances: Sequence[float] = CHECK_REFLECTANCES) -> CheckResult:
     """Compare LUT lookups with direct 6S on ``n_states`` random states inside the envelope."""
-    say = progress or (lambda msg: None)
+    say = progress or no_progress
     states = random_states(lut.envelope, n_states, seed, lut.aerosol_model)
     start = time.perf_counter()
     direct: List[Coefficients] = []
     chunk = 10
     for k in range(0, len(states), chunk):
         direct += compute_many(states[k:k + chunk], processes=processes, cache_dir=cache_dir)
-        say("direct 6S: {}/{} states, {:.0f} s".format(len(direct), len(states),
-                                                        time.perf_counter() - start))
+        say(fraction(len(direct), len(states)), "direct 6S: {}/{} states, {:.0f} s".format(
+            len(direct), len(states), time.perf_counter() - start))
     seconds_direct = time.perf_counter() - start
     start = time.perf_counter()
     looked_up = lut.coefficients_many(states)

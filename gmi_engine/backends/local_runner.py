@@ -12,7 +12,7 @@ import multiprocessing
 import os
 from concurrent.futures import FIRST_COMPLETED, ProcessPoolExecutor, wait
 from dataclasses import dataclass, field
-from typing import Any, Callable, Dict, Iterable, List, Mapping, Optional, Tuple
+from typing import Any, Dict, Iterable, List, Mapping, Optional, Tuple
 
 from gmi_engine.backends.local import LocalStore
 from gmi_engine.errors import GmiInputError
@@ -22,9 +22,9 @@ from gmi_engine.export.style import index_style
 from gmi_engine.grid import TileIndex
 from gmi_engine.kernel.pipeline import MASK_OUTPUT, METHODS, inputs_digest, merged_params, run
 from gmi_engine.kernel.records import result_cells
+from gmi_engine.progress import Cancelled, Progress, fraction
+from gmi_engine.progress import report as report_progress
 from gmi_engine.table import ResultRow, SourceRow, format_utc, load_json
-
-Progress = Callable[[int, int, TileIndex, str], None]
 
 
 @dataclass
@@ -96,12 +96,13 @@ def _up_to_date(store: LocalStore, tile: TileIndex, method: str, digest: str) ->
 
 def run_local(workspace, method: str, params: Optional[Mapping[str, Any]] = None,
               workers: Optional[int] = None, tiles: Optional[Iterable[TileIndex]] = None,
-              progress: Optional[Progress] = None, cancelled: Callable[[], bool] = lambda: False,
+              progress: Optional[Progress] = None, cancelled: Cancelled = lambda: False,
               force: bool = False, export: Optional[ExportJob] = None) -> RunReport:
     """Compute ``method`` for the workspace's tiles; returns what was computed and skipped.
 
-    ``workers`` defaults to the number of cores; 1 runs in this process. ``cancelled`` is polled
-    between tiles (Ctrl-C also stops cleanly); committed tiles stay. With ``export`` the workers
+    ``workers`` defaults to the number of cores; 1 runs in this process. ``progress`` gets the
+    fraction of the tiles done (up to date or computed); ``cancelled`` is polled between tiles
+    (Ctrl-C also stops cleanly); committed tiles stay. With ``export`` the workers
     also write each computed tile's GeoTIFFs from the arrays in memory (up-to-date tiles are
     exported from the store), and the VRTs, styles and STAC items follow at the end: the same
     files as a separate :func:`~gmi_engine.export.export_results`, without decoding the results
@@ -134,8 +135,7 @@ def run_local(workspace, method: str, params: Optional[Mapping[str, Any]] = None
         assembler = None
         if export is not None:
             assembler = ExportAssembler(export.out_dir, method, store.grid, export.options)
-        if progress:
-            progress(done, total, None, "{} up to date".format(done))
+        report_progress(progress, fraction(done, total), "{} up to date".format(done))
 
         def commit(tile: TileIndex, outcome: TileOutcome) -> None:
             nonlocal done
@@ -145,8 +145,8 @@ def run_local(workspace, method: str, params: Optional[Mapping[str, Any]] = None
                 assembler.add_tile(tile, *exported)
             report.computed.append(tile)
             done += 1
-            if progress:
-                progress(done, total, tile, "computed")
+            report_progress(progress, fraction(done, total),
+                            "computed {}/{} tiles ({})".format(done, total, store.grid.key(tile)))
 
         try:
             if workers == 1:
@@ -163,9 +163,8 @@ def run_local(workspace, method: str, params: Optional[Mapping[str, Any]] = None
                         report.cancelled = True
                         break
                     assembler.write_rows(store.iter_stored_results(method, tile))
-                    if progress:
-                        progress(total, total, tile, "exported {}/{} up-to-date tiles".format(
-                            k, len(report.skipped)))
+                    report_progress(progress, 1.0, "exported {}/{} up-to-date tiles ({})".format(
+                        k, len(report.skipped), store.grid.key(tile)))
                 if not report.cancelled:
                     report.export = assembler.finish()
         except KeyboardInterrupt:

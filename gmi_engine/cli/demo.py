@@ -25,7 +25,7 @@ def run_demo(out: Path, small: bool = False, workers=None) -> dict:
     from gmi_engine.backends.local import LocalStore
     from gmi_engine.backends.local_runner import run_local
     from gmi_engine.export import export_results, quicklook_png
-    from gmi_engine.ingest import IngestOptions, ingest_granule
+    from gmi_engine.ingest import IngestOptions, ingest_many
     from gmi_engine.synth.demo import write_demo_set
 
     start = time.perf_counter()
@@ -34,10 +34,9 @@ def run_demo(out: Path, small: bool = False, workers=None) -> dict:
     demo = write_demo_set(out / "data", small=small)
     options = IngestOptions(mcd19a2=demo.mcd19a2, gdem=demo.gdem, modis_ref=demo.mod09a1)
     workspace = out / "workspace"
-    with LocalStore(workspace) as store:
-        for path in demo.granules:
-            rows = ingest_granule(path, store, options)
-            _step("ingested {} ({} tiles)".format(path.name, len(rows)), start)
+    ingest_many(demo.granules, workspace, options,
+                on_granule=lambda g: _step("ingested {} ({} tiles)".format(g.path.name, g.rows), start)
+                ).raise_first_error()
     reports = {}
     for method in ("color_balancing", "mineral_indices"):
         report = run_local(workspace, method, workers=workers)

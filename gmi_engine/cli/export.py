@@ -53,12 +53,13 @@ def _cmd_export(args: argparse.Namespace) -> int:
     with LocalStore(args.workspace, create=False) as store:
         method = args.method or resolve_method(args.label, store.methods())
         bar = ProgressBar(len(store.result_tiles(method)), "export " + method)
-        seen = set()
+        shown = [-1]
 
-        def progress(tile_key: str, output: str) -> None:
-            if tile_key not in seen:
-                seen.add(tile_key)
-                bar.update(done=len(seen) - 1, note=tile_key)
+        def progress(fraction: float, message: str) -> None:
+            done = int(round(fraction * bar.total))
+            if done != shown[0]:  # one line per tile, not per GeoTIFF
+                shown[0] = done
+                bar.update(done=done, note=message)
 
         options = file_options(args, args.outputs)
         report = export_results(store, args.out, method, outputs=options.outputs,

@@ -14,7 +14,8 @@ _EXAMPLES = """examples:
   gmi ingest AST_L1T_00309062006180242_20150516014601_17781.hdf --workspace ws --tiles 260,526
   gmi ingest demo-data/aster --workspace ws --aod demo-data/mcd19a2 --lut   # shipped 6S LUT
 
-Files or folders may be given to --aod/--dem/--modis-ref (folders are searched for *.hdf/*.tif).
+Files or folders may be given to --aod/--dem/--modis-ref (folders stand for their MCD19A2*.hdf,
+*_dem.tif or ASTGTM*.tif, MOD09A1*.hdf and *.tif files).
 Without --aod the 6S state uses the documented default AOD/water vapour; without --dem sea level.
 Without --lut every tile state runs 6S directly (cached on disk); --lut looks coefficients up in
 the shipped table (or the given .npz) and runs 6S only for states outside its envelope.
@@ -36,25 +37,24 @@ def _lut_path(args) -> "Path | None":
 
 
 def _cmd_ingest(args) -> int:
+    from gmi_engine.ancillary.discovery import GDEM_PATTERNS, MCD19A2_PATTERNS, MOD09A1_FOLDER_PATTERNS
     from gmi_engine.backends.local import LocalStore
-    from gmi_engine.ingest import IngestOptions, ingest_granule
+    from gmi_engine.ingest import IngestOptions, ingest_many
     from gmi_engine.progress import ProgressBar
 
     granules = expand(args.granules, ("*.hdf",))
     options = IngestOptions(
-        mcd19a2=expand(args.aod, ("MCD19A2*.hdf",)), gdem=expand(args.dem, ("*_dem.tif",)),
-        modis_ref=expand(args.modis_ref, ("MOD09A1*.hdf", "*.tif")),
+        mcd19a2=expand(args.aod, MCD19A2_PATTERNS), gdem=expand(args.dem, GDEM_PATTERNS),
+        modis_ref=expand(args.modis_ref, MOD09A1_FOLDER_PATTERNS),
         tiles=args.tiles or None,
         processes=args.processes, aerosol_model=args.aerosol_model, lut=_lut_path(args))
     bar = ProgressBar(len(granules), "ingest")
-    total_rows = 0
+    summary = ingest_many(granules, args.workspace, options,
+                          on_granule=lambda g: bar.update(note="{}: {} tiles".format(g.path.name, g.rows)))
+    summary.raise_first_error()
     with LocalStore(args.workspace) as store:
-        for path in granules:
-            rows = ingest_granule(path, store, options)
-            total_rows += len(rows)
-            bar.update(note="{}: {} tiles".format(Path(path).name, len(rows)))
         stats = store.stats() if hasattr(store, "stats") else None
-    print("ingested {} granule(s), {} source rows into {}".format(len(granules), total_rows, args.workspace))
+    print("ingested {} granule(s), {} source rows into {}".format(len(granules), summary.rows, args.workspace))
     if stats is not None:
         print(stats)
     return 0
@@ -69,7 +69,7 @@ def register(sub: argparse._SubParsersAction) -> None:
     add_workspace(p, "workspace folder (created if missing)")
     p.add_argument("--aod", nargs="*", default=[], metavar="MCD19A2",
                    help="MCD19A2 files/folders: AOD550 and water vapour of the acquisition day")
-    p.add_argument("--dem", nargs="*", default=[], metavar="GDEM", help="GDEM _dem.tif files/folders")
+    p.add_argument("--dem", nargs="*", default=[], metavar="GDEM", help="GDEM files/folders (*_dem.tif, ASTGTM*.tif)")
     p.add_argument("--modis-ref", nargs="*", default=[], metavar="MOD09A1",
                    help="MOD09A1 files/folders: the colour-balancing reference")
     add_tiles(p, "only these tiles (default: all touched)")

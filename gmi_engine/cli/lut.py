@@ -33,6 +33,11 @@ def _stamp(message: str) -> None:
     print("{} {}".format(datetime.now().strftime("%H:%M:%S"), message), flush=True)
 
 
+def _say(fraction: float, message: str) -> None:
+    """A :data:`~gmi_engine.progress.Progress` that stamps the message (it carries its own count)."""
+    _stamp(message)
+
+
 def _cmd_build(args) -> int:
     from gmi_engine.atmosphere.lut import DEFAULT_SPEC, QUICK_SPEC, build_lut, lut_file_name, save_lut
 
@@ -42,7 +47,7 @@ def _cmd_build(args) -> int:
         spec.name, args.aerosol_model, args.processes, out))
     start = time.perf_counter()
     arrays, meta = build_lut(spec, args.aerosol_model, processes=args.processes,
-                             cache_dir=args.cache_dir, progress=_stamp)
+                             cache_dir=args.cache_dir, progress=_say)
     path = save_lut(arrays, meta, out)
     _stamp("wrote {} ({:.0f} kB) in {:.1f} min".format(
         path, path.stat().st_size / 1024.0, (time.perf_counter() - start) / 60.0))
@@ -93,7 +98,7 @@ def _cmd_check(args) -> int:
     _stamp("checking {} on {} random states (seed {}) against direct 6S".format(
         lut.path, args.states, args.seed))
     result = check_lut(lut, args.states, args.seed, processes=args.processes,
-                       cache_dir=args.cache_dir, progress=_stamp)
+                       cache_dir=args.cache_dir, progress=_say)
     header = "band  " + "  ".join("rho={:<5g}".format(r) for r in result.reflectances) + "   max"
     print(header)
     per = result.errors.max(axis=0)  # (9, n_rho)

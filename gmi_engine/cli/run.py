@@ -46,21 +46,13 @@ def _cmd_run(args) -> int:
         return run_from_cli(args)
     params = method_params(args)
     tiles = args.tiles or None
-    bar = None
-
-    def progress(done, total, tile, note):
-        nonlocal bar
-        if bar is None:
-            bar = ProgressBar(total, args.method)
-        bar.update(done, note if tile is None else "{} {},{}".format(note, tile.ix, tile.iy))
-
     export = None
     if args.export is not None:
         from gmi_engine.backends.local_runner import ExportJob
 
         export = ExportJob(str(args.export), file_options(args))
     report = run_local(args.workspace, args.method, params, workers=args.workers, tiles=tiles,
-                       progress=progress, force=args.force, export=export)
+                       progress=ProgressBar(100, args.method), force=args.force, export=export)
     print("{}: {} tiles computed, {} up to date{}".format(
         args.method, len(report.computed), len(report.skipped),
         " (cancelled)" if report.cancelled else ""))

@@ -45,7 +45,7 @@ def _cmd_demo(args) -> int:
 
     start = time.perf_counter()
     demo = write_demo_set(args.out_dir, small=args.small,
-                          progress=lambda msg: print("  writing " + msg, flush=True))
+                          progress=lambda fraction, msg: print("  writing " + msg, flush=True))
     print("demo set in {} ({:.1f} s): {} granules, {} MCD19A2, {} MOD09A1, {} GDEM".format(
         demo.root, time.perf_counter() - start, len(demo.granules), len(demo.mcd19a2),
         len(demo.mod09a1), len(demo.gdem)))

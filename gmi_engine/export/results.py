@@ -14,7 +14,7 @@ from collections import deque
 from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Callable, Deque, Dict, Iterable, List, Mapping, Optional, Sequence, Tuple, Union
+from typing import Any, Deque, Dict, Iterable, List, Mapping, Optional, Sequence, Tuple, Union
 
 import numpy as np
 
@@ -37,6 +37,8 @@ from gmi_engine.export.style import (
 from gmi_engine.grid import DEFAULT_GRID, TileGrid, TileIndex
 from gmi_engine.kernel.mosaic import NO_DATA as PROVENANCE_NO_DATA
 from gmi_engine.kernel.pipeline import PROVENANCE_OUTPUTS
+from gmi_engine.progress import Progress, fraction
+from gmi_engine.progress import report as report_progress
 from gmi_engine.table import MASK_OUTPUT, ResultRow, StoredResult
 
 REFLECTANCE_DTYPES = ("float32", "uint16")
@@ -48,10 +50,6 @@ _BAND_LABEL = {"b01": "B1", "b02": "B2", "b03": "B3N", "b04": "B4", "b05": "B5",
 
 SAMPLE_STEP = 8
 """Stretch samples take every 8th pixel along both axes of each tile (see StretchSampler)."""
-
-Progress = Callable[[str, str], None]
-"""Called as ``progress(tile_key, output)`` after each GeoTIFF is written."""
-
 
 @dataclass
 class ExportReport:
@@ -246,19 +244,23 @@ class ExportAssembler(object):
             self.add(item)
 
     def write_rows(self, rows: Iterable[Union[ResultRow, StoredResult]], threads: Optional[int] = None,
-                   progress: Optional[Progress] = None) -> None:
+                   progress: Optional[Progress] = None, tiles: Optional[int] = None) -> None:
         """Write the GeoTIFFs of ``rows`` (of this method; others are passed over) with
         ``threads`` writer threads; stored rows are decoded in those threads (zlib and GDAL
-        release the GIL). ``progress(tile_key, output)`` follows the rows' order; an exception
-        it raises stops the export."""
+        release the GIL). ``progress`` is called after each GeoTIFF, in the rows' order, with
+        ``"<tile key> <output>"`` and the fraction of the ``tiles`` (how many the rows hold; 0
+        while unknown) finished before it; an exception it raises stops the export."""
         workers = _thread_count(threads)
         pending: Deque[Tuple[TileIndex, str, "Future[TileFile]"]] = deque()
+        seen = set()
 
         def finish_oldest() -> None:
             tile, output, future = pending.popleft()
             self.add(future.result())
             if progress is not None:
-                progress(self.grid.key(tile), output)
+                seen.add(tile)
+                done = fraction(len(seen) - 1, tiles) if tiles else 0.0
+                report_progress(progress, done, "{} {}".format(self.grid.key(tile), output))
 
         with ThreadPoolExecutor(max_workers=workers, thread_name_prefix="gmi-export") as pool:
             try:
@@ -322,7 +324,8 @@ def export_results(source: Any, out_dir: Union[str, os.PathLike], method: str,
                    outputs: Optional[Sequence[str]] = None, reflectance_dtype: str = "float32",
                    cog: bool = True, *, grid: Optional[TileGrid] = None, library: Any = None,
                    stac: bool = True, progress: Optional[Progress] = None,
-                   compression: str = "zstd", threads: Optional[int] = None) -> ExportReport:
+                   compression: str = "zstd", threads: Optional[int] = None,
+                   tiles: Optional[int] = None) -> ExportReport:
     """Export the result rows of ``method`` as georeferenced files QGIS opens directly.
 
     ``source`` is a :class:`~gmi_engine.backends.local.LocalStore` (read with
@@ -335,14 +338,18 @@ def export_results(source: Any, out_dir: Union[str, os.PathLike], method: str,
     for the styles (default: the packaged one). ``compression`` is one of
     :data:`~gmi_engine.export.geotiff.COMPRESSIONS`. ``threads`` GeoTIFFs are decoded and
     compressed at the same time (default: the number of CPUs, at most 4); ``progress`` follows
-    the rows' order. Returns an :class:`ExportReport` (files sorted by tile and output).
+    the rows' order (``"<tile key> <output>"`` per GeoTIFF); its fractions count the finished
+    tiles, of ``tiles`` for an iterable of rows (a store counts its own).
+    Returns an :class:`ExportReport` (files sorted by tile and output).
     """
     options = ExportOptions(None if outputs is None else tuple(outputs), reflectance_dtype, cog,
                             compression, stac).checked()
     _thread_count(threads)
     rows, source_grid = _row_source(source, method)
     assembler = ExportAssembler(out_dir, method, grid or source_grid, options, library)
-    assembler.write_rows(rows, threads, progress)
+    if tiles is None and progress is not None and hasattr(source, "result_tiles"):
+        tiles = len(source.result_tiles(method))
+    assembler.write_rows(rows, threads, progress, tiles)
     return assembler.finish()
 
 

@@ -10,8 +10,9 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from datetime import datetime
 from pathlib import Path
-from typing import Callable, Optional
+from typing import Optional
 
+from gmi_engine.progress import Progress, fraction, report
 from gmi_engine.synth.aster import AsterSpec, make_footprint, write_aster_l1t
 from gmi_engine.synth.gdem import write_gdem
 from gmi_engine.synth.modis import write_mcd19a2, write_mod09a1
@@ -54,12 +55,19 @@ class DemoSet:
 
 
 def write_demo_set(out_dir, small: bool = False,
-                   progress: Optional[Callable[[str], None]] = None) -> DemoSet:
-    """Write the demo granules, MCD19A2 (one per date), MOD09A1 and GDEM tiles into ``out_dir``."""
+                   progress: Optional[Progress] = None) -> DemoSet:
+    """Write the demo granules, MCD19A2 (one per date), MOD09A1 and GDEM tiles into ``out_dir``.
+
+    ``progress`` names each file before it is written.
+    """
     root = Path(out_dir)
-    say = progress or (lambda msg: None)
     demo = DemoSet(root)
     specs = demo_specs(small)
+    total = 2 * len(specs) + 1 + len(GDEM_TILES)
+
+    def say(message: str) -> None:
+        report(progress, fraction(len(demo.granules) + len(demo.mcd19a2) + len(demo.mod09a1) + len(demo.gdem),
+                                  total), message)
     for spec in specs:
         say("AST_L1T " + spec.granule_id)
         demo.granules.append(write_aster_l1t(spec, root / "aster"))

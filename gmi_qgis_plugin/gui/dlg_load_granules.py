@@ -1,9 +1,8 @@
 """*Load ASTER granules*: read AST_L1T metadata, show footprints, ingest into the workspace."""
 from __future__ import annotations
 
-from collections.abc import Sequence
 from pathlib import Path
-from typing import Dict, List, Optional, Tuple
+from typing import Dict, List, Optional, Sequence, Tuple
 
 from qgis.core import Qgis, QgsProject
 from qgis.gui import QgsFileWidget, QgsMessageBar
@@ -33,7 +32,6 @@ from gmi_qgis_plugin.toolbelt.granules import (
     SWIR_OK,
     SWIR_POST_2008,
     GranuleSummary,
-    find_ancillaries,
     find_granule_files,
     guess_ancillary_folder,
     summarize,
@@ -43,12 +41,7 @@ from gmi_qgis_plugin.toolbelt.layers import footprints_layer
 from gmi_qgis_plugin.toolbelt.log_handler import PlgLogger
 from gmi_qgis_plugin.toolbelt.preferences import PlgOptionsManager
 from gmi_qgis_plugin.toolbelt.state import PluginState
-from gmi_qgis_plugin.toolbelt.tasks import (
-    EngineTask,
-    TaskCancelled,
-    TaskContext,
-    start_task,
-)
+from gmi_qgis_plugin.toolbelt.tasks import EngineTask, TaskCancelled, TaskContext, start_task
 
 COLUMNS = ("acquired", "swir", "cloud", "sun", "gains", "bands", "granule")
 
@@ -65,33 +58,26 @@ def scan_granules(paths: Sequence[str], ctx: TaskContext) -> Tuple[List[GranuleS
         try:
             found.append(summarize(open_granule(path)))
         except (GmiError, OSError, RuntimeError) as exc:
-            problems.append(f"{path.name}: {exc}")
+            problems.append("{}: {}".format(path.name, exc))
         ctx.progress(100.0 * (k + 1) / max(len(files), 1), path.name)
     return found, problems
 
 
 def ingest_granules(paths: Sequence[str], workspace: str, ancillary_folder: str, processes: int,
                     ctx: TaskContext) -> Dict[str, int]:
-    """Ingest granules into ``workspace`` (worker thread); returns granule id -> tiles written."""
-    from gmi_engine.backends.local import LocalStore
-    from gmi_engine.ingest import IngestOptions, ingest_granule
+    """Ingest granules into ``workspace`` (worker thread); returns granule file name -> tiles written."""
+    from gmi_engine.ancillary import Ancillaries, discover
+    from gmi_engine.ingest import IngestOptions, ingest_many
 
-    found = find_ancillaries([ancillary_folder] if ancillary_folder else [])
+    found = discover(ancillary_folder) if ancillary_folder else Ancillaries()
     options = IngestOptions(mcd19a2=found.mcd19a2, gdem=found.gdem, modis_ref=found.modis_ref,
                             processes=max(1, processes))
-    done: Dict[str, int] = {}
-    n = len(paths)
-    with LocalStore(workspace) as store:
-        for k, path in enumerate(paths):
-            ctx.check()
-            ctx.progress(100.0 * k / n, f"ingesting {Path(path).name}")
-
-            def on_tile(granule_id: str, i: int, total: int, k: int = k) -> None:
-                ctx.progress(100.0 * (k + i / max(total, 1)) / n, f"{granule_id}: tile {i}/{total}")
-
-            rows = ingest_granule(path, store, options, progress=on_tile)
-            done[Path(path).name] = len(rows)
-    return done
+    summary = ingest_many(paths, workspace, options, progress=lambda f, text: ctx.progress(100.0 * f, text),
+                          cancelled=ctx.is_canceled)
+    summary.raise_first_error()
+    if summary.cancelled:
+        raise TaskCancelled()
+    return {g.path.name: g.rows for g in summary.ingested}
 
 
 class DlgLoadGranules(QDialog):
@@ -295,7 +281,7 @@ class DlgLoadGranules(QDialog):
         elif g.swir == SWIR_OK:
             swir.setIcon(theme_icon("mIconSuccess.svg"))
         return [item(g.date_text), swir, item(g.cloud_text, align_right=True),
-                item(f"{g.sun_elevation:.1f}", align_right=True), item(g.gains_text, gains_tip),
+                item("{:.1f}".format(g.sun_elevation), align_right=True), item(g.gains_text, gains_tip),
                 item(g.bands_text), first]
 
     def _update_swir_label(self) -> None:
@@ -314,7 +300,9 @@ class DlgLoadGranules(QDialog):
             self.lbl_ancillary.setText(self.tr("No folder: 6S uses default aerosol and water vapour, "
                                                "and colour balancing has no MODIS reference."))
             return
-        found = find_ancillaries([folder])
+        from gmi_engine.ancillary import discover
+
+        found = discover(folder)
         self.lbl_ancillary.setText(self.tr("Found: {}").format(found.describe()))
 
     # -- footprints -----------------------------------------------------------------------

@@ -328,14 +328,15 @@ class AncillaryParameters:
     def ingest_options(self, parameters: Dict[str, Any], context: QgsProcessingContext,
                        tiles: Optional[list] = None) -> Any:
         """The engine's IngestOptions from the ancillary parameters."""
+        from gmi_engine.ancillary.discovery import GDEM_PATTERNS, MCD19A2_PATTERNS, MOD09A1_FOLDER_PATTERNS
         from gmi_engine.ingest import IngestOptions
 
-        modis = (self.files(parameters, self.MOD09A1, context, ("MOD09A1*.hdf", "*.tif"))
+        modis = (self.files(parameters, self.MOD09A1, context, MOD09A1_FOLDER_PATTERNS)
                  if self.parameterDefinition(self.MOD09A1) is not None else [])
         lut = self.parameterAsFile(parameters, self.SIXS_LUT, context)
         return IngestOptions(
-            mcd19a2=self.files(parameters, self.MCD19A2, context, ("MCD19A2*.hdf",)),
-            gdem=self.files(parameters, self.GDEM, context, ("*_dem.tif",)),
+            mcd19a2=self.files(parameters, self.MCD19A2, context, MCD19A2_PATTERNS),
+            gdem=self.files(parameters, self.GDEM, context, GDEM_PATTERNS),
             modis_ref=modis, tiles=tiles,
             ozone=self.parameterAsDouble(parameters, self.OZONE, context),
             aerosol_model=self.enum_value(parameters, self.AEROSOL_MODEL, context),

@@ -128,16 +128,12 @@ class ExportResults(GmiAlgorithm):
 
         with engine_errors(self.tr("export of {} from {}").format(method, workspace)), \
                 LocalStore(workspace, create=False) as store:
-            expected = len(outputs) if outputs else None
-            tiles = len(store.result_tiles(method))
-
-            def progress(tile_key: str, output: str) -> None:
+            def progress(fraction: float, message: str) -> None:
                 if feedback.isCanceled():
                     raise Cancelled()
                 done[0] += 1
-                if expected and tiles:
-                    feedback.setProgress(min(99.0, 100.0 * done[0] / (expected * tiles)))
-                feedback.setProgressText(self.tr("{} {}").format(tile_key, output))
+                feedback.setProgress(min(99.0, 100.0 * fraction))
+                feedback.setProgressText(message)
 
             try:
                 report = export_results(

@@ -14,7 +14,6 @@ from qgis.core import (
 
 from gmi_qgis_plugin.processing.base import (
     AncillaryParameters,
-    Cancelled,
     GmiAlgorithm,
     GranuleParameters,
     TilesParameter,
@@ -56,46 +55,37 @@ class IngestGranules(GranuleParameters, AncillaryParameters, TilesParameter, Gmi
     def processAlgorithm(self, parameters: Dict[str, Any], context: QgsProcessingContext,
                          feedback: QgsProcessingFeedback) -> Dict[str, Any]:
         """Ingest the granules one by one; cancel stops between tiles (nothing half-written)."""
-        from gmi_engine.backends.local import LocalStore
-        from gmi_engine.grid import TileIndex
-        from gmi_engine.ingest import ingest_granule
+        from gmi_engine.ingest import ingest_many
 
         granules = self.granule_files(parameters, context)
         if not granules:
             raise QgsProcessingException(self.tr("GRANULES: no granule given"))
         workspace = self.parameterAsFileOutput(parameters, self.WORKSPACE, context)
         options = self.ingest_options(parameters, context, self.tiles(parameters, self.TILES, context))
-        rows_written, ingested, touched = 0, 0, set()
-        n = len(granules)
-        with engine_errors(self.tr("ingest")), LocalStore(workspace) as store:
-            for k, path in enumerate(granules):
-                if feedback.isCanceled():
-                    break
-                feedback.setProgressText(self.tr("Granule {} of {}: {}").format(k + 1, n, path.name))
-                feedback.setProgress(100.0 * k / n)
+        last_text = [""]
 
-                def progress(granule_id: str, done: int, total: int, k: int = k) -> None:
-                    if feedback.isCanceled():
-                        raise Cancelled()
-                    feedback.setProgress(100.0 * (k + done / max(total, 1)) / n)
+        def progress(fraction: float, message: str) -> None:
+            if message.startswith("Granule ") and message != last_text[0]:
+                k = int(message.split()[1])
+                feedback.setProgressText(self.tr("Granule {} of {}: {}").format(k, len(granules), granules[k - 1].name))
+                last_text[0] = message
+            feedback.setProgress(100.0 * fraction)
 
-                try:
-                    with engine_errors(str(path)):
-                        rows = ingest_granule(path, store, options, progress=progress)
-                except Cancelled:
-                    feedback.pushWarning(self.tr("Cancelled: {} was not ingested").format(path.name))
-                    break
-                tiles = sorted({(r.tile_x, r.tile_y) for r in rows})
-                touched.update(tiles)
-                rows_written += len(rows)
-                ingested += 1
-                if rows:
-                    feedback.pushInfo(self.tr("{}: {} tile(s): {}").format(
-                        path.name, len(rows), " ".join("{},{}".format(*t) for t in tiles)))
-                else:
-                    feedback.pushWarning(self.tr("{}: no tile with valid pixels").format(path.name))
+        def ingested(granule) -> None:
+            if granule.rows:
+                feedback.pushInfo(self.tr("{}: {} tile(s): {}").format(
+                    granule.path.name, granule.rows, " ".join("{},{}".format(t.ix, t.iy) for t in granule.tiles)))
+            else:
+                feedback.pushWarning(self.tr("{}: no tile with valid pixels").format(granule.path.name))
+
+        with engine_errors(self.tr("ingest")):
+            summary = ingest_many(granules, workspace, options, progress=progress,
+                                  cancelled=feedback.isCanceled, on_granule=ingested)
+        for failure in summary.failed:
+            with engine_errors(str(failure.path)):
+                raise failure.error
+        if summary.interrupted is not None:
+            feedback.pushWarning(self.tr("Cancelled: {} was not ingested").format(summary.interrupted.name))
         feedback.setProgress(100.0)
-        ordered = sorted(touched)
-        return {self.WORKSPACE: workspace, self.ROWS: rows_written, self.GRANULE_COUNT: ingested,
-                self.TILES_TOUCHED: tile_keys([TileIndex(*t) for t in ordered]),
-                self.TILE_COUNT: len(ordered)}
+        return {self.WORKSPACE: workspace, self.ROWS: summary.rows, self.GRANULE_COUNT: len(summary.ingested),
+                self.TILES_TOUCHED: tile_keys(summary.tiles), self.TILE_COUNT: len(summary.tiles)}

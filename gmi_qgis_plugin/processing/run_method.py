@@ -145,12 +145,9 @@ class RunMethod(TilesParameter, GmiAlgorithm):
             return self.run_odps(parameters, context, feedback, workspace, method, params, tiles)
         from gmi_engine.backends.local_runner import run_local
 
-        def progress(done: int, total: int, tile: Optional[Any], note: str) -> None:
-            feedback.setProgress(100.0 * done / total if total else 100.0)
-            if tile is not None:
-                feedback.pushInfo(self.tr("tile {},{}: {}").format(tile.ix, tile.iy, note))
-            else:
-                feedback.pushInfo(note)
+        def progress(fraction: float, message: str) -> None:
+            feedback.setProgress(100.0 * fraction)
+            feedback.pushInfo(message)
 
         with engine_errors(self.tr("{} on {}").format(method, workspace)):
             report = run_local(workspace, method, params,

@@ -1,17 +1,17 @@
 """Granule and ancillary-file discovery for the loader (no QGIS, no widgets: safe in a task).
 
 :func:`summarize` turns an engine :class:`~gmi_engine.aster.reader.Granule` into the plain
-values the granule table and the footprint layer show; :func:`find_ancillaries` sorts a folder's
-MCD19A2, MOD09A1 and GDEM files into the engine's :class:`~gmi_engine.ingest.IngestOptions` lists.
+values the granule table and the footprint layer show; which files are granules and ancillaries is
+the engine's rule (:mod:`gmi_engine.aster.names`, :func:`gmi_engine.ancillary.discover`).
 """
 from __future__ import annotations
 
-import re
-from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
 from pathlib import Path
-from typing import Dict, List, Tuple
+from typing import Dict, Iterable, List, Sequence, Tuple
+
+from gmi_engine.aster.names import is_granule_file
 
 SWIR_OK = "usable"
 SWIR_POST_2008 = "post-2008"
@@ -19,10 +19,6 @@ SWIR_ABSENT = "absent"
 SWIR_STATES = (SWIR_OK, SWIR_POST_2008, SWIR_ABSENT)
 """SWIR health of a granule: usable, acquired on/after 2008-04-01 (saturated, striped), or no SWIR."""
 
-_GRANULE_RE = re.compile(r"^AST_L1T_.*\.hdf$", re.IGNORECASE)
-_MCD19A2_RE = re.compile(r"^MCD19A2\..*\.hdf$", re.IGNORECASE)
-_MOD09A1_RE = re.compile(r"^MOD09A1\..*\.hdf$", re.IGNORECASE)
-_GDEM_RE = re.compile(r"^(ASTGTM|ASTER_GDEM|GDEM).*\.tif$", re.IGNORECASE)
 _VNIR_SWIR = ("01", "02", "3N", "04", "05", "06", "07", "08", "09")
 _SUBSYSTEM_BANDS = (("VNIR", ("01", "02", "3N", "3B")), ("SWIR", ("04", "05", "06", "07", "08", "09")),
                     ("TIR", ("10", "11", "12", "13", "14")))
@@ -50,7 +46,7 @@ class GranuleSummary:
     @property
     def cloud_text(self) -> str:
         """Cloud cover as text ('–' when unknown)."""
-        return "–" if self.cloud_cover is None else f"{float(self.cloud_cover):.0f}"
+        return "–" if self.cloud_cover is None else "{:.0f}".format(float(self.cloud_cover))
 
     @property
     def bands_text(self) -> str:
@@ -62,7 +58,7 @@ class GranuleSummary:
                 continue
             labels = [c.lstrip("0") for c in present]
             if len(present) == len(codes) and name != "VNIR":
-                parts.append(f"{name} {labels[0]}–{labels[-1]}")
+                parts.append("{} {}–{}".format(name, labels[0], labels[-1]))
             else:
                 parts.append("{} {}".format(name, " ".join(labels)))
         return " · ".join(parts) if parts else "–"
@@ -78,7 +74,7 @@ class GranuleSummary:
                 runs[-1][2] = label
             else:
                 runs.append([gain, label, label])
-        parts = ["{} {}".format(g, a if a == b else f"{a}–{b}") for g, a, b in runs if g != "OFF"]
+        parts = ["{} {}".format(g, a if a == b else "{}–{}".format(a, b)) for g, a, b in runs if g != "OFF"]
         return " · ".join(parts) or "–"
 
 
@@ -106,69 +102,18 @@ def find_granule_files(paths: Iterable) -> List[Path]:
     for item in paths:
         path = Path(item)
         if path.is_dir():
-            found.update(p for p in path.rglob("*") if p.is_file() and _GRANULE_RE.match(p.name))
+            found.update(p for p in path.rglob("*") if p.is_file() and is_granule_file(p))
         elif path.is_file():
             found.add(path)
     return sorted(found)
 
 
-@dataclass
-class Ancillaries:
-    """Ancillary inputs of an ingest, by product."""
-
-    mcd19a2: List[Path] = field(default_factory=list)
-    modis_ref: List[Path] = field(default_factory=list)
-    gdem: List[Path] = field(default_factory=list)
-
-    def describe(self) -> str:
-        """``2 MCD19A2 · 1 MOD09A1 · 2 GDEM``."""
-        return f"{len(self.mcd19a2)} MCD19A2 · {len(self.modis_ref)} MOD09A1 · {len(self.gdem)} GDEM"
-
-    @property
-    def empty(self) -> bool:
-        """True when no ancillary file was found."""
-        return not (self.mcd19a2 or self.modis_ref or self.gdem)
-
-
-def _files(root: Path, max_depth: int) -> List[Path]:
-    """Files under ``root`` down to ``max_depth`` folder levels (-1: no limit), sorted."""
-    if max_depth < 0:
-        return sorted(p for p in root.rglob("*") if p.is_file())
-    out, level = [], [root]
-    for _ in range(max_depth + 1):
-        nxt = []
-        for folder in level:
-            try:
-                entries = list(folder.iterdir())
-            except OSError:
-                continue
-            out.extend(p for p in entries if p.is_file())
-            nxt.extend(p for p in entries if p.is_dir())
-        level = nxt
-    return sorted(out)
-
-
-def find_ancillaries(folders: Sequence, max_depth: int = -1) -> Ancillaries:
-    """MCD19A2, MOD09A1 and GDEM files found under ``folders`` (``max_depth`` levels deep)."""
-    found = Ancillaries()
-    for folder in folders:
-        root = Path(folder)
-        if not root.is_dir():
-            continue
-        for path in _files(root, max_depth):
-            if _MCD19A2_RE.match(path.name):
-                found.mcd19a2.append(path)
-            elif _MOD09A1_RE.match(path.name):
-                found.modis_ref.append(path)
-            elif _GDEM_RE.match(path.name):
-                found.gdem.append(path)
-    return found
-
-
 def guess_ancillary_folder(granule_paths: Sequence) -> str:
     """A folder near the granules that holds ancillaries (e.g. the demo set's root), or ''."""
+    from gmi_engine.ancillary import discover
+
     for path in granule_paths:
         for folder in (Path(path).parent, Path(path).parent.parent):
-            if not find_ancillaries([folder], max_depth=1).empty:
+            if not discover(folder, max_depth=1).empty:
                 return str(folder)
     return ""

@@ -8,27 +8,20 @@ rasters as styled layers in one legend group per run.
 """
 from __future__ import annotations
 
-from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
 from pathlib import Path
-from typing import Any, Callable, Dict, List, Optional
+from typing import Any, Callable, Dict, List, Optional, Sequence
 
 from qgis.core import Qgis, QgsProject
 from qgis.PyQt.QtCore import QT_TRANSLATE_NOOP, QCoreApplication, QObject, pyqtSignal
 
-from gmi_engine.grid import DEFAULT_GRID, TileIndex
+from gmi_engine.grid import TileIndex
 from gmi_qgis_plugin.toolbelt.i18n import ui_locale
 from gmi_qgis_plugin.toolbelt.layers import add_results_group, result_layers
 from gmi_qgis_plugin.toolbelt.log_handler import PlgLogger
 from gmi_qgis_plugin.toolbelt.odps_bridge import run_on_odps
-from gmi_qgis_plugin.toolbelt.tasks import (
-    EngineTask,
-    TaskCancelled,
-    TaskContext,
-    prepare_worker_processes,
-    start_task,
-)
+from gmi_qgis_plugin.toolbelt.tasks import EngineTask, TaskCancelled, TaskContext, prepare_worker_processes, start_task
 
 QUEUED, RUNNING, FINISHED, FAILED, CANCELLED = "queued", "running", "finished", "failed", "cancelled"
 METHOD_TITLES = {"mosaic": QT_TRANSLATE_NOOP("GmiJobs", "Mosaic"),
@@ -86,7 +79,7 @@ class JobRecord:
         """``#3 Mineral indices`` (the legend group name adds the tile count)."""
         title = METHOD_TITLES.get(self.spec.method)
         name = QCoreApplication.translate("GmiJobs", title) if title else self.spec.method
-        return f"#{self.job_id} {name}"
+        return "#{} {}".format(self.job_id, name)
 
     @property
     def tiles_text(self) -> str:
@@ -109,7 +102,7 @@ def export_folder(workspace: str, method: str, when: datetime) -> Path:
     path, n = base, 1
     while path.exists():
         n += 1
-        path = base.with_name(f"{base.name}-{n}")
+        path = base.with_name("{}-{}".format(base.name, n))
     return path
 
 
@@ -123,9 +116,8 @@ def execute_job(spec: JobSpec, ctx: TaskContext, export_dir: Path, credentials: 
     from gmi_engine.backends.local_runner import ExportJob, run_local
     from gmi_engine.export import export_results
 
-    def on_tile(done: int, total: int, tile: Optional[TileIndex], note: str) -> None:
-        where = f" ({DEFAULT_GRID.key(tile)})" if tile is not None else ""
-        ctx.progress(COMPUTE_SHARE * done / max(total, 1), f"computed {done}/{total} tiles{where}")
+    def on_tile(fraction: float, message: str) -> None:
+        ctx.progress(COMPUTE_SHARE * fraction, message)
 
     tiles = list(spec.tiles) if spec.tiles is not None else None
     if spec.backend == "odps":
@@ -149,20 +141,16 @@ def execute_job(spec: JobSpec, ctx: TaskContext, export_dir: Path, credentials: 
     ctx.progress(COMPUTE_SHARE, "exporting")
     with LocalStore(spec.workspace, create=False) as store:
         wanted = set(tiles) if tiles is not None else set(store.result_tiles(spec.method))
-        seen: set = set()
-
         def rows():  # decoded in the export's writer threads
             for row in store.iter_stored_results(spec.method):
                 if TileIndex(row.tile_x, row.tile_y) in wanted:
                     yield row
 
-        def on_file(key: str, output: str) -> None:
-            seen.add(key)
+        def on_file(fraction: float, message: str) -> None:
             ctx.check()
-            ctx.progress(COMPUTE_SHARE + (100.0 - COMPUTE_SHARE) * len(seen) / max(len(wanted), 1),
-                         f"exporting {key} {output}")
+            ctx.progress(COMPUTE_SHARE + (100.0 - COMPUTE_SHARE) * fraction, "exporting " + message)
 
-        report_export = export_results(rows(), export_dir, spec.method, progress=on_file)
+        report_export = export_results(rows(), export_dir, spec.method, progress=on_file, tiles=len(wanted))
     return _outcome(computed, skipped, export_dir, report_export)
 
 
@@ -200,7 +188,7 @@ class JobRegistry(QObject):
             given, creds[0] = creds[0], None  # the task drops its reference once it starts
             return execute_job(spec, ctx, out, given)
 
-        task = EngineTask(f"GMI {job.title} ({spec.backend})", work,
+        task = EngineTask("GMI {} ({})".format(job.title, spec.backend), work,
                           lambda result, error: self._finished(job.job_id, result, error, on_done))
         task.progressChanged.connect(lambda value, jid=job.job_id: self._progress(jid, value))
         task.message.connect(lambda text, jid=job.job_id: self._message(jid, text))
@@ -208,7 +196,7 @@ class JobRegistry(QObject):
         self._tasks[job.job_id] = task
         job.status = RUNNING
         self.job_added.emit(job.job_id)
-        PlgLogger.log(f"{job.title} started: {job.tiles_text} on {spec.backend} ({spec.workspace})",
+        PlgLogger.log("{} started: {} on {} ({})".format(job.title, job.tiles_text, spec.backend, spec.workspace),
                       Qgis.MessageLevel.Info)
         start_task(task)
         return job
@@ -235,7 +223,7 @@ class JobRegistry(QObject):
         job = self.jobs[job_id]
         if key == "logview":
             job.logview = value
-            PlgLogger.log(f"{job.title}: MaxCompute Logview {value}", Qgis.MessageLevel.Info, push=True)
+            PlgLogger.log("{}: MaxCompute Logview {}".format(job.title, value), Qgis.MessageLevel.Info, push=True)
         self.job_changed.emit(job_id)
 
     def _finished(self, job_id: int, result: Optional[JobOutcome], error: Optional[BaseException],
@@ -245,22 +233,22 @@ class JobRegistry(QObject):
         job.finished = datetime.now(timezone.utc)
         if error is None:
             job.status, job.progress, job.outcome = FINISHED, 100.0, result
-            job.message = f"{result.computed} tile(s) computed, {result.skipped} up to date"
-            PlgLogger.log(f"{job.title} finished: {job.message}; exported to {result.export_dir}",
+            job.message = "{} tile(s) computed, {} up to date".format(result.computed, result.skipped)
+            PlgLogger.log("{} finished: {}; exported to {}".format(job.title, job.message, result.export_dir),
                           Qgis.MessageLevel.Success, push=True)
         elif isinstance(error, TaskCancelled):
             job.status, job.message = CANCELLED, "cancelled; tiles computed so far are kept"
-            PlgLogger.log(f"{job.title} cancelled", Qgis.MessageLevel.Warning, push=True)
+            PlgLogger.log("{} cancelled".format(job.title), Qgis.MessageLevel.Warning, push=True)
         else:
             job.status, job.error = FAILED, str(error)
-            job.message = f"failed: {error}"
-            PlgLogger.log(f"{job.title} failed: {error}", Qgis.MessageLevel.Critical, push=True)
+            job.message = "failed: {}".format(error)
+            PlgLogger.log("{} failed: {}".format(job.title, error), Qgis.MessageLevel.Critical, push=True)
         self.job_changed.emit(job_id)
         if job.status == FINISHED and self.auto_load:
             try:
                 self.load_results(job_id)
             except Exception as exc:  # shown to the user, the job itself succeeded
-                PlgLogger.log(f"{job.title}: cannot load the results: {exc}",
+                PlgLogger.log("{}: cannot load the results: {}".format(job.title, exc),
                               Qgis.MessageLevel.Critical, push=True)
         self.job_done.emit(job_id)
         if on_done is not None:
@@ -270,10 +258,10 @@ class JobRegistry(QObject):
         """Add a finished job's rasters in a new legend group; returns the layers (main thread)."""
         job = self.jobs[job_id]
         if job.outcome is None:
-            raise RuntimeError(f"{job.title} has no results (status: {job.status})")
+            raise RuntimeError("{} has no results (status: {})".format(job.title, job.status))
         layers = result_layers(Path(job.outcome.export_dir), job.spec.method, ui_locale())
         if not layers:
-            raise RuntimeError(f"{job.title}: nothing was exported to {job.outcome.export_dir}")
+            raise RuntimeError("{}: nothing was exported to {}".format(job.title, job.outcome.export_dir))
         n = len(job.outcome.tiles)
         tiles = QCoreApplication.translate("GmiJobs", "1 tile") if n == 1 else \
             QCoreApplication.translate("GmiJobs", "{} tiles").format(n)

@@ -449,8 +449,8 @@ def test_threads_do_not_change_the_files_or_their_order(exported, tmp_path):
 def test_a_failing_progress_callback_stops_the_export(exported, tmp_path):
     calls = []
 
-    def progress(tile_key, output):
-        calls.append(output)
+    def progress(fraction, message):
+        calls.append(message)
         if len(calls) == 3:
             raise KeyboardInterrupt("cancelled")
 
