@@ -22,9 +22,7 @@ from gmi_engine.kernel.formula import (  # noqa: F401  (re-exported)
     TINY_DENOMINATOR,
     VNIR_BANDS,
     Formula,
-    Program,
     compile_formula,
-    compile_program,
 )
 from gmi_engine.kernel.indices import (  # noqa: F401  (re-exported)
     IndexDefinition,
@@ -35,6 +33,7 @@ from gmi_engine.kernel.indices import (  # noqa: F401  (re-exported)
     make_definition,
     parse_library,
 )
+from gmi_engine.kernel.program import Program, compile_program  # noqa: F401  (re-exported)
 
 #: The packaged library file (for tools that want the path; the kernel reads it with pkgutil).
 LIBRARY_PATH = os.path.join(os.path.dirname(os.path.abspath(__file__)), "library.json")

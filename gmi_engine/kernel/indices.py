@@ -17,7 +17,8 @@ from typing import Any, Dict, Iterator, List, Mapping, NamedTuple, Optional, Seq
 import numpy as np
 
 from .errors import FormulaError, GmiFileError, GmiInputError, IndexLibraryError
-from .formula import BANDS, SWIR_BANDS, Formula, Program, band_name, compile_formula
+from .formula import BANDS, SWIR_BANDS, Formula, band_name, compile_formula
+from .program import Program
 
 #: The packaged library, relative to the package that contains ``kernel``.
 LIBRARY_RESOURCE = "indices/library.json"
