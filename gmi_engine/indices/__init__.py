@@ -9,11 +9,11 @@ package is the public entry point::
 """
 import os
 
-from gmi_engine.indices.compiler import (  # noqa: F401  (re-exported)
+from gmi_engine.indices.user import (  # noqa: F401  (re-exported)
     DEFAULT_RAMP,
     DEFAULT_STRETCH,
     ReferenceRow,
-    read_reference_csv,
+    read_mineral_indices_csv,
     user_index,
 )
 from gmi_engine.kernel.formula import (  # noqa: F401  (re-exported)

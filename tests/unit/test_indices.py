@@ -19,7 +19,7 @@ from gmi_engine.indices import (
     default_library,
     load_library,
     parse_library,
-    read_reference_csv,
+    read_mineral_indices_csv,
     user_index,
 )
 
@@ -123,7 +123,7 @@ def reference_csv_text():
 
 
 def test_reference_syntax_reproduces_the_reference_csv_except_dolomite(stack):
-    rows = read_reference_csv(reference_csv_text())
+    rows = read_mineral_indices_csv(reference_csv_text())
     assert len(rows) == 21
     library = default_library()
     by_number = {d.reference_csv["id"]: d for d in library if d.reference_csv}
