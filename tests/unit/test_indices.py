@@ -320,11 +320,11 @@ def test_user_index_extends_a_new_library_without_touching_the_default(stack):
 
 def test_library_loads_from_a_zip_archive(tmp_path):
     """As on MaxCompute: the package is imported from an archive; pkgutil reads the JSON."""
-    root = os.path.dirname(os.path.dirname(LIBRARY_PATH))  # .../gmi_engine
+    root = os.path.dirname(os.path.dirname(os.path.dirname(LIBRARY_PATH)))  # .../gmi_engine
     archive = tmp_path / "gmi.zip"
     with zipfile.ZipFile(str(archive), "w") as bundle:
         bundle.write(os.path.join(root, "__init__.py"), "gmi_engine/__init__.py")
-        bundle.write(LIBRARY_PATH, "gmi_engine/indices/library.json")
+        bundle.write(LIBRARY_PATH, "gmi_engine/kernel/data/library.json")
         for name in os.listdir(os.path.join(root, "kernel")):
             if name.endswith(".py"):
                 bundle.write(os.path.join(root, "kernel", name), "gmi_engine/kernel/" + name)
