@@ -353,19 +353,18 @@ def _zip_bytes(files: Sequence[Tuple[str, bytes]]) -> bytes:
 
 
 def kernel_bundle() -> bytes:
-    """``gmi_engine/kernel/*.py`` + the index library + a minimal package ``__init__``, zipped."""
+    """``gmi_engine/kernel/*.py``, its ``data/`` (the index library) + a minimal package ``__init__``, zipped."""
     import gmi_engine
     from gmi_engine import kernel
 
     kernel_dir = Path(kernel.__file__).parent
-    package_dir = Path(gmi_engine.__file__).parent
     files = [("gmi_engine/__init__.py",
               '"""GMI kernel bundle for MaxCompute (made by gmi odps deploy)."""\n'
               '__version__ = "{}"\n'.format(gmi_engine.__version__).encode())]
     for path in sorted(kernel_dir.glob("*.py")):
         files.append(("gmi_engine/kernel/" + path.name, path.read_bytes()))
-    library = package_dir / "indices" / "library.json"
-    files.append(("gmi_engine/indices/library.json", library.read_bytes()))
+    for path in sorted((kernel_dir / "data").glob("*.json")):
+        files.append(("gmi_engine/kernel/data/" + path.name, path.read_bytes()))
     return _zip_bytes(files)
 
 

@@ -88,6 +88,11 @@ def check_compression(compression: str) -> str:
     return value
 
 
+def creation_options(dtype: np.dtype, cog: bool, compression: str = "zstd", resampling: str = "AVERAGE") -> list:
+    """GDAL creation options of a COG (existing overviews used) or tiled GeoTIFF of ``dtype`` data."""
+    return _creation_options(dtype, cog, resampling, compression)
+
+
 def _creation_options(dtype: np.dtype, cog: bool, resampling: str, compression: str = "zstd") -> list:
     compression = check_compression(compression)
     if cog:  # overviews: built on the in-memory source by write_geotiff (twice as fast as AUTO)

@@ -205,7 +205,7 @@ def quicklook_png(export_dir: PathLike, out_png: PathLike, *, tile: Optional[Til
             rgb_paths, used_method = paths, method
             break
     if library is None:
-        from gmi_engine.indices import default_library
+        from gmi_engine.kernel.indices import default_library
 
         library = default_library()
     if index_id is None:

@@ -121,7 +121,7 @@ def index_style(index_id: str, library: Any = None) -> Optional[OutputStyle]:
     ``library`` is an :class:`gmi_engine.indices.IndexLibrary` (default: the packaged one).
     """
     if library is None:
-        from gmi_engine.indices import default_library
+        from gmi_engine.kernel.indices import default_library
 
         library = default_library()
     if index_id not in library:

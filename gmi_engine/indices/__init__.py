@@ -1,4 +1,4 @@
-"""The GMI mineral-index library (``library.json``, data) and its safe formula compiler.
+"""The GMI mineral-index library (``kernel/data/library.json``) and its safe formula checker.
 
 The evaluation code is in :mod:`gmi_engine.kernel` (it also runs inside MaxCompute); this
 package is the public entry point::
@@ -9,11 +9,12 @@ package is the public entry point::
 """
 import os
 
-from gmi_engine.indices.compiler import (  # noqa: F401  (re-exported)
+from gmi_engine import kernel
+from gmi_engine.indices.user import (  # noqa: F401  (re-exported)
     DEFAULT_RAMP,
     DEFAULT_STRETCH,
     ReferenceRow,
-    read_reference_csv,
+    read_mineral_indices_csv,
     user_index,
 )
 from gmi_engine.kernel.formula import (  # noqa: F401  (re-exported)
@@ -22,9 +23,7 @@ from gmi_engine.kernel.formula import (  # noqa: F401  (re-exported)
     TINY_DENOMINATOR,
     VNIR_BANDS,
     Formula,
-    Program,
     compile_formula,
-    compile_program,
 )
 from gmi_engine.kernel.indices import (  # noqa: F401  (re-exported)
     IndexDefinition,
@@ -35,9 +34,10 @@ from gmi_engine.kernel.indices import (  # noqa: F401  (re-exported)
     make_definition,
     parse_library,
 )
+from gmi_engine.kernel.program import Program, compile_program  # noqa: F401  (re-exported)
 
 #: The packaged library file (for tools that want the path; the kernel reads it with pkgutil).
-LIBRARY_PATH = os.path.join(os.path.dirname(os.path.abspath(__file__)), "library.json")
+LIBRARY_PATH = os.path.join(os.path.dirname(os.path.abspath(kernel.__file__)), "data", "library.json")
 
 #: Colour ramps of QGIS's default style (3.22), the names a library entry's ``ramp`` may use.
 QGIS_COLOR_RAMPS = (

@@ -1,4 +1,4 @@
-"""The mineral-index library (data in ``gmi_engine/indices/library.json``) and its evaluation.
+"""The mineral-index library (data in ``gmi_engine/kernel/data/library.json``) and its evaluation.
 
 :func:`compute_indices` turns nine float32 bands into float32 index rasters, NaN where undefined.
 The library file is read with :func:`pkgutil.get_data`, so it also loads when the package runs
@@ -17,10 +17,11 @@ from typing import Any, Dict, Iterator, List, Mapping, NamedTuple, Optional, Seq
 import numpy as np
 
 from .errors import FormulaError, GmiFileError, GmiInputError, IndexLibraryError
-from .formula import BANDS, SWIR_BANDS, Formula, Program, band_name, compile_formula
+from .formula import BANDS, SWIR_BANDS, Formula, band_name, compile_formula
+from .program import Program
 
-#: The packaged library, relative to the package that contains ``kernel``.
-LIBRARY_RESOURCE = "indices/library.json"
+#: The packaged library, relative to the ``kernel`` package (it ships with the kernel to MaxCompute).
+LIBRARY_RESOURCE = "data/library.json"
 LIBRARY_SCHEMA = "gmi-index-library/1"
 STRETCH_METHODS = ("percentile", "minmax")
 
@@ -214,7 +215,7 @@ def parse_library(data: Union[bytes, str, Mapping[str, Any]], origin: str = "<li
 
 
 def load_library(path: Optional[str] = None) -> IndexLibrary:
-    """The library from ``path``, or the packaged ``indices/library.json`` when None."""
+    """The library from ``path``, or the packaged ``kernel/data/library.json`` when None."""
     if path is not None:
         try:
             with open(path, "rb") as handle:
@@ -222,7 +223,7 @@ def load_library(path: Optional[str] = None) -> IndexLibrary:
         except OSError as exc:
             raise GmiFileError("{}: cannot read the index library ({})".format(path, exc))
         return parse_library(data, os.fspath(path))
-    package = __package__.rpartition(".")[0] if __package__ else ""
+    package = __package__ or ""
     origin = "{}/{}".format(package.replace(".", "/") or "<no package>", LIBRARY_RESOURCE)
     data = None
     if package:

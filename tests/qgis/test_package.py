@@ -49,7 +49,7 @@ def test_required_files_and_nothing_that_does_not_belong(package):
         names = set(archive.namelist())
     for required in ("metadata.txt", "__init__.py", "LICENSE", "plugin_main.py", "__about__.py",
                      "processing/provider.py", "i18n/gmi_zh_CN.qm", "resources/icons/gmi.svg",
-                     "ext_libs/gmi_engine/__init__.py", "ext_libs/gmi_engine/indices/library.json",
+                     "ext_libs/gmi_engine/__init__.py", "ext_libs/gmi_engine/kernel/data/library.json",
                      "ext_libs/gmi_engine/kernel/pipeline.py",
                      "ext_libs/gmi_engine/data/gmi-6s-continental.npz"):  # the 6S LUT, a real file
         assert "gmi_qgis_plugin/" + required in names, required

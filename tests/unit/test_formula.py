@@ -10,9 +10,9 @@ from gmi_engine.kernel.formula import (
     MAX_FORMULA_LENGTH,
     TINY_DENOMINATOR,
     compile_formula,
-    compile_program,
     from_reference_syntax,
 )
+from gmi_engine.kernel.program import compile_program
 
 
 def random_bands(shape=(64, 48), seed=0, low=0.01, high=0.8):

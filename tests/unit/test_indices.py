@@ -19,7 +19,7 @@ from gmi_engine.indices import (
     default_library,
     load_library,
     parse_library,
-    read_reference_csv,
+    read_mineral_indices_csv,
     user_index,
 )
 
@@ -123,7 +123,7 @@ def reference_csv_text():
 
 
 def test_reference_syntax_reproduces_the_reference_csv_except_dolomite(stack):
-    rows = read_reference_csv(reference_csv_text())
+    rows = read_mineral_indices_csv(reference_csv_text())
     assert len(rows) == 21
     library = default_library()
     by_number = {d.reference_csv["id"]: d for d in library if d.reference_csv}
@@ -320,11 +320,11 @@ def test_user_index_extends_a_new_library_without_touching_the_default(stack):
 
 def test_library_loads_from_a_zip_archive(tmp_path):
     """As on MaxCompute: the package is imported from an archive; pkgutil reads the JSON."""
-    root = os.path.dirname(os.path.dirname(LIBRARY_PATH))  # .../gmi_engine
+    root = os.path.dirname(os.path.dirname(os.path.dirname(LIBRARY_PATH)))  # .../gmi_engine
     archive = tmp_path / "gmi.zip"
     with zipfile.ZipFile(str(archive), "w") as bundle:
         bundle.write(os.path.join(root, "__init__.py"), "gmi_engine/__init__.py")
-        bundle.write(LIBRARY_PATH, "gmi_engine/indices/library.json")
+        bundle.write(LIBRARY_PATH, "gmi_engine/kernel/data/library.json")
         for name in os.listdir(os.path.join(root, "kernel")):
             if name.endswith(".py"):
                 bundle.write(os.path.join(root, "kernel", name), "gmi_engine/kernel/" + name)

@@ -224,7 +224,7 @@ def test_deploy_uploads_content_hashed_resources_and_is_idempotent(fake, backend
                         "resources": [plan.udtf_name, plan.kernel_name, plan.numpy_name]}
     names = zipfile.ZipFile(io.BytesIO(fake.resources[plan.kernel_name]["content"])).namelist()
     assert "gmi_engine/kernel/pipeline.py" in names and "gmi_engine/kernel/records.py" in names
-    assert "gmi_engine/indices/library.json" in names
+    assert "gmi_engine/kernel/data/library.json" in names
     assert all(n.startswith(("gmi_engine/kernel/", "gmi_engine/indices/")) or n == "gmi_engine/__init__.py"
                for n in names)
     source = fake.resources[plan.udtf_name]["content"].decode()

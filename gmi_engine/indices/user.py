@@ -1,7 +1,7 @@
-"""User-facing side of the formula compiler: custom indices and the reference engine's CSV.
+"""User index definitions: custom formulas and the reference engine's ``Mineral_Indices.csv``.
 
-The compiler itself lives in :mod:`gmi_engine.kernel.formula` (it must run inside MaxCompute);
-this module adds what only the desktop side needs.
+Formulas are parsed and checked by :mod:`gmi_engine.kernel.formula` (it must run inside
+MaxCompute); this module adds what only the desktop side needs.
 """
 from __future__ import annotations
 
@@ -51,7 +51,7 @@ def user_index(index_id: str, formula: str, name: Optional[str] = None,
     return make_definition(entry, origin="user index")
 
 
-def read_reference_csv(text: str, origin: str = "Mineral_Indices.csv") -> List[ReferenceRow]:
+def read_mineral_indices_csv(text: str, origin: str = "Mineral_Indices.csv") -> List[ReferenceRow]:
     """Rows of the reference ``Mineral_Indices.csv`` (columns Index ID, Index Name, Equation).
 
     Equations are read with ``reference_syntax=True``. Note that the reference's Dolomite row,
