@@ -10,13 +10,13 @@ from dataclasses import dataclass
 from datetime import timezone
 from typing import Any, Dict, Iterable, Iterator, List, Mapping, Optional, Sequence, Tuple
 
-from gmi_engine.backends.odps.config import OdpsConfig, _odps_errors, connect
+from gmi_engine.backends.odps.config import OdpsConfig, backend_errors, connect
 from gmi_engine.backends.odps.deploy import (
     KERNEL_RESOURCE_PREFIX,
     NUMPY_RESOURCE_PREFIX,
     UDTF_RESOURCE_PREFIX,
     DeployPlan,
-    _short_hash,
+    short_hash,
     kernel_bundle,
     udtf_source,
 )
@@ -28,8 +28,8 @@ from gmi_engine.backends.odps.sql import (
     RUN_KEY,
     SOURCE_PARTITIONS,
     SOURCE_TABLE,
-    _check_name,
-    _check_partition_value,
+    check_name,
+    check_partition_value,
     job_hints,
     odps_table_schema,
     run_id,
@@ -38,7 +38,7 @@ from gmi_engine.backends.odps.sql import (
 from gmi_engine.errors import BackendError, GmiInputError
 from gmi_engine.grid import TileIndex
 from gmi_engine.kernel.records import RESULT_COLUMNS, SOURCE_COLUMNS
-from gmi_engine.progress import Progress
+from gmi_engine.progress import Cancelled, Progress
 from gmi_engine.table import RESULT_SCHEMA, SOURCE_SCHEMA, ResultRow
 
 log = logging.getLogger(__name__)
@@ -53,6 +53,8 @@ BLOCK_ATTEMPTS = 3
 
 @dataclass
 class UploadReport:
+    """What an upload wrote."""
+
     batch: str
     rows: int
     blocks: int
@@ -63,6 +65,8 @@ class UploadReport:
 
 @dataclass
 class DeployReport:
+    """What a deploy uploaded and registered."""
+
     function: str
     class_type: str
     resources: List[str]
@@ -72,6 +76,8 @@ class DeployReport:
 
 @dataclass
 class JobStatus:
+    """An instance's state and stage progress (error text and summary when it failed)."""
+
     instance_id: str
     state: str  # running / success / failed / cancelled
     fraction: float = 0.0
@@ -83,6 +89,8 @@ class JobStatus:
 
 @dataclass
 class DownloadReport:
+    """What a download stored."""
+
     batch: str
     run: str
     rows: int
@@ -99,6 +107,17 @@ def _cells(row, names: Sequence[str]) -> List[Any]:
 
 def _row_bytes(values: Sequence[Any]) -> int:
     return sum(len(v) for v in values if isinstance(v, (bytes, str)))
+
+
+def _sleep_unless_cancelled(seconds: float, cancelled: Cancelled, step: float = 0.2) -> bool:
+    """Sleep ``seconds`` in short steps; True (at once) when ``cancelled()`` says so."""
+    end = time.monotonic() + seconds
+    while not cancelled():
+        left = end - time.monotonic()
+        if left <= 0:
+            return False
+        time.sleep(min(step, left))
+    return True
 
 
 def store_fingerprint(workspace) -> str:
@@ -120,9 +139,9 @@ class OdpsBackend:
                  retry_delay: float = 1.0) -> None:
         self.config = config
         self._odps = odps
-        self.source_table = _check_name(source_table, "source table")
-        self.result_table = _check_name(result_table, "result table")
-        self.function = _check_name(function, "function")
+        self.source_table = check_name(source_table, "source table")
+        self.result_table = check_name(result_table, "result table")
+        self.function = check_name(function, "function")
         self.block_bytes = int(block_bytes)
         self.block_attempts = max(1, int(block_attempts))
         self.retry_delay = float(retry_delay)
@@ -140,7 +159,7 @@ class OdpsBackend:
         return self.config.project or self.odps.project
 
     def _errors(self, what: str):
-        return _odps_errors(what, self.config.secrets())
+        return backend_errors(what, self.config.secrets())
 
     # -- tables -------------------------------------------------------------------------------
     def create_tables(self, lifecycle: Optional[int] = None) -> List[str]:
@@ -175,7 +194,7 @@ class OdpsBackend:
         """
         from gmi_engine.backends.local import LocalStore
 
-        _check_partition_value(batch, "batch")
+        check_partition_value(batch, "batch")
         spec = "{}={}".format(BATCH_KEY, batch)
         start = time.monotonic()
         with LocalStore(workspace, create=False) as store:
@@ -279,7 +298,7 @@ class OdpsBackend:
 
     def check_function(self) -> Tuple[bool, str]:
         """(ok, note): is the registered function this GMI's kernel and UDTF?"""
-        kernel_name = "{}{}.zip".format(KERNEL_RESOURCE_PREFIX, _short_hash(kernel_bundle()))
+        kernel_name = "{}{}.zip".format(KERNEL_RESOURCE_PREFIX, short_hash(kernel_bundle()))
         with self._errors("read function {}".format(self.function)):
             if not self.odps.exist_function(self.function):
                 return False, "function {} is not registered; run `gmi odps deploy`".format(self.function)
@@ -293,7 +312,7 @@ class OdpsBackend:
             return False, ("function {} uses {}, not this GMI's kernel {}; run `gmi odps deploy`".format(
                 self.function, ", ".join(resources) or "no resources", kernel_name))
         expected = udtf_source([kernel_name, numpy_res[0]])
-        if udtf[0] != "{}{}.py".format(UDTF_RESOURCE_PREFIX, _short_hash(expected)):
+        if udtf[0] != "{}{}.py".format(UDTF_RESOURCE_PREFIX, short_hash(expected)):
             return False, "function {} uses another UDTF module ({}); run `gmi odps deploy`".format(
                 self.function, udtf[0])
         return True, "function {} = {} ({})".format(self.function, func.class_type, ", ".join(resources))
@@ -369,10 +388,12 @@ class OdpsBackend:
         return "\n".join(p for p in parts if p)
 
     def wait(self, instance_id: str, progress: Optional[Progress] = None, timeout: Optional[float] = None,
-             interval: float = 5.0) -> JobStatus:
+             interval: float = 5.0, cancelled: Optional[Cancelled] = None) -> JobStatus:
         """Poll until the instance ends; raise BackendError unless it succeeded.
 
-        Polls start at 0.5 s apart and slow down to ``interval``.
+        Polls start at 0.5 s apart and slow down to ``interval``. When ``cancelled()`` turns True
+        while the instance runs, the instance is stopped and its status afterwards is returned
+        (its state is then not ``success``).
         """
         start = time.monotonic()
         delay = min(0.5, interval)
@@ -388,7 +409,10 @@ class OdpsBackend:
                                    "`gmi odps cancel --instance {}`; Logview: {}".format(
                                        instance_id, timeout, status.stages or "no stage progress yet",
                                        instance_id, instance_id, self.logview(instance_id)))
-            time.sleep(delay)
+            if cancelled is None:
+                time.sleep(delay)
+            elif _sleep_unless_cancelled(delay, cancelled):
+                return self.cancel(instance_id)
             delay = min(interval, delay * 1.5)
         status.logview = self.logview(instance_id)
         if status.state != "success":
@@ -427,8 +451,8 @@ class OdpsBackend:
         """
         from gmi_engine.backends.local import LocalStore
 
-        spec = "{}={},{}={}".format(BATCH_KEY, _check_partition_value(batch, "batch"), RUN_KEY,
-                                    _check_partition_value(run, "run"))
+        spec = "{}={},{}={}".format(BATCH_KEY, check_partition_value(batch, "batch"), RUN_KEY,
+                                    check_partition_value(run, "run"))
         start = time.monotonic()
         key_cols = ["tile_x", "tile_y", "method", "output"]
         with self._errors("download {} partition {}".format(self.result_table, spec)):

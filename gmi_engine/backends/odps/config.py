@@ -125,7 +125,7 @@ def connect(config: OdpsConfig):
     _hold_secret_loggers()
     options.connect_timeout = max(1, int(round(config.connect_timeout)))
     options.read_timeout = max(1, int(round(config.read_timeout)))
-    with _odps_errors("connect to MaxCompute ({})".format(config.describe()), config.secrets()):
+    with backend_errors("connect to MaxCompute ({})".format(config.describe()), config.secrets()):
         if config.room:
             from odps.errors import InteractiveError
             from odps.inter import enter
@@ -147,7 +147,7 @@ def _error_code(exc: BaseException) -> str:
 
 
 @contextmanager
-def _odps_errors(what: str, secrets: Sequence[str]) -> Iterator[None]:
+def backend_errors(what: str, secrets: Sequence[str]) -> Iterator[None]:
     """Turn pyodps / network errors into BackendError naming ``what``, without secrets."""
     import requests
     from odps import errors as odps_errors

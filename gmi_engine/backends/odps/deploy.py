@@ -10,7 +10,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import List, Optional, Sequence, Tuple
 
-from gmi_engine.backends.odps.sql import FUNCTION_NAME, _check_name
+from gmi_engine.backends.odps.sql import FUNCTION_NAME, check_name
 from gmi_engine.errors import BackendError, GmiInputError
 
 KERNEL_RESOURCE_PREFIX = "gmi_kernel_"
@@ -48,7 +48,8 @@ def kernel_bundle() -> bytes:
     return _zip_bytes(files)
 
 
-def _short_hash(data: bytes) -> str:
+def short_hash(data: bytes) -> str:
+    """The 12 hex digits of ``data``'s SHA-256 that name a content-hashed resource."""
     return hashlib.sha256(data).hexdigest()[:12]
 
 
@@ -100,7 +101,7 @@ def numpy_resource_name(path: Path, data: bytes) -> str:
         raise GmiInputError("{}: numpy is built for {}; MaxCompute Python 3 UDFs run CPython 3.7 on "
                             "Linux x86_64 (use a cp37-cp37m-manylinux*_x86_64 wheel or "
                             "`pyodps-pack --python-version 3.7 numpy`)".format(path, found))
-    return "{}{}.{}".format(NUMPY_RESOURCE_PREFIX, _short_hash(data), ext)
+    return "{}{}.{}".format(NUMPY_RESOURCE_PREFIX, short_hash(data), ext)
 
 
 @dataclass
@@ -133,7 +134,7 @@ def deploy_plan(numpy_archive: Optional[Path] = None, numpy_resource: Optional[s
         raise GmiInputError("deploy: give either a numpy archive file or the name of a numpy archive "
                             "resource already in the project")
     kernel = kernel_bundle()
-    kernel_name = "{}{}.zip".format(KERNEL_RESOURCE_PREFIX, _short_hash(kernel))
+    kernel_name = "{}{}.zip".format(KERNEL_RESOURCE_PREFIX, short_hash(kernel))
     numpy_bytes = None
     if numpy_archive is not None:
         try:
@@ -144,6 +145,6 @@ def deploy_plan(numpy_archive: Optional[Path] = None, numpy_resource: Optional[s
     else:
         numpy_name = numpy_resource
     udtf_bytes = udtf_source([kernel_name, numpy_name])
-    udtf_name = "{}{}.py".format(UDTF_RESOURCE_PREFIX, _short_hash(udtf_bytes))
+    udtf_name = "{}{}.py".format(UDTF_RESOURCE_PREFIX, short_hash(udtf_bytes))
     return DeployPlan(kernel_name, kernel, numpy_name, numpy_bytes, udtf_name, udtf_bytes,
-                      _check_name(function, "function"))
+                      check_name(function, "function"))

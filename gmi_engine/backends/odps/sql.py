@@ -27,14 +27,16 @@ _PARTITION_VALUE_RE = re.compile(r"[A-Za-z0-9_.-]{1,128}\Z")
 
 
 
-def _check_name(value: str, what: str) -> str:
+def check_name(value: str, what: str) -> str:
+    """``value`` when it is a MaxCompute table or function name, else GmiInputError."""
     if not _NAME_RE.match(value or ""):
         raise GmiInputError("{}: {!r} is not a MaxCompute name (letters, digits, _; starts with a "
                             "letter)".format(what, value))
     return value
 
 
-def _check_partition_value(value: str, what: str) -> str:
+def check_partition_value(value: str, what: str) -> str:
+    """``value`` when it can be a partition value (batch, run), else GmiInputError."""
     if not _PARTITION_VALUE_RE.match(value or ""):
         raise GmiInputError("{}: {!r} may only hold letters, digits, '_', '.', '-'".format(what, value))
     return value
@@ -77,7 +79,7 @@ def run_sql(method: str, params: Mapping[str, Any], batch: str, run: str,
     if method not in METHODS:
         raise GmiInputError("method: {!r} is not one of {}".format(method, ", ".join(METHODS)))
     params_json = json.dumps(merged_params(params), sort_keys=True, separators=(",", ":"))
-    where = "{} = {}".format(BATCH_KEY, sql_literal(_check_partition_value(batch, "batch"), "batch"))
+    where = "{} = {}".format(BATCH_KEY, sql_literal(check_partition_value(batch, "batch"), "batch"))
     if tiles:
         where += "\n    AND ({})".format(" OR ".join(
             "(tile_x = {} AND tile_y = {})".format(int(t.ix), int(t.iy)) for t in tiles))
@@ -92,12 +94,12 @@ def run_sql(method: str, params: Mapping[str, Any], batch: str, run: str,
         "  WHERE {where}\n"
         "  DISTRIBUTE BY tile_x, tile_y\n"
         "  SORT BY tile_x, tile_y, acquired, granule_id\n"
-        ") t;".format(result=_check_name(result_table, "result table"), bk=BATCH_KEY,
+        ") t;".format(result=check_name(result_table, "result table"), bk=BATCH_KEY,
                       batch=sql_literal(batch, "batch"), rk=RUN_KEY,
-                      run=sql_literal(_check_partition_value(run, "run"), "run"),
-                      function=_check_name(function, "function"), method=sql_literal(method, "method"),
+                      run=sql_literal(check_partition_value(run, "run"), "run"),
+                      function=check_name(function, "function"), method=sql_literal(method, "method"),
                       params=sql_literal(params_json, "params"), args=args, outputs=outputs,
-                      source=_check_name(source_table, "source table"), where=where))
+                      source=check_name(source_table, "source table"), where=where))
 
 
 def job_hints(udf_memory_mb: int = DEFAULT_UDF_MEMORY_MB, batch_rowcount: int = DEFAULT_BATCH_ROWCOUNT,
