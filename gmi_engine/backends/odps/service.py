@@ -171,5 +171,6 @@ def run_odps(backend: OdpsBackend, workspace, method: str, params: Optional[Mapp
                                    progress=_prefixed(sub_range(progress, UPLOAD_SHARE + JOB_SHARE, 1.0),
                                                       "download: "), notes=notes)
     result.tiles_computed, result.result_rows = download.tiles, download.rows
+    report(progress, 1.0, "download: {} tile(s) stored".format(download.tiles))
     return result
 
