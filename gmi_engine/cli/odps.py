@@ -11,7 +11,7 @@ from typing import Any, Dict, List, Optional
 
 from gmi_engine.backends.odps import default_batch
 from gmi_engine.cli.options import add_method, add_method_params, add_tiles, method_params
-from gmi_engine.errors import BackendError, GmiInputError
+from gmi_engine.errors import GmiInputError
 from gmi_engine.grid import TileIndex
 
 _EXAMPLES = """examples:
@@ -75,63 +75,7 @@ def _bar(label: str):
 
 
 # ---------------------------------------------------------------------------------------------
-# Steps shared by the sub-commands and `gmi run --backend odps`
-
-
-def do_upload(backend, workspace, batch: str, tiles=None, force: bool = True, lifecycle=None) -> bool:
-    """Create the tables if needed and upload the workspace (skipped when already up to date)."""
-    from gmi_engine.backends.odps import load_state, now_text, save_state, store_fingerprint
-
-    created = backend.create_tables(lifecycle)
-    if created:
-        print("created table(s): {}".format(", ".join(created)))
-    state = load_state(workspace)
-    fingerprint = store_fingerprint(workspace)
-    recorded = state.get("uploads", {}).get(batch, {})
-    if not force and tiles is None and recorded.get("fingerprint") == fingerprint:
-        print("batch {}: source rows already uploaded ({} rows)".format(batch, recorded.get("rows")))
-        return False
-    report = backend.upload(workspace, batch, tiles=tiles, progress=_bar("upload"))
-    state = load_state(workspace)
-    state["batch"] = batch
-    state.setdefault("uploads", {})[batch] = {
-        "rows": report.rows, "blocks": report.blocks, "bytes": report.bytes, "at": now_text(),
-        "fingerprint": fingerprint if tiles is None else None, "project": backend.project}
-    save_state(workspace, state)
-    print("batch {}: {} rows in {} block(s), {:.1f} MB, {:.1f} s".format(
-        batch, report.rows, report.blocks, report.bytes / 1e6, report.seconds))
-    return True
-
-
-def do_submit(backend, workspace, batch: str, method: str, params, tiles, hints) -> Dict[str, Any]:
-    """Submit the job and record it in the workspace state."""
-    from gmi_engine.backends.odps import load_state, now_text, save_state
-
-    instance_id, run, _ = backend.submit(batch, method, params, tiles, hints)
-    state = load_state(workspace)
-    entry = {"instance": instance_id, "batch": batch, "method": method, "params": params,
-             "tiles": None if tiles is None else [[t.ix, t.iy] for t in tiles], "submitted": now_text(),
-             "project": backend.project}
-    state.setdefault("runs", {})[run] = entry
-    state["last_run"] = run
-    save_state(workspace, state)
-    print("submitted {} as instance {} (run {})".format(method, instance_id, run))
-    logview = backend.logview(instance_id)
-    if logview:
-        print("Logview: {}".format(logview))
-    return dict(entry, run=run)
-
-
-def do_download(backend, workspace, batch: str, run: str) -> None:
-    """Download a run's results into the workspace and record it."""
-    from gmi_engine.backends.odps import load_state, now_text, save_state
-
-    report = backend.download(workspace, batch, run, progress=_bar("download"))
-    state = load_state(workspace)
-    state.setdefault("runs", {}).setdefault(run, {"batch": batch})["downloaded"] = now_text()
-    save_state(workspace, state)
-    print("run {}: {} result rows of {} tile(s) stored in {} ({:.1f} s)".format(
-        run, report.rows, report.tiles, workspace, report.seconds))
+# Looking up recorded runs
 
 
 def _last_run(workspace, run: Optional[str] = None) -> Dict[str, Any]:
@@ -187,21 +131,27 @@ def _cmd_deploy(args) -> int:
 
 
 def _cmd_upload(args) -> int:
+    from gmi_engine.backends.odps import upload_if_changed
+
     batch = args.batch or default_batch(args.workspace)
-    do_upload(_backend(args), args.workspace, batch, _tiles(args.tiles), force=True, lifecycle=args.lifecycle)
+    upload_if_changed(_backend(args), args.workspace, batch, _tiles(args.tiles), force=True,
+                      lifecycle=args.lifecycle, progress=_bar("upload"), notes=print)
     return 0
 
 
 def _cmd_run(args) -> int:
+    from gmi_engine.backends.odps import download_and_record, submit_and_record
+
     backend = _backend(args)
     batch = args.batch or default_batch(args.workspace)
     tiles = _tiles(args.tiles)
-    entry = do_submit(backend, args.workspace, batch, args.method, _params(args), tiles, _hints(args))
+    job = submit_and_record(backend, args.workspace, batch, args.method, _params(args), tiles, _hints(args),
+                            notes=print)
     if args.no_wait:
         return 0
-    backend.wait(entry["instance"], progress=_bar(args.method), timeout=args.timeout, interval=args.poll)
+    backend.wait(job.instance_id, progress=_bar(args.method), timeout=args.timeout, interval=args.poll)
     if not args.no_download:
-        do_download(backend, args.workspace, batch, entry["run"])
+        download_and_record(backend, args.workspace, batch, job.run, progress=_bar("download"), notes=print)
     return 0
 
 
@@ -211,7 +161,9 @@ def _cmd_download(args) -> int:
     else:
         entry = _last_run(args.workspace, args.run)
         batch, run = args.batch or entry["batch"], entry["run"]
-    do_download(_backend(args), args.workspace, batch, run)
+    from gmi_engine.backends.odps import download_and_record
+
+    download_and_record(_backend(args), args.workspace, batch, run, progress=_bar("download"), notes=print)
     return 0
 
 
@@ -240,23 +192,17 @@ def _cmd_cancel(args) -> int:
 
 def run_from_cli(args) -> int:
     """``gmi run --backend odps``: upload (if changed), check the UDTF, run, follow, download."""
+    from gmi_engine.backends.odps import run_odps
+
     if getattr(args, "workers", None):
         print("note: --workers is ignored with --backend odps (MaxCompute sets the parallelism)")
-    backend = _backend(args)
-    batch = default_batch(args.workspace)
-    tiles = _tiles(args.tiles)
-    do_upload(backend, args.workspace, batch, force=bool(args.force))
-    ok, note = backend.check_function()
-    if not ok:
-        raise BackendError(note + " (deploy once per GMI version: gmi odps deploy --numpy-archive ...)")
     params = {"strategy": args.strategy, "balance": not args.no_balance}  # type: Dict[str, Any]
     if args.indices:
         params["indices"] = list(args.indices)
-    entry = do_submit(backend, args.workspace, batch, args.method, params, tiles, _hints(args))
-    status = backend.wait(entry["instance"], progress=_bar(args.method),
-                          interval=getattr(args, "poll", None) or 5.0)
-    do_download(backend, args.workspace, batch, entry["run"])
-    print("{}: done on MaxCompute (instance {}); Logview: {}".format(args.method, status.instance_id, status.logview))
+    report = run_odps(_backend(args), args.workspace, args.method, params, _tiles(args.tiles),
+                      force_upload=bool(args.force), hints=_hints(args),
+                      poll_seconds=getattr(args, "poll", None) or 5.0, progress=_bar(args.method), notes=print)
+    print("{}: done on MaxCompute (instance {}); Logview: {}".format(args.method, report.instance_id, report.logview))
     return 0
 
 

@@ -175,8 +175,8 @@ class RunMethod(TilesParameter, GmiAlgorithm):
             feedback.pushInfo(self.tr("WORKERS is ignored on MaxCompute (it sets its own parallelism)"))
         logview: List[str] = []
 
-        def progress(percent: float, text: str) -> None:
-            feedback.setProgress(percent)
+        def progress(fraction: float, text: str) -> None:
+            feedback.setProgress(100.0 * fraction)
             feedback.setProgressText(text)
 
         def on_logview(url: str) -> None:

@@ -123,7 +123,7 @@ def execute_job(spec: JobSpec, ctx: TaskContext, export_dir: Path, credentials: 
     if spec.backend == "odps":
         report = run_on_odps(spec.workspace, spec.method, spec.params, tiles, credentials,
                              spec.odps_project, spec.odps_endpoint,
-                             progress=lambda pct, text: ctx.progress(COMPUTE_SHARE * pct / 100.0, text),
+                             progress=lambda fraction, text: ctx.progress(COMPUTE_SHARE * fraction, text),
                              cancelled=ctx.is_canceled, on_logview=lambda url: ctx.note("logview", url))
         computed, skipped = report.tiles_computed, 0
     else:
