@@ -35,6 +35,7 @@ from gmi_engine.export.style import (
     write_qml,
 )
 from gmi_engine.grid import DEFAULT_GRID, TileGrid, TileIndex
+from gmi_engine.kernel.bands import BAND_COLUMNS, column_label
 from gmi_engine.kernel.mosaic import NO_DATA as PROVENANCE_NO_DATA
 from gmi_engine.kernel.pipeline import PROVENANCE_OUTPUTS
 from gmi_engine.progress import Progress, fraction
@@ -45,8 +46,6 @@ REFLECTANCE_DTYPES = ("float32", "uint16")
 _BAND_RE = re.compile(r"b0[1-9]\Z")
 INTEGER_NODATA = {name: PROVENANCE_NO_DATA for name in PROVENANCE_OUTPUTS}
 """Nodata of integer outputs (float outputs use NaN; other integer outputs get none)."""
-_BAND_LABEL = {"b01": "B1", "b02": "B2", "b03": "B3N", "b04": "B4", "b05": "B5", "b06": "B6",
-               "b07": "B7", "b08": "B8", "b09": "B9"}
 
 SAMPLE_STEP = 8
 """Stretch samples take every 8th pixel along both axes of each tile (see StretchSampler)."""
@@ -130,8 +129,8 @@ def _geotransform(grid: TileGrid, tile: TileIndex, shape: Tuple[int, ...], where
 def _title(output: str, style: Optional[OutputStyle]) -> str:
     if style is not None:
         return style.name
-    if output in _BAND_LABEL:
-        return "ASTER {} surface reflectance".format(_BAND_LABEL[output])
+    if output in BAND_COLUMNS:
+        return "ASTER {} surface reflectance".format(column_label(output))
     return output
 
 

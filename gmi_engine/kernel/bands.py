@@ -29,6 +29,12 @@ def label(band: str) -> str:
     """The metadata/subdataset spelling of a band code: ``"01"`` -> ``"1"``, ``"3N"``, ``"10"``."""
     return band.lstrip("0")
 
+
+def column_label(column: str) -> str:
+    """The band name users read for a table/output column: ``"b01"`` -> ``"B1"``, ``"b03"`` -> ``"B3N"``."""
+    return "B" + label(BANDS[BAND_COLUMNS.index(column)])
+
+
 #: First day of unusable SWIR: data acquired on or after it are saturated and striped
 #: (detector failure of April 2008, science.md §1.5). Compare a naive UTC datetime's ``.date()``.
 SWIR_CUTOFF = datetime.date(2008, 4, 1)

@@ -15,6 +15,7 @@ from qgis.core import (
     QgsProcessingParameterString,
 )
 
+from gmi_engine.kernel.bands import BAND_COLUMNS, column_label
 from gmi_engine.kernel.pipeline import METHODS
 from gmi_qgis_plugin.processing.base import (
     Cancelled,
@@ -40,8 +41,8 @@ def layer_title(output: str, library: Any = None) -> str:
     style = index_style(output, library)
     if style is not None:
         return style.name
-    if len(output) == 3 and output.startswith("b0"):
-        return "ASTER {} surface reflectance".format("B3N" if output == "b03" else "B" + output[2])
+    if output in BAND_COLUMNS:
+        return "ASTER {} surface reflectance".format(column_label(output))
     return output
 
 

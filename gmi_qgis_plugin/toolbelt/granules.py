@@ -12,6 +12,7 @@ from pathlib import Path
 from typing import Dict, Iterable, List, Sequence, Tuple
 
 from gmi_engine.aster.names import is_granule_file
+from gmi_engine.kernel.bands import BANDS, SWIR_BANDS, TIR_BANDS, VNIR_BANDS
 
 SWIR_OK = "usable"
 SWIR_POST_2008 = "post-2008"
@@ -19,9 +20,7 @@ SWIR_ABSENT = "absent"
 SWIR_STATES = (SWIR_OK, SWIR_POST_2008, SWIR_ABSENT)
 """SWIR health of a granule: usable, acquired on/after 2008-04-01 (saturated, striped), or no SWIR."""
 
-_VNIR_SWIR = ("01", "02", "3N", "04", "05", "06", "07", "08", "09")
-_SUBSYSTEM_BANDS = (("VNIR", ("01", "02", "3N", "3B")), ("SWIR", ("04", "05", "06", "07", "08", "09")),
-                    ("TIR", ("10", "11", "12", "13", "14")))
+_SUBSYSTEM_BANDS = (("VNIR", VNIR_BANDS + ("3B",)), ("SWIR", SWIR_BANDS), ("TIR", TIR_BANDS))
 
 
 @dataclass(frozen=True)
@@ -67,7 +66,7 @@ class GranuleSummary:
     def gains_text(self) -> str:
         """Gains of bands 1–9 as runs of equal gain, e.g. ``HGH 1–2 · NOR 3N–9``."""
         runs: List[List[str]] = []  # [gain, first band, last band]
-        for code in _VNIR_SWIR:
+        for code in BANDS:
             gain = self.gains.get(code) or "OFF"
             label = code.lstrip("0")
             if runs and runs[-1][0] == gain:

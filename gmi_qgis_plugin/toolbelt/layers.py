@@ -34,6 +34,7 @@ from qgis.PyQt.QtCore import QT_TRANSLATE_NOOP, QCoreApplication
 from qgis.PyQt.QtGui import QColor, QFont
 
 from gmi_engine.grid import DEFAULT_GRID, TileGrid, TileIndex
+from gmi_engine.kernel.bands import BAND_COLUMNS, column_label
 from gmi_qgis_plugin.errors import GmiPluginError
 from gmi_qgis_plugin.toolbelt.granules import SWIR_ABSENT, SWIR_OK, SWIR_POST_2008, GranuleSummary
 
@@ -273,9 +274,9 @@ def result_layers(export_root: Path, method: str, locale: str = "en") -> List[Re
         for preset in ("rgb_321", "rgb_468"):
             if preset in vrts:
                 layers.append(ResultLayer(vrts[preset], tr(RGB_NAMES[preset]), preset))
-        bands = sorted(o for o in vrts if o.startswith("b0"))
+        bands = sorted(o for o in vrts if o in BAND_COLUMNS)
         for output in bands:
-            label = "B3N" if output == "b03" else "B" + output[-1]
+            label = column_label(output)
             name = QCoreApplication.translate("GmiLayers", "{} reflectance").format(label)
             layers.append(ResultLayer(vrts[output], name, output, QCoreApplication.translate("GmiLayers", "Bands")))
         for output in sorted(set(vrts) - set(bands) - set(RGB_NAMES)):
