@@ -31,6 +31,7 @@ from qgis.PyQt.QtCore import QCoreApplication
 from qgis.PyQt.QtGui import QIcon
 
 from gmi_engine.atmosphere.state import AEROSOL_MODELS
+from gmi_engine.kernel.pipeline import METHODS
 from gmi_qgis_plugin.__about__ import __icon_path__, __uri_repository__, plugin_path
 from gmi_qgis_plugin.errors import GmiPluginError
 
@@ -229,6 +230,13 @@ class GmiAlgorithm(QgsProcessingAlgorithm):
         parameter.setFlags(parameter.flags() | QgsProcessingParameterDefinition.FlagAdvanced)
         parameter.setHelp(help_text)
         self.addParameter(parameter)
+
+    def add_workspace_and_method(self, workspace: str) -> None:
+        """The WORKSPACE folder (default ``workspace``) and METHOD parameters that run and export share."""
+        self.addParameter(QgsProcessingParameterFile(
+            self.WORKSPACE, self.tr("Workspace folder"), behavior=QgsProcessingParameterFile.Folder,
+            defaultValue=workspace))
+        self.addParameter(self.enum_parameter(self.METHOD, self.tr("Method"), METHODS, "mineral_indices"))
 
     def enum_parameter(self, name: str, description: str, options: Sequence[str], default: Any,
                        optional: bool = False, multiple: bool = False) -> QgsProcessingParameterEnum:

@@ -10,13 +10,11 @@ from qgis.core import (
     QgsProcessingOutputMultipleLayers,
     QgsProcessingOutputNumber,
     QgsProcessingParameterBoolean,
-    QgsProcessingParameterFile,
     QgsProcessingParameterFolderDestination,
     QgsProcessingParameterString,
 )
 
 from gmi_engine.kernel.bands import BAND_COLUMNS, column_label
-from gmi_engine.kernel.pipeline import METHODS
 from gmi_qgis_plugin.processing.base import (
     Cancelled,
     GmiAlgorithm,
@@ -85,10 +83,7 @@ class ExportResults(GmiAlgorithm):
     def initAlgorithm(self, config: Any = None) -> None:
         """Workspace, method, folder, encoding -> files and layers."""
         settings = plugin_settings()
-        self.addParameter(QgsProcessingParameterFile(
-            self.WORKSPACE, self.tr("Workspace folder"), behavior=QgsProcessingParameterFile.Folder,
-            defaultValue=settings.workspace))
-        self.addParameter(self.enum_parameter(self.METHOD, self.tr("Method"), METHODS, "mineral_indices"))
+        self.add_workspace_and_method(settings.workspace)
         self.addParameter(QgsProcessingParameterFolderDestination(
             self.OUTPUT, self.tr("Export folder"), defaultValue=str(settings.export_dir)))
         dtype = self.enum_parameter(self.REFLECTANCE_DTYPE, self.tr("Reflectance encoding"),

@@ -12,12 +12,10 @@ from qgis.core import (
     QgsProcessingOutputString,
     QgsProcessingParameterAuthConfig,
     QgsProcessingParameterBoolean,
-    QgsProcessingParameterFile,
     QgsProcessingParameterNumber,
     QgsProcessingParameterString,
 )
 
-from gmi_engine.kernel.pipeline import METHODS
 from gmi_qgis_plugin.processing.base import (
     GmiAlgorithm,
     TilesParameter,
@@ -64,10 +62,7 @@ class RunMethod(TilesParameter, GmiAlgorithm):
     def initAlgorithm(self, config: Any = None) -> None:
         """Workspace, method and its options, backend -> computed/skipped counts."""
         settings = plugin_settings()
-        self.addParameter(QgsProcessingParameterFile(
-            self.WORKSPACE, self.tr("Workspace folder"), behavior=QgsProcessingParameterFile.Folder,
-            defaultValue=settings.workspace))
-        self.addParameter(self.enum_parameter(self.METHOD, self.tr("Method"), METHODS, "mineral_indices"))
+        self.add_workspace_and_method(settings.workspace)
         indices = self.enum_parameter(self.INDICES, self.tr("Indices (mineral_indices; none = all)"),
                                       index_ids(), None, optional=True, multiple=True)
         self.addParameter(indices)
