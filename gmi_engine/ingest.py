@@ -266,14 +266,16 @@ class IngestSummary:
 def ingest_many(paths: Sequence, workspace, options: IngestOptions = IngestOptions(),
                 progress: Optional[Progress] = None, cancelled: Optional[Cancelled] = None,
                 keep_going: bool = False,
-                on_granule: Optional[Callable[[GranuleIngested], None]] = None) -> IngestSummary:
+                on_granule: Optional[Callable[[GranuleIngested], None]] = None,
+                on_start: Optional[Callable[[int, Path], None]] = None) -> IngestSummary:
     """Ingest ``paths`` one granule after another into the store of ``workspace`` (created if missing).
 
     Every granule is all or nothing. A granule that fails with one of :data:`GRANULE_ERRORS` is
     recorded in ``summary.failed``; the job then stops (the default) or, with ``keep_going``,
     goes on with the next one. ``progress`` reports ``Granule k of n: <file>`` when a granule
     starts and each of its tiles; ``cancelled`` is polled before each granule and between its
-    tiles. ``on_granule`` is called after each granule is written.
+    tiles. ``on_start(k, path)`` is called when granule ``k`` (1-based) starts, ``on_granule`` after
+    each granule is written.
     """
     from gmi_engine.backends.local import LocalStore
 
@@ -286,6 +288,8 @@ def ingest_many(paths: Sequence, workspace, options: IngestOptions = IngestOptio
                 summary.cancelled = True
                 summary.not_tried = files[k:]
                 break
+            if on_start is not None:
+                on_start(k + 1, path)
             report(progress, fraction(k, n), "Granule {} of {}: {}".format(k + 1, n, path.name))
             try:
                 rows = ingest_granule(path, store, options, sub_range(progress, k / n, (k + 1) / n), cancelled)

@@ -62,13 +62,11 @@ class IngestGranules(GranuleParameters, AncillaryParameters, TilesParameter, Gmi
             raise QgsProcessingException(self.tr("GRANULES: no granule given"))
         workspace = self.parameterAsFileOutput(parameters, self.WORKSPACE, context)
         options = self.ingest_options(parameters, context, self.tiles(parameters, self.TILES, context))
-        last_text = [""]
+
+        def started(k: int, path) -> None:
+            feedback.setProgressText(self.tr("Granule {} of {}: {}").format(k, len(granules), path.name))
 
         def progress(fraction: float, message: str) -> None:
-            if message.startswith("Granule ") and message != last_text[0]:
-                k = int(message.split()[1])
-                feedback.setProgressText(self.tr("Granule {} of {}: {}").format(k, len(granules), granules[k - 1].name))
-                last_text[0] = message
             feedback.setProgress(100.0 * fraction)
 
         def ingested(granule) -> None:
@@ -80,7 +78,8 @@ class IngestGranules(GranuleParameters, AncillaryParameters, TilesParameter, Gmi
 
         with engine_errors(self.tr("ingest")):
             summary = ingest_many(granules, workspace, options, progress=progress,
-                                  cancelled=feedback.isCanceled, on_granule=ingested)
+                                  cancelled=feedback.isCanceled, on_granule=ingested,
+                                  on_start=started)
         for failure in summary.failed:
             with engine_errors(str(failure.path)):
                 raise failure.error

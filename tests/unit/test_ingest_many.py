@@ -85,3 +85,14 @@ def test_cancel_inside_a_granule_writes_nothing_of_it(demo_small, options, tmp_p
     assert summary.cancelled and summary.interrupted == demo_small.granules[1] and summary.not_tried == []
     assert [g.path for g in summary.ingested] == [demo_small.granules[0]]
     assert _files(tmp_path / "ws") == [demo_small.granules[0].name]
+
+
+def test_on_start_names_each_granule_before_it_is_read(demo_small, options, tmp_path, broken):
+    events = []
+    summary = ingest_many([broken] + list(demo_small.granules), tmp_path / "ws", options, keep_going=True,
+                          on_start=lambda k, path: events.append(("start", k, path.name)),
+                          on_granule=lambda g: events.append(("done", g.path.name)))
+    names = [p.name for p in demo_small.granules]
+    assert events == [("start", 1, broken.name), ("start", 2, names[0]), ("done", names[0]),
+                      ("start", 3, names[1]), ("done", names[1])]
+    assert [f.path for f in summary.failed] == [broken]
