@@ -6,6 +6,7 @@ sent (paths, methods, SQL, hints, resources) and drive the failures.
 """
 from __future__ import annotations
 
+import inspect
 import io
 import json
 import logging
@@ -447,3 +448,31 @@ def test_cli_check_cancel_and_download(fake, workspace, tmp_path, monkeypatch, c
     assert row.to_dict() == cells
     assert cli.main(["odps", "download", "-w", str(workspace), "--batch", "b9", "--run", "r2"]) == 1
     assert "has no partition batch=b9,run=r2" in capsys.readouterr().err
+
+
+# pyodps 0.12.0's TableTunnel.create_upload_session (odps/tunnel/tabletunnel.py of the 0.12.0 wheel):
+# it has no ``create_partition`` keyword; 0.12.3 added it. pyproject allows pyodps>=0.12.
+PYODPS_0_12_0_UPLOAD_PARAMETERS = ("self", "table", "partition_spec", "upload_id", "compress_option",
+                                   "compress_algo", "compress_level", "compress_strategy", "schema",
+                                   "overwrite", "tags")
+
+
+def test_upload_works_with_the_oldest_pyodps_upload_signature(fake, backend, workspace, monkeypatch):
+    from odps.tunnel import TableTunnel
+
+    real = TableTunnel.create_upload_session
+    assert set(PYODPS_0_12_0_UPLOAD_PARAMETERS) <= set(inspect.signature(real).parameters)
+
+    def as_in_0_12_0(self, *args, **kwargs):
+        unknown = set(kwargs) - set(PYODPS_0_12_0_UPLOAD_PARAMETERS)
+        if unknown:  # what Python raises for pyodps 0.12.0's signature
+            raise TypeError("create_upload_session() got an unexpected keyword argument {!r}".format(
+                sorted(unknown)[0]))
+        return real(self, *args, **kwargs)
+
+    monkeypatch.setattr(TableTunnel, "create_upload_session", as_in_0_12_0)
+    backend.create_tables()
+    report = backend.upload(workspace, "b1")
+    assert report.rows == 4 and len(fake.partition_rows("gmi_source", "batch=b1")) == 4
+    report = backend.upload(workspace, "b1")  # the partition exists now: replaced, not added to
+    assert report.rows == 4 and len(fake.partition_rows("gmi_source", "batch=b1")) == 4

@@ -200,9 +200,11 @@ class OdpsBackend:
         with LocalStore(workspace, create=False) as store:
             total = store.stats().source_rows if tiles is None else None
             with self._errors("upload to {} partition {}".format(self.source_table, spec)):
-                existed = self.odps.get_table(self.source_table).exist_partition(spec)
-                session = self._tunnel().create_upload_session(
-                    self.source_table, partition_spec=spec, overwrite=True, create_partition=True)
+                table = self.odps.get_table(self.source_table)
+                existed = table.exist_partition(spec)
+                if not existed:  # not create_upload_session(create_partition=...): pyodps < 0.12.3 lacks it
+                    table.create_partition(spec, if_not_exists=True)
+                session = self._tunnel().create_upload_session(self.source_table, partition_spec=spec, overwrite=True)
             digest = hashlib.sha256()
             blocks, rows, nbytes = [], 0, 0
             try:
