@@ -18,6 +18,7 @@ database runs in WAL mode, so readers are not blocked by a writer; each process 
 """
 from __future__ import annotations
 
+import hashlib
 import logging
 import os
 import sqlite3
@@ -502,6 +503,21 @@ class LocalStore:
     def methods(self) -> List[str]:
         """Methods with result rows, sorted."""
         return [m for (m,) in self._query('SELECT DISTINCT method FROM "gmi_result" ORDER BY method')]
+
+    def source_digest(self) -> str:
+        """sha256 of every stored cell of every source row (in key order): changes with any content.
+
+        Unlike :meth:`stats`, an edit that keeps sizes (another AOD or DEM at ingest, a CSV import
+        that rewrites ``ac`` or ``meta``) changes it too.
+        """
+        digest = hashlib.sha256()
+        sql = 'SELECT {} FROM "gmi_source" ORDER BY tile_x, tile_y, acquired, granule_id'.format(_SOURCE_SELECT)
+        for values in self._query(sql):
+            for value in values:
+                cell = value if isinstance(value, bytes) else repr(value).encode()
+                digest.update(struct.pack("<cQ", b"b" if isinstance(value, bytes) else b"v", len(cell)))
+                digest.update(cell)
+        return digest.hexdigest()
 
     def stats(self) -> StoreStats:
         """Counts and sizes: tiles, granules, rows, used file bytes, encoded blob bytes."""

@@ -132,3 +132,21 @@ def test_a_failed_job_raises_with_its_logview_and_no_secret(fake, deployed, work
     assert FAKE_SECRET not in text
     state = ob.load_state(workspace)
     assert "downloaded" not in state["runs"][state["last_run"]]
+
+
+def test_an_edit_that_keeps_every_size_still_uploads_again(fake, deployed, workspace):
+    """Another AOD at ingest, or a CSV import that edits ``ac``: same rows, same blob bytes, new content."""
+    import sqlite3
+
+    from gmi_engine.table import STORE_FILENAME
+
+    run(deployed, workspace)
+    with sqlite3.connect(str(workspace / STORE_FILENAME)) as conn:
+        (ac,) = conn.execute('SELECT ac FROM "gmi_source" LIMIT 1').fetchone()
+        digit = next(c for c in ac if c in "123456789")
+        edited = ac.replace(digit, "9" if digit != "9" else "8", 1)
+        assert len(edited) == len(ac) and edited != ac
+        conn.execute('UPDATE "gmi_source" SET ac = ? WHERE ac = ?', (edited, ac))
+    fake.requests.clear()
+    report = run(deployed, workspace)
+    assert report.uploaded and fake.calls("PUT", via="tunnel")

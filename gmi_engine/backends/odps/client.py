@@ -121,13 +121,11 @@ def _sleep_unless_cancelled(seconds: float, cancelled: Cancelled, step: float = 
 
 
 def store_fingerprint(workspace) -> str:
-    """A cheap fingerprint of a workspace's source table (row, granule, tile counts, blob bytes)."""
+    """The fingerprint of a workspace's source rows: a digest of their content, not only of their sizes."""
     from gmi_engine.backends.local import LocalStore
 
     with LocalStore(workspace, create=False) as store:
-        stats = store.stats()
-    return hashlib.sha256(json.dumps([stats.source_rows, stats.granules, stats.tiles,
-                                      stats.source_blob_bytes]).encode()).hexdigest()[:16]
+        return store.source_digest()[:32]
 
 
 class OdpsBackend:
