@@ -45,15 +45,46 @@ SIGNATURE = INPUT_TYPES + "->" + OUTPUT_TYPES
 """The UDTF signature: (method, params, every gmi_source column) -> gmi_result columns."""
 
 
+class BundleImportError(ImportError):
+    """The kernel (or numpy) did not import from the deployed archives; says what ``work/`` holds."""
+
+
 def add_bundle_paths(names=None, root="work"):
-    """Put the folders of the bundle's archive resources first on ``sys.path``; returns them."""
+    """Put the bundle's archive folders first on ``sys.path``; returns them.
+
+    MaxCompute extracts an archive resource to ``work/<resource name>``: that folder always joins
+    (it is the documented place), and ``work/<name>/packages`` too when present (pyodps-pack).
+    """
     added = []
     for name in BUNDLE_RESOURCES if names is None else names:
-        for folder in (os.path.join(root, name, "packages"), os.path.join(root, name)):
-            if os.path.isdir(folder) and folder not in sys.path:
+        packages = os.path.join(root, name, "packages")
+        for folder in ([packages] if os.path.isdir(packages) else []) + [os.path.join(root, name)]:
+            if folder not in sys.path:
                 sys.path.insert(0, folder)
                 added.append(folder)
     return added
+
+
+def describe_folder(root="work", depth=2, limit=40):
+    """``a.zip/gmi_engine, b.tar.gz`` -- what ``root`` holds, ``depth`` levels down, at most ``limit`` entries."""
+    entries = []
+
+    def walk(folder, prefix, level):
+        try:
+            names = sorted(os.listdir(folder))
+        except OSError:
+            return
+        for name in names:
+            path = os.path.join(folder, name)
+            inner = os.path.isdir(path) and level < depth and os.listdir(path)
+            if inner:
+                walk(path, prefix + name + "/", level + 1)
+            else:
+                entries.append(prefix + name)
+
+    walk(root, "", 1)
+    more = ", ... ({} more)".format(len(entries) - limit) if len(entries) > limit else ""
+    return (", ".join(entries[:limit]) + more) if entries else "nothing (or no {}/ folder)".format(root)
 
 
 def _text(value):
@@ -80,8 +111,13 @@ class GmiUdtf(BaseUDTF):
 
     def _load_kernel(self):
         """Import the kernel (from the bundle on MaxCompute) at the first row."""
-        from gmi_engine.kernel import errors, pipeline, records
-
+        try:
+            from gmi_engine.kernel import errors, pipeline, records
+        except ImportError as exc:
+            raise BundleImportError(
+                "gmi_udtf: cannot import gmi_engine.kernel ({}). Resources expected: {}; work/ holds: {}; "
+                "sys.path starts with {}. Redeploy with `gmi odps deploy` (docs/maxcompute.md).".format(
+                    exc, ", ".join(BUNDLE_RESOURCES) or "(none)", describe_folder(), sys.path[:4])) from exc
         self._kernel = (pipeline, records, errors)
 
     def process(self, method, params, *cells):

@@ -220,10 +220,29 @@ def test_bundle_paths_join_sys_path(tmp_path, monkeypatch):
     monkeypatch.setattr(sys, "path", list(sys.path))
     added = udtf.add_bundle_paths(["gmi_kernel_1.zip", "gmi_numpy_1.tar.gz", "absent.zip"],
                                   root=str(tmp_path / "work"))
+    # work/<resource> is where MaxCompute documents an archive resource to be: it joins sys.path even
+    # when this process cannot see it (yet); a pyodps-pack archive's packages/ folder joins when present.
     assert added == [str(tmp_path / "work" / "gmi_kernel_1.zip"),
                      str(tmp_path / "work" / "gmi_numpy_1.tar.gz" / "packages"),
-                     str(tmp_path / "work" / "gmi_numpy_1.tar.gz")]
-    assert sys.path[:3] == added[::-1]
+                     str(tmp_path / "work" / "gmi_numpy_1.tar.gz"),
+                     str(tmp_path / "work" / "absent.zip")]
+    assert sys.path[:4] == added[::-1]
+
+
+def test_a_kernel_that_does_not_import_names_what_work_holds(tmp_path, monkeypatch):
+    (tmp_path / "work" / "gmi_kernel_1.zip" / "other_layout").mkdir(parents=True)
+    (tmp_path / "work" / "numpy.tar.gz").mkdir()
+    monkeypatch.chdir(tmp_path)
+    monkeypatch.setattr(sys, "path", list(sys.path))
+    monkeypatch.setattr(udtf, "BUNDLE_RESOURCES", ("gmi_kernel_1.zip", "gmi_numpy_1.tar.gz"))
+    monkeypatch.setitem(sys.modules, "gmi_engine.kernel", None)  # the kernel is not importable
+    function = udtf.GmiUdtf()
+    with pytest.raises(ImportError) as caught:
+        function.process("mosaic", "{}", *([None] * 19))
+    message = str(caught.value)
+    assert isinstance(caught.value, udtf.BundleImportError)
+    assert "gmi_engine.kernel" in message and "gmi_kernel_1.zip, gmi_numpy_1.tar.gz" in message
+    assert "work/ holds: gmi_kernel_1.zip/other_layout, numpy.tar.gz" in message
 
 
 def test_udtf_and_records_are_python_37_compatible():
