@@ -12,8 +12,10 @@ from gmi_engine.errors import BackendError, GmiInputError
 
 _AUTH_CODES = ("SignatureNotMatch", "InvalidAccessKeyId", "AuthorizationRequired", "NoPermission",
                "AccessDenied", "AuthenticationRequestExpired", "Unauthorized")
-_SECRET_LOGGERS = ("odps.rest", "odps.accounts")
-"""pyodps loggers that print request headers (signature, STS token) at DEBUG."""
+_SECRET_LOGGERS = {"odps.rest": logging.INFO, "odps.accounts": logging.WARNING}
+"""pyodps loggers that print secrets, and the lowest level GMI lets through: ``odps.rest`` prints
+request headers (signature, STS token) at DEBUG; ``odps.accounts`` also prints a reloaded STS or
+bearer token at INFO."""
 
 
 
@@ -102,10 +104,10 @@ class OdpsConfig:
 
 
 def _hold_secret_loggers() -> None:
-    for name in _SECRET_LOGGERS:
+    for name, lowest in _SECRET_LOGGERS.items():
         logger = logging.getLogger(name)
-        if logger.getEffectiveLevel() < logging.INFO or logger.level < logging.INFO:
-            logger.setLevel(logging.INFO)
+        if logger.getEffectiveLevel() < lowest or logger.level < lowest:
+            logger.setLevel(lowest)
 
 
 def scrub(text: str, secrets: Sequence[str]) -> str:
