@@ -480,3 +480,27 @@ def test_upload_works_with_the_oldest_pyodps_upload_signature(fake, backend, wor
     assert report.rows == 4 and len(fake.partition_rows("gmi_source", "batch=b1")) == 4
     report = backend.upload(workspace, "b1")  # the partition exists now: replaced, not added to
     assert report.rows == 4 and len(fake.partition_rows("gmi_source", "batch=b1")) == 4
+
+
+def _wheel(folder, filename, tags):
+    path = folder / filename
+    with zipfile.ZipFile(path, "w") as archive:
+        archive.writestr("numpy/core/_multiarray_umath.cpython-37m-x86_64-linux-gnu.so", b"\x7fELF")
+        archive.writestr("numpy-1.21.6.dist-info/WHEEL", "Wheel-Version: 1.0\nRoot-Is-Purelib: false\n"
+                         + "".join("Tag: {}\n".format(t) for t in tags))
+    return path
+
+
+def test_numpy_wheel_must_carry_a_platform_tag_maxcompute_documents(tmp_path):
+    # Alibaba documents cp37-cp37m-manylinux1_x86_64 wheels (and recommends numpy 1.21.6's manylinux2010
+    # wheel); a manylinux2014 / manylinux_2_17 wheel needs glibc 2.17 and may fail on the workers.
+    newer = _wheel(tmp_path, "numpy-1.21.6-cp37-cp37m-manylinux_2_17_x86_64.manylinux2014_x86_64.whl",
+                   ["cp37-cp37m-manylinux_2_17_x86_64", "cp37-cp37m-manylinux2014_x86_64"])
+    with pytest.raises(GmiInputError, match=r"manylinux_2_17_x86_64, manylinux2014_x86_64.*manylinux1 or "
+                                            r"manylinux2010.*pip download numpy==1\.21\.6"):
+        ob.deploy_plan(newer)
+    documented = _wheel(tmp_path, "numpy-1.21.6-cp37-cp37m-manylinux_2_12_x86_64.manylinux2010_x86_64.whl",
+                        ["cp37-cp37m-manylinux_2_12_x86_64", "cp37-cp37m-manylinux2010_x86_64"])
+    assert ob.deploy_plan(documented).numpy_name.endswith(".zip")
+    oldest = _wheel(tmp_path, "numpy-1.19.5-cp37-cp37m-manylinux1_x86_64.whl", ["cp37-cp37m-manylinux1_x86_64"])
+    assert ob.deploy_plan(oldest).numpy_name.endswith(".zip")

@@ -65,6 +65,25 @@ def udtf_source(bundle_resources: Sequence[str]) -> bytes:
 
 
 _NUMPY_CORE = re.compile(r"(?:^|/)numpy/core/_multiarray_umath\.cpython-(\d+)m?-([a-z0-9_]+)-linux-gnu\.so\Z")
+_WHEEL_PLATFORM = re.compile(r"manylinux(?:1|2010|_2_(?:[5-9]|1[0-2]))_x86_64\Z")
+"""Platform tags of wheels MaxCompute's Python 3 workers import (glibc <= 2.12): Alibaba documents
+``cp37-cp37m-manylinux1_x86_64`` and recommends numpy 1.21.6's manylinux2010 wheel."""
+DOCUMENTED_NUMPY_DOWNLOAD = ("pip download numpy==1.21.6 --only-binary=:all: --no-deps --python-version 37 "
+                             "--implementation cp --abi cp37m --platform manylinux2010_x86_64 -d .")
+"""How to get the numpy wheel Alibaba's documentation recommends for MaxCompute UDFs."""
+
+
+def wheel_platforms(path: Path, members: Sequence[str], read) -> List[str]:
+    """The platform tags of a wheel: its ``*.dist-info/WHEEL`` ``Tag:`` lines, else its file name."""
+    tags = []  # type: List[str]
+    for member in members:
+        if re.search(r"(?:^|/)[^/]+\.dist-info/WHEEL\Z", member):
+            for line in read(member).decode("utf-8", "replace").splitlines():
+                if line.startswith("Tag:"):
+                    tags.append(line.split(":", 1)[1].strip().rsplit("-", 1)[-1])
+    if not tags and path.name.lower().endswith(".whl"):
+        tags = path.name[:-4].rsplit("-", 1)[-1].split(".")
+    return list(dict.fromkeys(tags))
 
 
 def numpy_resource_name(path: Path, data: bytes) -> str:
@@ -79,6 +98,7 @@ def numpy_resource_name(path: Path, data: bytes) -> str:
         try:
             with zipfile.ZipFile(io.BytesIO(data)) as archive:
                 members = archive.namelist()
+                platforms = wheel_platforms(path, members, archive.read)
         except zipfile.BadZipFile:
             raise GmiInputError("{}: not a zip/wheel archive".format(path)) from None
     elif name.endswith(".tar.gz") or name.endswith(".tgz"):
@@ -86,6 +106,7 @@ def numpy_resource_name(path: Path, data: bytes) -> str:
         try:
             with tarfile.open(fileobj=io.BytesIO(data), mode="r:gz") as archive:
                 members = archive.getnames()
+            platforms = []  # pyodps-pack builds for the MaxCompute workers itself
         except (tarfile.TarError, OSError):
             raise GmiInputError("{}: not a .tar.gz archive".format(path)) from None
     else:
@@ -100,6 +121,11 @@ def numpy_resource_name(path: Path, data: bytes) -> str:
         raise GmiInputError("{}: numpy is built for {}; MaxCompute Python 3 UDFs run CPython 3.7 on "
                             "Linux x86_64 (use a cp37-cp37m-manylinux*_x86_64 wheel or "
                             "`pyodps-pack --python-version 3.7 numpy`)".format(path, found))
+    if platforms and not any(_WHEEL_PLATFORM.match(tag) for tag in platforms):
+        raise GmiInputError("{}: the wheel is tagged {}; MaxCompute documents manylinux1 or manylinux2010 "
+                            "x86_64 wheels (newer glibc tags may fail to import on its workers). Get the "
+                            "documented one with `{}`, or build an archive with `pyodps-pack -o gmi-numpy.tar.gz "
+                            "numpy==1.21.6`".format(path, ", ".join(platforms), DOCUMENTED_NUMPY_DOWNLOAD))
     return "{}{}.{}".format(NUMPY_RESOURCE_PREFIX, short_hash(data), ext)
 
 
