@@ -47,3 +47,13 @@ def demo_workspace(demo_small, tmp_path_factory):
         for path in demo_small.granules:
             ingest_granule(path, store, options)
     return ws, options
+
+
+@pytest.fixture
+def workspace(demo_workspace, tmp_path):
+    """A private copy of the demo workspace, folder name ``ws``, for tests that change it."""
+    import shutil
+
+    ws = tmp_path / "ws"
+    shutil.copytree(demo_workspace[0], ws)
+    return ws

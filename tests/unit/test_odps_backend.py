@@ -10,7 +10,6 @@ import inspect
 import io
 import json
 import logging
-import shutil
 import tarfile
 import time
 import xml.etree.ElementTree as ET
@@ -54,13 +53,6 @@ def env_for(fake, **extra):
 @pytest.fixture
 def backend(fake):
     return ob.OdpsBackend(ob.OdpsConfig.from_env(env_for(fake)), retry_delay=0.0)
-
-
-@pytest.fixture
-def workspace(demo_workspace, tmp_path):
-    ws = tmp_path / "ws"
-    shutil.copytree(demo_workspace[0], ws)
-    return ws
 
 
 def instance_posts(fake):

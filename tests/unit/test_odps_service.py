@@ -1,7 +1,6 @@
 """run_odps, the whole MaxCompute job, against the loopback MaxCompute (tests/unit/odps_fake.py)."""
 from __future__ import annotations
 
-import shutil
 import xml.etree.ElementTree as ET
 
 import pytest
@@ -33,13 +32,6 @@ def deployed(backend, tmp_path):
     backend.create_tables()
     backend.deploy(ob.deploy_plan(fake_numpy_wheel(tmp_path)))
     return backend
-
-
-@pytest.fixture
-def workspace(demo_workspace, tmp_path):
-    ws = tmp_path / "ws"
-    shutil.copytree(demo_workspace[0], ws)
-    return ws
 
 
 def gmi_jobs(fake):
