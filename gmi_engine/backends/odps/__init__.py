@@ -26,50 +26,50 @@ The flow (``gmi odps ...``, or ``gmi run --backend odps`` for all of it):
 
 Credentials come from environment variables or a pyodps "room" (:meth:`OdpsConfig.from_env`),
 never from command-line arguments or settings files, and are never logged or put in an error
-message (every message is scrubbed; pyodps' request/signing debug loggers are held at INFO).
+message (every message is scrubbed; pyodps' request logger is held at INFO and its signing logger at WARNING).
 """
 from gmi_engine.backends.odps.client import (
-                                             BLOCK_ATTEMPTS,
-                                             BLOCK_BYTES,
-                                             DeployReport,
-                                             DownloadReport,
-                                             JobStatus,
-                                             OdpsBackend,
-                                             UploadReport,
-                                             store_fingerprint,
+    BLOCK_ATTEMPTS,
+    BLOCK_BYTES,
+    DeployReport,
+    DownloadReport,
+    JobStatus,
+    OdpsBackend,
+    UploadReport,
+    store_fingerprint,
 )
 from gmi_engine.backends.odps.config import OdpsConfig, connect, scrub
 from gmi_engine.backends.odps.deploy import (
-                                             KERNEL_RESOURCE_PREFIX,
-                                             NUMPY_RESOURCE_PREFIX,
-                                             UDTF_RESOURCE_PREFIX,
-                                             DeployPlan,
-                                             deploy_plan,
-                                             kernel_bundle,
-                                             numpy_resource_name,
-                                             udtf_source,
+    KERNEL_RESOURCE_PREFIX,
+    NUMPY_RESOURCE_PREFIX,
+    UDTF_RESOURCE_PREFIX,
+    DeployPlan,
+    deploy_plan,
+    kernel_bundle,
+    numpy_resource_name,
+    udtf_source,
 )
 from gmi_engine.backends.odps.service import (
-                                             OdpsRunReport,
-                                             SubmittedJob,
-                                             download_and_record,
-                                             run_odps,
-                                             submit_and_record,
-                                             upload_if_changed,
+    OdpsRunReport,
+    SubmittedJob,
+    download_and_record,
+    run_odps,
+    submit_and_record,
+    upload_if_changed,
 )
 from gmi_engine.backends.odps.sql import (
-                                             BATCH_KEY,
-                                             DEFAULT_BATCH_ROWCOUNT,
-                                             DEFAULT_UDF_MEMORY_MB,
-                                             FUNCTION_NAME,
-                                             RESULT_TABLE,
-                                             RUN_KEY,
-                                             SOURCE_TABLE,
-                                             job_hints,
-                                             odps_table_schema,
-                                             run_id,
-                                             run_sql,
-                                             sql_literal,
+    BATCH_KEY,
+    DEFAULT_BATCH_ROWCOUNT,
+    DEFAULT_UDF_MEMORY_MB,
+    FUNCTION_NAME,
+    RESULT_TABLE,
+    RUN_KEY,
+    SOURCE_TABLE,
+    job_hints,
+    odps_table_schema,
+    run_id,
+    run_sql,
+    sql_literal,
 )
 from gmi_engine.backends.odps.state import STATE_FILE, default_batch, load_state, now_text, save_state
 
