@@ -16,6 +16,12 @@ Method and parameters are the first two (constant) arguments, so the SQL text sh
 what ran and no per-run resource is needed. Each forwarded row is one ``gmi_result`` row;
 every cell is checked against the 8 MiB MaxCompute limit before it is forwarded.
 
+A tile the kernel fails on (a corrupt row, a cell over 8 MiB, a kernel error) becomes one
+error row (output ``_error``, ``meta`` = the error, granules and kernel version) and the job
+goes on with the next tile; the download reports it. With ``"udtf_on_error": "fail"`` in the
+params (``--fail-fast``) the first such error fails the whole job instead. Errors of the job
+itself (rows not grouped by tile, params that change) always fail it.
+
 On MaxCompute this file is uploaded as a ``py`` resource (``gmi odps deploy``) next to an
 archive holding ``gmi_engine/kernel`` and the user's numpy archive; deploy fills
 :data:`BUNDLE_RESOURCES` so that the archives' folders under ``work/`` join ``sys.path``
@@ -105,8 +111,12 @@ class GmiUdtf(BaseUDTF):
         self._method = None
         self._params_text = None
         self._params = None
+        self._fail_fast = False
+        self._row_error = None  # the first error decoding a row of the current tile
+        self._granules = []
         self._done = set()
         self.tiles = 0
+        self.failed = 0
         self.forwarded = 0
 
     def _load_kernel(self):
@@ -127,47 +137,80 @@ class GmiUdtf(BaseUDTF):
         pipeline, records, errors = self._kernel
         method, params = _text(method), _text(params)
         if self._method is None:
-            self._method = method
-            self._params_text = params
-            try:
-                self._params = pipeline.merged_params(json.loads(params or "{}"))
-            except ValueError as exc:
-                raise errors.GmiInputError("gmi_udtf: params argument is not valid ({})".format(exc)) from None
+            self._start(method, params)
         elif method != self._method or params != self._params_text:
             raise errors.GmiInputError("gmi_udtf: method/params changed within one job ({!r} -> {!r}); "
-                             "they must be constants".format(self._method, method))
+                                       "they must be constants".format(self._method, method))
         if len(cells) != len(records.SOURCE_COLUMNS):
             raise errors.GmiInputError("gmi_udtf: {} source columns given, expected {} ({})".format(
                 len(cells), len(records.SOURCE_COLUMNS), ", ".join(records.SOURCE_COLUMNS)))
-        row = records.kernel_row(dict(zip(records.SOURCE_COLUMNS, cells)))
-        key = (row["tile_x"], row["tile_y"])
+        named = dict(zip(records.SOURCE_COLUMNS, cells))
+        key = (int(named["tile_x"]), int(named["tile_y"]))
+        granule = _text(named["granule_id"])
         if key != self._key:
             self._flush()
             if key in self._done:
                 raise errors.BackendError("gmi_udtf: a row of tile {},{} (granule {}) arrived after that tile "
-                                 "was computed; the query must DISTRIBUTE BY tile_x, tile_y and "
-                                 "SORT BY tile_x, tile_y, acquired".format(key[0], key[1], row["granule_id"]))
+                                          "was computed; the query must DISTRIBUTE BY tile_x, tile_y and "
+                                          "SORT BY tile_x, tile_y, acquired".format(key[0], key[1], granule))
             self._key = key
-        self._rows.append(row)
+        self._granules.append(granule)
+        if self._row_error is not None:
+            return  # the tile already failed: its remaining rows are not decoded
+        try:
+            self._rows.append(records.kernel_row(named))
+        except Exception as exc:  # one bad row fails its tile, not the job (unless fail-fast)
+            if self._fail_fast:
+                raise
+            self._row_error, self._rows = exc, []
+
+    def _start(self, method, params):
+        """The first row: read the constant method and params (and the on-error policy)."""
+        pipeline, records, errors = self._kernel
+        self._method = method
+        self._params_text = params
+        try:
+            given = json.loads(params or "{}")
+            policy = given.pop(records.ON_ERROR_PARAM, "row")
+            if policy not in records.ON_ERROR_CHOICES:
+                raise ValueError("{} must be one of {}, not {!r}".format(
+                    records.ON_ERROR_PARAM, ", ".join(records.ON_ERROR_CHOICES), policy))
+            self._params = pipeline.merged_params(given)
+        except (ValueError, AttributeError) as exc:
+            raise errors.GmiInputError("gmi_udtf: params argument is not valid ({})".format(exc)) from None
+        self._fail_fast = policy == "fail"
 
     def _flush(self):
-        """Run the kernel on the buffered tile and forward its result rows."""
-        if not self._rows:
+        """Run the kernel on the buffered tile and forward its result rows (or its error row)."""
+        if not self._granules:
             return
         pipeline, records, _ = self._kernel
         start = time.monotonic()
-        rows, self._rows = self._rows, []
-        digest = pipeline.inputs_digest(rows, self._method, self._params)
-        results = pipeline.run(self._method, rows, self._params)
-        for result in results:
-            cells = records.result_cells(result, digest)
+        rows, granules, error = self._rows, self._granules, self._row_error
+        self._rows, self._granules, self._row_error = [], [], None
+        digest, outputs = None, []
+        if error is None:
+            try:
+                digest = pipeline.inputs_digest(rows, self._method, self._params)
+                # every cell is made (and checked against 8 MiB) before the first is forwarded
+                outputs = [records.result_cells(r, digest) for r in pipeline.run(self._method, rows, self._params)]
+            except Exception as exc:  # the tile fails, the job goes on (unless fail-fast)
+                if self._fail_fast:
+                    raise
+                error = exc
+        if error is not None:
+            outputs = [records.error_cells(self._key[0], self._key[1], self._method, error, granules, digest)]
+            self.failed += 1
+        for cells in outputs:
             records.check_cell_sizes(cells)  # no cell over 8 MiB ever reaches forward()
             self.forward(*records.ordered(cells))
             self.forwarded += 1
         self._done.add(self._key)
         self.tiles += 1
-        print("gmi_udtf: tile {},{} {}: {} granule(s) -> {} outputs in {:.1f} s".format(
-            self._key[0], self._key[1], self._method, len(rows), len(results),
+        print("gmi_udtf: tile {},{} {}: {} granule(s) -> {} in {:.1f} s".format(
+            self._key[0], self._key[1], self._method, len(granules),
+            "{} outputs".format(len(outputs)) if error is None else "FAILED ({}: {})".format(
+                type(error).__name__, str(error)[:300]),
             time.monotonic() - start), file=sys.stderr, flush=True)
 
     def close(self):

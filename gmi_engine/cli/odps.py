@@ -1,4 +1,4 @@
-"""``gmi odps check|deploy|upload|run|download|status|cancel`` and ``gmi run --backend odps``.
+"""``gmi odps check|deploy|upload|run|download|status|cancel|prune`` and ``gmi run --backend odps``.
 
 Credentials are read from the environment (or a pyodps room), never from arguments: see
 ``gmi odps check --help`` and docs/maxcompute.md.
@@ -10,21 +10,24 @@ from pathlib import Path
 from typing import Any, Dict, List, Optional
 
 from gmi_engine.backends.odps import default_batch
-from gmi_engine.cli.options import add_method, add_method_params, add_tiles, method_params
+from gmi_engine.cli.options import add_method, add_method_params, add_tiles, method_params, tile_arg
 from gmi_engine.errors import GmiInputError
 from gmi_engine.grid import TileIndex
+from gmi_engine.kernel.pipeline import METHODS
 
 _EXAMPLES = """examples:
   export ODPS_ACCESS_ID=... ODPS_SECRET_ACCESS_KEY=... ODPS_PROJECT_NAME=my_project
   export ODPS_ENDPOINT=https://service.cn-shanghai.maxcompute.aliyun.com/api
   gmi odps check
   gmi odps deploy --numpy-archive numpy-1.21.6-cp37-cp37m-manylinux_2_12_x86_64.manylinux2010_x86_64.whl
+  gmi odps check --smoke --workspace ws                           # one tile end to end, first
   gmi odps upload --workspace ws --lifecycle 30
   gmi odps run --workspace ws --method mineral_indices          # submit, follow, download
   gmi odps run --workspace ws --method mosaic --no-wait           # submit only
   gmi odps status --workspace ws                                  # the last run
   gmi odps download --workspace ws
   gmi odps cancel --workspace ws
+  gmi odps prune --keep 3                                         # old result partitions
 
 Credentials: {env}
 """
@@ -51,7 +54,7 @@ def _params(args) -> Dict[str, Any]:
 
 
 def _hints(args) -> Dict[str, str]:
-    from gmi_engine.backends.odps import DEFAULT_BATCH_ROWCOUNT, DEFAULT_UDF_MEMORY_MB, job_hints
+    from gmi_engine.backends.odps import DEFAULT_BATCH_ROWCOUNT, DEFAULT_REDUCER_MEMORY_MB, job_hints
 
     extra = {}
     for item in getattr(args, "hint", None) or []:
@@ -59,8 +62,18 @@ def _hints(args) -> Dict[str, str]:
         if not sep or not key.strip():
             raise GmiInputError("--hint: {!r} is not KEY=VALUE".format(item))
         extra[key.strip()] = value.strip()
-    return job_hints(getattr(args, "udf_memory", None) or DEFAULT_UDF_MEMORY_MB,
-                     getattr(args, "batch_rowcount", None) or DEFAULT_BATCH_ROWCOUNT, extra)
+    return job_hints(getattr(args, "batch_rowcount", None) or DEFAULT_BATCH_ROWCOUNT,
+                     getattr(args, "reducer_memory", None) or DEFAULT_REDUCER_MEMORY_MB,
+                     reducers=getattr(args, "reducers", None), max_workers=getattr(args, "max_workers", None),
+                     udf_memory_mb=getattr(args, "udf_memory", None), extra=extra)
+
+
+FAILED_TILES_EXIT = 3
+"""Exit status of a MaxCompute run that finished but with tiles the kernel failed on."""
+
+
+def _failed_exit(failures) -> int:
+    return FAILED_TILES_EXIT if failures else 0
 
 
 def _bar(label: str):
@@ -101,9 +114,24 @@ def _instance(args) -> str:
 # Sub-commands
 
 
+def _cmd_smoke(args) -> int:
+    from gmi_engine.backends.odps import smoke_check
+
+    if not args.workspace:
+        raise GmiInputError("--smoke needs --workspace (one of its tiles is run on MaxCompute)")
+    result = smoke_check(_backend(args), args.workspace, tile=args.tile, method=args.method,
+                         keep=args.keep, progress=_bar("smoke"))
+    print(result.summary())
+    if result.logview:
+        print("Logview: {}".format(result.logview))
+    return 0 if result.ok else 1
+
+
 def _cmd_check(args) -> int:
     from gmi_engine.backends.odps import OdpsConfig
 
+    if args.smoke:
+        return _cmd_smoke(args)
     backend = _backend(args)
     print("connection: {}".format(backend.config.describe()))
     for name in (backend.source_table, backend.result_table):
@@ -146,12 +174,33 @@ def _cmd_run(args) -> int:
     batch = args.batch or default_batch(args.workspace)
     tiles = _tiles(args.tiles)
     job = submit_and_record(backend, args.workspace, batch, args.method, _params(args), tiles, _hints(args),
-                            notes=print)
+                            notes=print, fail_fast=args.fail_fast)
     if args.no_wait:
         return 0
     backend.wait(job.instance_id, progress=_bar(args.method), timeout=args.timeout, interval=args.poll)
-    if not args.no_download:
-        download_and_record(backend, args.workspace, batch, job.run, progress=_bar("download"), notes=print)
+    if args.no_download:
+        return 0
+    download = download_and_record(backend, args.workspace, batch, job.run, progress=_bar("download"), notes=print)
+    return _failed_exit(download.failures)
+
+
+def _cmd_prune(args) -> int:
+    from gmi_engine.backends.odps import load_state, now_text, save_state
+
+    backend = _backend(args)
+    dropped = backend.prune(args.keep, batch=args.batch, dry_run=args.dry_run)
+    verb = "would drop" if args.dry_run else "dropped"
+    for part in dropped:
+        print("{} {} partition {}".format(verb, backend.result_table, part.spec))
+    remaining = len(backend.result_partitions())
+    print("{} {} partition(s); {} now holds {} (MaxCompute allows at most 60,000 per table)".format(
+        verb, len(dropped), backend.result_table, remaining))
+    if args.workspace and dropped and not args.dry_run:
+        state = load_state(args.workspace)
+        for part in dropped:
+            if part.run in state.get("runs", {}):
+                state["runs"][part.run]["pruned"] = now_text()
+        save_state(args.workspace, state)
     return 0
 
 
@@ -163,8 +212,9 @@ def _cmd_download(args) -> int:
         batch, run = args.batch or entry["batch"], entry["run"]
     from gmi_engine.backends.odps import download_and_record
 
-    download_and_record(_backend(args), args.workspace, batch, run, progress=_bar("download"), notes=print)
-    return 0
+    download = download_and_record(_backend(args), args.workspace, batch, run, progress=_bar("download"),
+                                   notes=print)
+    return _failed_exit(download.failures)
 
 
 def _print_status(status) -> None:
@@ -201,9 +251,12 @@ def run_from_cli(args) -> int:
         params["indices"] = list(args.indices)
     report = run_odps(_backend(args), args.workspace, args.method, params, _tiles(args.tiles),
                       force_upload=bool(args.force), hints=_hints(args),
-                      poll_seconds=getattr(args, "poll", None) or 5.0, progress=_bar(args.method), notes=print)
-    print("{}: done on MaxCompute (instance {}); Logview: {}".format(args.method, report.instance_id, report.logview))
-    return 0
+                      poll_seconds=getattr(args, "poll", None) or 5.0, progress=_bar(args.method), notes=print,
+                      fail_fast=bool(getattr(args, "fail_fast", False)))
+    print("{}: done on MaxCompute (instance {}){}; Logview: {}".format(
+        args.method, report.instance_id,
+        ", {} tile(s) FAILED".format(len(report.failed_tiles)) if report.failed_tiles else "", report.logview))
+    return _failed_exit(report.failed_tiles)
 
 
 # ---------------------------------------------------------------------------------------------
@@ -221,15 +274,31 @@ def _connection_args(p: argparse.ArgumentParser) -> None:
     g.add_argument("--function", help="UDTF function name (default gmi_udtf)")
 
 
+def add_job_options(p: argparse.ArgumentParser) -> None:
+    """The MaxCompute job's options (``gmi odps run`` and ``gmi run --backend odps``)."""
+    g = p.add_argument_group("MaxCompute job (--backend odps; flags documented in docs/maxcompute.md)")
+    g.add_argument("--reducers", type=int, metavar="N",
+                   help="UDTF instances sharing the tiles: odps.stage.reducer.num (default: MaxCompute's)")
+    g.add_argument("--max-workers", type=int, metavar="N",
+                   help="cap on the job's concurrent workers: odps.job.workers.limit (default: none)")
+    g.add_argument("--reducer-memory", type=int, metavar="MB",
+                   help="memory per UDTF worker: odps.stage.reducer.mem, 256..12288 (default 4096)")
+    g.add_argument("--batch-rowcount", type=int, metavar="N",
+                   help="rows per UDTF batch: odps.sql.executionengine.batch.rowcount (default 8)")
+    g.add_argument("--udf-memory", type=int, metavar="MB",
+                   help="also set odps.sql.udf.python.memory, 64..3072 (not in Alibaba's official flag list)")
+    g.add_argument("--hint", action="append", metavar="KEY=VALUE",
+                   help="any other MaxCompute flag, sent as given (repeatable)")
+    g.add_argument("--fail-fast", action="store_true",
+                   help="fail the whole job on the first tile the kernel fails on (default: that tile "
+                        "becomes an error row, the others complete, exit status 3)")
+    g.add_argument("--poll", type=float, default=5.0, metavar="S", help="status poll interval (default 5 s)")
+
+
 def _run_args(p: argparse.ArgumentParser) -> None:
     add_tiles(p)
     add_method_params(p)
-    p.add_argument("--udf-memory", type=int, metavar="MB",
-                   help="odps.sql.udf.python.memory (default 3072)")
-    p.add_argument("--batch-rowcount", type=int, metavar="N",
-                   help="odps.sql.executionengine.batch.rowcount (default 8)")
-    p.add_argument("--hint", action="append", metavar="KEY=VALUE", help="extra MaxCompute flag (repeatable)")
-    p.add_argument("--poll", type=float, default=5.0, metavar="S", help="status poll interval (default 5 s)")
+    add_job_options(p)
 
 
 def register(sub: argparse._SubParsersAction) -> None:
@@ -241,10 +310,25 @@ def register(sub: argparse._SubParsersAction) -> None:
                          formatter_class=argparse.RawDescriptionHelpFormatter)
     cmds = top.add_subparsers(dest="odps_command", metavar="STEP")
 
-    p = cmds.add_parser("check", help="test the connection, tables and deployed UDTF")
+    p = cmds.add_parser("check", help="test the connection, tables and deployed UDTF (--smoke: run one tile)")
     _connection_args(p)
-    p.add_argument("--workspace", "-w", help="also show this workspace's batch")
+    p.add_argument("--workspace", "-w", help="also show this workspace's batch (--smoke: take the tile from it)")
+    p.add_argument("--smoke", action="store_true",
+                   help="run the deployed function on one tile end to end and compare every cell with the "
+                        "local kernel (uploads that tile into its own batch, dropped afterwards)")
+    p.add_argument("--tile", type=tile_arg, metavar="IX,IY", help="--smoke: this tile (default: the first)")
+    p.add_argument("--method", "-m", default="mineral_indices", choices=METHODS,
+                   help="--smoke: method to run (default mineral_indices)")
+    p.add_argument("--keep", action="store_true", help="--smoke: keep the smoke partitions")
     p.set_defaults(func=_cmd_check)
+
+    p = cmds.add_parser("prune", help="drop old result partitions (one per run and batch)")
+    _connection_args(p)
+    p.add_argument("--keep", type=int, required=True, metavar="N", help="keep the N newest runs of each batch")
+    p.add_argument("--batch", help="only this batch's runs")
+    p.add_argument("--dry-run", action="store_true", help="list what would be dropped")
+    p.add_argument("--workspace", "-w", help="mark the dropped runs in this workspace's state file")
+    p.set_defaults(func=_cmd_prune)
 
     p = cmds.add_parser("deploy", help="upload the kernel + UDTF + numpy archive and register the function")
     _connection_args(p)

@@ -4,6 +4,7 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
+from gmi_engine.cli.odps import add_job_options
 from gmi_engine.cli.options import (
     add_file_options,
     add_method,
@@ -73,6 +74,7 @@ def register(sub: argparse._SubParsersAction) -> None:
     add_tiles(p)
     add_method_params(p)
     p.add_argument("--force", action="store_true", help="recompute tiles that are up to date")
+    add_job_options(p)
     export = p.add_argument_group("export while computing (local backend; as `gmi export`)")
     export.add_argument("--export", type=Path, metavar="DIR",
                         help="also write GeoTIFF/COG per tile and output, VRTs, styles, STAC to DIR")

@@ -39,6 +39,13 @@ MASK_OUTPUT = "valid_mask"
 """Output name of the valid-data mask in the result table (uint8, 1 = valid)."""
 DIGEST_KEY = "inputs_sha256"
 """Key of the inputs digest in a result row's meta (as the local runner writes it)."""
+ERROR_OUTPUT = "_error"
+"""Output name of a tile's error row: the kernel failed on that tile (``meta`` says why)."""
+ON_ERROR_PARAM = "udtf_on_error"
+"""Key in the UDTF's params JSON: ``"row"`` (default: a failed tile becomes an error row) or
+``"fail"`` (the first failed tile fails the whole job, ``--fail-fast``). The UDTF removes it
+before the kernel sees the params."""
+ON_ERROR_CHOICES = ("row", "fail")
 
 _OUTPUT_RE = re.compile(r"[A-Za-z0-9_][A-Za-z0-9_.-]*\Z")
 _EPOCH = datetime(1970, 1, 1, tzinfo=timezone.utc)
@@ -240,6 +247,22 @@ def result_cells(result: Mapping[str, Any], digest: Optional[str] = None) -> Dic
     except CellTooLargeError as exc:
         raise CellTooLargeError("{}: {}".format(where, exc)) from None
     return cells
+
+
+def error_cells(tile_x: int, tile_y: int, method: str, error: BaseException, granules: Sequence[str],
+                digest: Optional[str] = None) -> Dict[str, Any]:
+    """The ``gmi_result`` cells of a tile the kernel failed on: output :data:`ERROR_OUTPUT`, no
+    data, and ``meta`` naming the error, the granules and the kernel version."""
+    from gmi_engine.kernel import KERNEL_VERSION
+
+    message = "{}: {}".format(type(error).__name__, error)
+    if len(message) > 4000:
+        message = message[:4000] + " ..."
+    meta = {"error": message, "granules": sorted(set(granules)), "kernel_version": KERNEL_VERSION}
+    if digest is not None:
+        meta[DIGEST_KEY] = digest
+    return {"tile_x": int(tile_x), "tile_y": int(tile_y), "method": method, "output": ERROR_OUTPUT,
+            "dtype": "", "height": 0, "width": 0, "data": b"", "meta": dump_json(meta, "meta")}
 
 
 def ordered(cells: Mapping[str, Any], columns: Sequence[str] = RESULT_COLUMNS) -> Tuple[Any, ...]:

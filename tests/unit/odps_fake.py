@@ -63,6 +63,31 @@ class Logged:
     raw_query: str = ""
 
 
+class Partitions(dict):
+    """``"k=v,k2=v2" -> rows``, remembering when each partition was first created (epoch seconds;
+    a counter keeps the order strict even within one second)."""
+
+    _clock = itertools.count()
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.created: Dict[str, float] = {}
+
+    def __setitem__(self, spec: str, rows: List[list]) -> None:
+        if spec not in self.created:
+            self.created[spec] = time.time() + next(self._clock)
+        super().__setitem__(spec, rows)
+
+    def setdefault(self, spec: str, rows: Optional[List[list]] = None) -> List[list]:
+        if spec not in self:
+            self[spec] = rows if rows is not None else []
+        return self[spec]
+
+    def pop(self, spec: str, *default: Any) -> Any:
+        self.created.pop(spec, None)
+        return super().pop(spec, *default)
+
+
 @dataclass
 class FakeTable:
     name: str
@@ -70,7 +95,7 @@ class FakeTable:
     partition_keys: List[Tuple[str, str, str]]
     lifecycle: Optional[int]
     comment: str
-    partitions: Dict[str, List[list]] = field(default_factory=dict)  # "k=v,k2=v2" -> rows
+    partitions: Partitions = field(default_factory=Partitions)  # "k=v,k2=v2" -> rows
 
     def schema_json(self) -> Dict[str, Any]:
         return {
@@ -138,6 +163,7 @@ class FakeMaxCompute:
         self.stall_seconds: Dict[str, float] = {}
         self.executor: Optional[Callable[["FakeMaxCompute", FakeInstance, Dict[str, Any]], List[list]]] = None
         self.last_kernel_file: Optional[str] = None
+        self.last_run: List[Dict[str, Any]] = []
         self.lock = threading.RLock()
         self._ids = itertools.count(1)
         self._server = ThreadingHTTPServer(("127.0.0.1", 0), _make_handler(self))
@@ -383,6 +409,15 @@ class FakeMaxCompute:
         table = self.tables.get(name)
         if table is None:
             return _error(404, "NoSuchObject", "ODPS-0130131:Table not found - '{}.{}'".format(self.project, name))
+        if "partitions" in req.query:  # one page, no marker (pyodps stops on an empty marker)
+            body = "".join(
+                "<Partition>{}<CreationTime>{}</CreationTime><LastDDLTime>{}</LastDDLTime>"
+                "<LastModifiedTime>{}</LastModifiedTime></Partition>".format(
+                    "".join('<Column Name="{}" Value="{}"/>'.format(*kv.split("=", 1)) for kv in spec.split(",")),
+                    int(table.partitions.created[spec]), int(table.partitions.created[spec]),
+                    int(table.partitions.created[spec]))
+                for spec in sorted(table.partitions, key=table.partitions.created.get))
+            return _xml(200, "<Partitions><Marker></Marker><MaxItems>1000</MaxItems>{}</Partitions>".format(body))
         if "partition" in req.query:
             spec = _spec_text(req.query["partition"])
             if spec not in table.partitions:
@@ -647,7 +682,8 @@ def _parse_create_table(sql: str) -> FakeTable:
 
 _ISOLATED_RUNNER = r'''
 import os, pickle, sys, importlib.util
-workdir, module_file, rows_file, out_file = sys.argv[1:5]
+workdir, module_file, rows_file, out_file, runtime = sys.argv[1:6]
+sys.path.append(runtime)  # the MaxCompute runtime's odps.udf (pyodps + its pure deps, no numpy)
 os.chdir(workdir)
 name = os.path.basename(module_file)[:-3]
 spec = importlib.util.spec_from_file_location(name, module_file)
@@ -658,11 +694,64 @@ from odps.udf.tools import runners
 options.tunnel.string_as_binary = True  # pyodps' local runner decodes BINARY as UTF-8 otherwise
 with open(rows_file, "rb") as f:
     rows = pickle.load(f)
+numpy_before = "numpy" in sys.modules
 out = runners.simple_run(module.GmiUdtf, rows)
-kernel = sys.modules["gmi_engine.kernel.pipeline"].__file__
+files = {m: sys.modules[m].__file__ for m in ("gmi_engine.kernel.pipeline", "numpy") if m in sys.modules}
 with open(out_file, "wb") as f:
-    pickle.dump({"rows": out, "kernel_file": kernel}, f)
+    pickle.dump({"rows": out, "files": files, "numpy_before": numpy_before, "path": sys.path}, f)
 '''
+
+_NEEDS_NUMPY = {"numpy", "pandas", "pyarrow", "scipy"}
+_RUNTIME: Dict[str, Path] = {}
+
+
+def udf_runtime(root) -> Path:
+    '''A folder holding pyodps (``odps.udf``) and the pure-Python packages it imports, but no
+    numpy: what the MaxCompute Python runtime provides a UDTF. Made once per test session.'''
+    import json as _json
+    import subprocess
+    import sys
+
+    if "dir" in _RUNTIME and _RUNTIME["dir"].exists():
+        return _RUNTIME["dir"]
+    probe = ("import json, sys\nimport odps.udf.tools.runners, odps.udf\n"
+             "print(json.dumps({m: getattr(v, '__file__', None) for m, v in list(sys.modules.items())}))")
+    found = _json.loads(subprocess.run([sys.executable, "-I", "-c", probe], capture_output=True, text=True,
+                                       check=True).stdout)
+    runtime = Path(root) / "udf-runtime"
+    runtime.mkdir(parents=True, exist_ok=True)
+    for name, file in found.items():
+        if "." in name or not file or name in _NEEDS_NUMPY or name.startswith("numpy"):
+            continue
+        path = Path(file)
+        if "-packages" not in str(path):
+            continue  # the standard library is there anyway
+        target = path.parent if path.name == "__init__.py" else path
+        link = runtime / target.name
+        if not link.exists():
+            link.symlink_to(target)
+    _RUNTIME["dir"] = runtime
+    return runtime
+
+
+def host_numpy_archive(root) -> Path:
+    '''This machine's numpy package as a zip archive resource (numpy/ at the top, as in a wheel).
+
+    Not a cp37 wheel: Python 3.11 cannot import one. It stands in for the user's numpy archive so
+    that the isolated UDTF really imports numpy from the deployed archive; the cp37 tag checks of
+    ``gmi odps deploy`` are tested on wheel layouts separately.'''
+    import zipfile
+
+    import numpy
+
+    path = Path(root) / "host-numpy.zip"
+    if not path.exists():
+        package = Path(numpy.__file__).parent
+        with zipfile.ZipFile(path, "w", zipfile.ZIP_STORED) as archive:
+            for file in sorted(package.rglob("*")):
+                if file.is_file() and "__pycache__" not in file.parts and "tests" not in file.parts:
+                    archive.write(file, "numpy/" + str(file.relative_to(package)))
+    return path
 
 
 def parse_gmi_job(sql: str) -> Dict[str, Any]:
@@ -702,18 +791,26 @@ def gmi_job_rows(fake: FakeMaxCompute, job: Dict[str, Any]) -> List[list]:
     return [[job["method"], job["params"]] + [r[a] for a in job["args"]] for r in rows]
 
 
-def isolated_udtf_executor(workdir) -> Callable[[FakeMaxCompute, FakeInstance, Dict[str, Any]], List[list]]:
+def isolated_udtf_executor(workdir, reducers: int = 2,
+                           ) -> Callable[[FakeMaxCompute, FakeInstance, Dict[str, Any]], List[list]]:
     """Run the *deployed* UDTF like MaxCompute would: its resources extracted under
-    ``<workdir>/work/``, in a separate ``python -I`` process whose ``sys.path`` gets the
-    bundle first (the check that the uploaded archive is self-contained)."""
+    ``<workdir>/<instance>/work/``; the rows shared out by tile to ``reducers`` instances
+    (DISTRIBUTE BY), each sorted (SORT BY) and run in its own ``python -I -S`` process whose
+    ``sys.path`` is the standard library + :func:`udf_runtime` (no numpy, no GMI): the kernel and
+    numpy can only come from the archives. The reducers' outputs are concatenated last reducer
+    first (the order in which MaxCompute writes them is not defined).
+
+    ``fake.last_run`` records per reducer the tiles it got and the files its kernel and numpy
+    were imported from."""
     import pickle
     import subprocess
     import sys
     import tarfile
     import zipfile
-    from pathlib import Path
+    import zlib
 
     root = Path(workdir)
+    runtime = udf_runtime(root)
 
     def run(fake: FakeMaxCompute, inst: FakeInstance, func: Dict[str, Any]) -> List[list]:
         job = parse_gmi_job(inst.sql)
@@ -732,17 +829,33 @@ def isolated_udtf_executor(workdir) -> Callable[[FakeMaxCompute, FakeInstance, D
                     archive.extractall(work / name)
         module, _, cls = func["class_type"].rpartition(".")
         assert module_file is not None and module_file.name == module + ".py" and cls == "GmiUdtf"
-        rows_file, out_file = root / inst.id / "rows.pkl", root / inst.id / "out.pkl"
-        rows_file.write_bytes(pickle.dumps(gmi_job_rows(fake, job)))
-        proc = subprocess.run([sys.executable, "-I", "-c", _ISOLATED_RUNNER, str(work.parent),
-                               str(module_file), str(rows_file), str(out_file)],
-                              capture_output=True, text=True, timeout=300)
-        if proc.returncode != 0:
-            raise RuntimeError(proc.stderr.strip().splitlines()[-1] if proc.stderr.strip() else "exit {}".format(
-                proc.returncode))
-        result = pickle.loads(out_file.read_bytes())
-        fake.last_kernel_file = result["kernel_file"]
-        return [list(r) for r in result["rows"]]
+        shares: List[List[list]] = [[] for _ in range(reducers)]
+        rows = gmi_job_rows(fake, job)  # already in SORT BY order; each share keeps it
+        tiles = sorted({(args[3], args[4]) for args in rows}, key=lambda t: zlib.crc32(repr(t).encode()))
+        reducer_of = {tile: n % reducers for n, tile in enumerate(tiles)}  # hashed order, round robin
+        for args in rows:
+            shares[reducer_of[(args[3], args[4])]].append(args)
+        outputs, runs = [], []
+        for number, rows in enumerate(shares):
+            if not rows:
+                continue
+            rows_file = root / inst.id / "rows{}.pkl".format(number)
+            out_file = root / inst.id / "out{}.pkl".format(number)
+            rows_file.write_bytes(pickle.dumps(rows))
+            proc = subprocess.run([sys.executable, "-I", "-S", "-c", _ISOLATED_RUNNER, str(work.parent),
+                                   str(module_file), str(rows_file), str(out_file), str(runtime)],
+                                  capture_output=True, text=True, timeout=300)
+            if proc.returncode != 0:
+                raise RuntimeError(proc.stderr.strip().splitlines()[-1] if proc.stderr.strip() else
+                                   "exit {}".format(proc.returncode))
+            result = pickle.loads(out_file.read_bytes())
+            outputs.insert(0, [list(r) for r in result["rows"]])
+            runs.append({"tiles": sorted({(r[3], r[4]) for r in rows}), "files": result["files"],
+                         "numpy_before": result["numpy_before"], "path": result["path"],
+                         "stderr": proc.stderr})
+        fake.last_run = runs
+        fake.last_kernel_file = runs[0]["files"].get("gmi_engine.kernel.pipeline") if runs else None
+        return [row for share in outputs for row in share]
 
     return run
 

@@ -21,6 +21,7 @@ from odps_fake import (
     FAKE_SECRET,
     FakeMaxCompute,
     fake_numpy_wheel,
+    host_numpy_archive,
     isolated_udtf_executor,
     local_reference,
     parse_gmi_job,
@@ -277,7 +278,7 @@ def test_submit_sends_the_design_sql_and_hints_then_reports_progress(fake, tmp_p
     tiles = [TileIndex(260, 526), TileIndex(260, 525)]
     params = {"indices": ["ferric_iron"], "strategy": "median"}
     instance_id, run, sql = backend.submit("b1", "mineral_indices", params, tiles,
-                                           ob.job_hints(2048, 4, {"odps.stage.reducer.mem": "6144"}))
+                                           ob.job_hints(4, 6144, udf_memory_mb=2048))
     query, settings = instance_posts(fake)[-1]
     assert query == sql
     job = parse_gmi_job(sql)
@@ -374,17 +375,26 @@ def test_gmi_run_backend_odps_end_to_end_is_byte_identical(fake, demo_workspace,
                                                            monkeypatch, capsys):
     for key, value in env_for(fake).items():
         monkeypatch.setenv(key, value)
-    fake.executor = isolated_udtf_executor(tmp_path / "exec")
+    fake.executor = isolated_udtf_executor(tmp_path / "exec", reducers=2)
     fake.job_seconds = 0.0
-    wheel = fake_numpy_wheel(tmp_path)
-    assert cli.main(["odps", "deploy", "--numpy-archive", str(wheel)]) == 0
+    # the project already holds a numpy archive resource: this machine's numpy, zipped (see
+    # host_numpy_archive), so that the isolated UDTF must import numpy from the deployed archive
+    fake.resources["gmi_numpy_host.zip"] = {"type": "archive", "content": host_numpy_archive(tmp_path).read_bytes(),
+                                            "comment": "test"}
+    assert cli.main(["odps", "deploy", "--numpy-resource", "gmi_numpy_host.zip"]) == 0
     assert cli.main(["run", "--workspace", str(workspace), "--method", "mineral_indices",
                      "--backend", "odps"]) == 0
     out = capsys.readouterr().out
     assert "rows in 1 block(s)" in out and "48 result rows of 2 tile(s)" in out and "Logview:" in out
-    # the job ran the uploaded bundle (kernel from the archive resource), not this checkout
-    assert "/work/gmi_kernel_" in fake.last_kernel_file
-    assert ".zip/gmi_engine/kernel/pipeline.py" in fake.last_kernel_file
+    # two reducers, one tile each, each a fresh `python -I -S` whose sys.path held no numpy and no
+    # GMI: the kernel and numpy came from the deployed archives under work/, not from this checkout
+    assert [len(r["tiles"]) for r in fake.last_run] == [1, 1]
+    for reducer in fake.last_run:
+        assert "/work/gmi_kernel_" in reducer["files"]["gmi_engine.kernel.pipeline"]
+        assert ".zip/gmi_engine/kernel/pipeline.py" in reducer["files"]["gmi_engine.kernel.pipeline"]
+        assert "/work/gmi_numpy_host.zip/numpy/__init__.py" in reducer["files"]["numpy"]
+        assert not reducer["numpy_before"]  # pyodps' runtime alone did not bring numpy
+        assert not any("-packages" in entry for entry in reducer["path"] if "udf-runtime" not in entry)
     reference = local_reference(demo_workspace[0], "mineral_indices")
     with LocalStore(workspace, create=False) as store:
         got = {r.key: r.to_dict() for r in store.iter_results("mineral_indices")}

@@ -1,6 +1,7 @@
 """The MaxCompute UDTF under pyodps' own local runner, and the cell <-> kernel-row helpers."""
 from __future__ import annotations
 
+import json
 import subprocess
 import sys
 from contextlib import contextmanager
@@ -18,8 +19,8 @@ from gmi_engine.backends import udtf
 from gmi_engine.backends.local import LocalStore
 from gmi_engine.backends.local_runner import kernel_row as local_kernel_row
 from gmi_engine.backends.udtf import GmiUdtf
-from gmi_engine.errors import BackendError, CellTooLargeError, GmiInputError, SchemaError
-from gmi_engine.kernel import pipeline, records
+from gmi_engine.errors import BackendError, BlobError, CellTooLargeError, GmiInputError, SchemaError
+from gmi_engine.kernel import KERNEL_VERSION, pipeline, records
 from gmi_engine.table import DN_BANDS, RESULT_SCHEMA, SOURCE_SCHEMA, ResultRow, SourceRow
 
 REPO = Path(__file__).resolve().parents[2]
@@ -140,14 +141,59 @@ def test_udtf_never_forwards_a_cell_over_8_mib(monkeypatch):
         return [{"tile_x": 5, "tile_y": 7, "method": method, "output": "b01", "data": big, "meta": {}}]
 
     monkeypatch.setattr(pipeline, "run", huge_run)
-    forwarded = []
-    obj = GmiUdtf()
-    obj.forward = lambda *cells: forwarded.append(cells)
-    with binary_safe_runner():
-        obj.process(*udtf_args(small_row("AST_L1T_a"), "mosaic", '{"tile_px":16}'))
-        with pytest.raises(CellTooLargeError, match=r"tile 5,7 mosaic b01.*8 MiB"):
-            obj.close()
-    assert forwarded == []
+    for params in ('{"tile_px":16,"udtf_on_error":"fail"}', '{"tile_px":16}'):
+        forwarded = []
+        obj = GmiUdtf()
+        obj.forward = lambda *cells: forwarded.append(dict(zip(records.RESULT_COLUMNS, cells)))
+        with binary_safe_runner():
+            obj.process(*udtf_args(small_row("AST_L1T_a"), "mosaic", params))
+            if "fail" in params:  # --fail-fast: the job fails, nothing was forwarded
+                with pytest.raises(CellTooLargeError, match=r"tile 5,7 mosaic b01.*8 MiB"):
+                    obj.close()
+                assert forwarded == []
+            else:  # default: the tile's error row instead of the oversized cell
+                obj.close()
+                assert [c["output"] for c in forwarded] == [records.ERROR_OUTPUT]
+                assert "tile 5,7 mosaic b01" in json.loads(forwarded[0]["meta"])["error"]
+
+
+# ---------------------------------------------------------------------------------------------
+# One bad tile: an error row, the other tiles complete; --fail-fast fails the job
+
+
+def _corrupt(args: list, column: str, value) -> list:
+    args = list(args)
+    args[2 + records.SOURCE_COLUMNS.index(column)] = value
+    return args
+
+
+def test_a_tile_that_fails_becomes_one_error_row_and_the_next_tiles_complete():
+    params = '{"tile_px":16}'
+    rows = [small_row("AST_L1T_a", (5, 7), 2, 1), small_row("AST_L1T_b", (6, 7), 2, 2),
+            small_row("AST_L1T_c", (6, 7), 4, 3), small_row("AST_L1T_d", (7, 7), 2, 4)]
+    args = [udtf_args(r, "mosaic", params) for r in rows]
+    args[1] = _corrupt(args[1], "b01", b"not a GMI blob")
+    out = run_udtf(args)
+    assert [(c["tile_x"], c["tile_y"]) for c in out] == [(5, 7)] * 12 + [(6, 7)] + [(7, 7)] * 12
+    error = out[12]
+    assert (error["output"], error["data"], error["height"], error["width"]) == (records.ERROR_OUTPUT, b"", 0, 0)
+    meta = json.loads(error["meta"])
+    assert "AST_L1T_b" in meta["error"] and "b01" in meta["error"]
+    assert meta["granules"] == ["AST_L1T_b", "AST_L1T_c"]
+    assert meta["kernel_version"] == KERNEL_VERSION
+    # the good tiles are exactly what they are without the bad one
+    alone = run_udtf([args[0], args[3]])
+    assert out[:12] + out[13:] == alone
+
+
+def test_fail_fast_fails_the_whole_job_on_the_first_bad_tile():
+    params = '{"tile_px":16,"udtf_on_error":"fail"}'
+    rows = [small_row("AST_L1T_a", (5, 7), 2, 1), small_row("AST_L1T_b", (6, 7), 2, 2)]
+    args = [udtf_args(r, "mosaic", params) for r in rows]
+    with pytest.raises(BlobError, match="granule AST_L1T_b tile 6,7: b01"):
+        run_udtf([args[0], _corrupt(args[1], "b01", b"not a GMI blob")])
+    with pytest.raises(GmiInputError, match="udtf_on_error must be one of row, fail"):
+        run_udtf([udtf_args(rows[0], "mosaic", '{"udtf_on_error":"skip"}')])
 
 
 # ---------------------------------------------------------------------------------------------

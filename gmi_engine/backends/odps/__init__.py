@@ -2,7 +2,8 @@
 
 Modules: :mod:`.config` (connection), :mod:`.sql` (tables, SQL, hints), :mod:`.deploy` (bundle),
 :mod:`.client` (:class:`OdpsBackend` and its reports), :mod:`.state` (the workspace state file),
-:mod:`.service` (:func:`run_odps`, the whole job, and its steps).
+:mod:`.service` (:func:`run_odps`, the whole job, and its steps), :mod:`.smoke` (one tile end to
+end against the local kernel).
 
 The flow (``gmi odps ...``, or ``gmi run --backend odps`` for all of it):
 
@@ -35,6 +36,8 @@ from gmi_engine.backends.odps.client import (
     DownloadReport,
     JobStatus,
     OdpsBackend,
+    ResultPartition,
+    TileFailure,
     UploadReport,
     store_fingerprint,
 )
@@ -53,14 +56,17 @@ from gmi_engine.backends.odps.service import (
     OdpsRunReport,
     SubmittedJob,
     download_and_record,
+    failures_text,
     run_odps,
     submit_and_record,
     upload_if_changed,
 )
+from gmi_engine.backends.odps.smoke import SmokeReport, smoke_check
 from gmi_engine.backends.odps.sql import (
     BATCH_KEY,
     DEFAULT_BATCH_ROWCOUNT,
-    DEFAULT_UDF_MEMORY_MB,
+    DEFAULT_REDUCER_MEMORY_MB,
+    DOCUMENTED_FLAGS,
     FUNCTION_NAME,
     RESULT_TABLE,
     RUN_KEY,
@@ -74,11 +80,12 @@ from gmi_engine.backends.odps.sql import (
 from gmi_engine.backends.odps.state import STATE_FILE, default_batch, load_state, now_text, save_state
 
 __all__ = [
-    "BATCH_KEY", "BLOCK_ATTEMPTS", "BLOCK_BYTES", "DEFAULT_BATCH_ROWCOUNT", "DEFAULT_UDF_MEMORY_MB", "FUNCTION_NAME",
-    "KERNEL_RESOURCE_PREFIX", "NUMPY_RESOURCE_PREFIX", "RESULT_TABLE", "RUN_KEY", "SOURCE_TABLE", "STATE_FILE",
-    "UDTF_RESOURCE_PREFIX", "DeployPlan", "DeployReport", "DownloadReport", "JobStatus", "OdpsBackend",
-    "OdpsConfig", "OdpsRunReport", "SubmittedJob", "UploadReport", "connect", "default_batch", "deploy_plan",
-    "download_and_record", "job_hints", "kernel_bundle", "load_state", "now_text", "numpy_resource_name",
-    "odps_table_schema", "run_id", "run_odps", "run_sql", "save_state", "scrub", "sql_literal",
+    "BATCH_KEY", "BLOCK_ATTEMPTS", "BLOCK_BYTES", "DEFAULT_BATCH_ROWCOUNT", "DEFAULT_REDUCER_MEMORY_MB",
+    "DOCUMENTED_FLAGS", "FUNCTION_NAME", "KERNEL_RESOURCE_PREFIX", "NUMPY_RESOURCE_PREFIX", "RESULT_TABLE",
+    "RUN_KEY", "SOURCE_TABLE", "STATE_FILE", "UDTF_RESOURCE_PREFIX", "DeployPlan", "DeployReport", "DownloadReport",
+    "JobStatus", "OdpsBackend", "OdpsConfig", "OdpsRunReport", "ResultPartition", "SmokeReport", "SubmittedJob",
+    "TileFailure", "UploadReport", "connect", "default_batch", "deploy_plan", "download_and_record",
+    "failures_text", "job_hints", "kernel_bundle", "load_state", "now_text", "numpy_resource_name",
+    "odps_table_schema", "run_id", "run_odps", "run_sql", "save_state", "scrub", "smoke_check", "sql_literal",
     "store_fingerprint", "submit_and_record", "udtf_source", "upload_if_changed",
 ]

@@ -6,9 +6,9 @@ import json
 import logging
 import re
 import time
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import timezone
-from typing import Any, Iterable, Iterator, List, Mapping, Optional, Sequence, Tuple
+from typing import Any, Dict, Iterable, Iterator, List, Mapping, Optional, Sequence, Tuple
 
 from gmi_engine.backends.odps.config import OdpsConfig, backend_errors, connect
 from gmi_engine.backends.odps.deploy import (
@@ -37,7 +37,7 @@ from gmi_engine.backends.odps.sql import (
 )
 from gmi_engine.errors import BackendError, GmiInputError
 from gmi_engine.grid import TileIndex
-from gmi_engine.kernel.records import RESULT_COLUMNS, SOURCE_COLUMNS
+from gmi_engine.kernel.records import ERROR_OUTPUT, RESULT_COLUMNS, SOURCE_COLUMNS
 from gmi_engine.progress import Cancelled, Progress
 from gmi_engine.table import RESULT_SCHEMA, SOURCE_SCHEMA, ResultRow
 
@@ -87,15 +87,63 @@ class JobStatus:
     summary: str = ""
 
 
+@dataclass(frozen=True)
+class ResultPartition:
+    """One partition of the result table: a run's results computed from one batch."""
+
+    batch: str
+    run: str
+    created: float  # seconds since the epoch (MaxCompute's creation time)
+
+    @property
+    def spec(self) -> str:
+        """``batch=<b>,run=<r>``."""
+        return "{}={},{}={}".format(BATCH_KEY, self.batch, RUN_KEY, self.run)
+
+
+@dataclass(frozen=True)
+class TileFailure:
+    """A tile the kernel failed on in a MaxCompute job (its error row)."""
+
+    tile_x: int
+    tile_y: int
+    method: str
+    error: str
+    kernel_version: str = ""
+    granules: Tuple[str, ...] = ()
+
+    @classmethod
+    def from_cells(cls, cells: Mapping[str, Any]) -> "TileFailure":
+        """The failure an error row (output ``_error``) describes."""
+        try:
+            meta = json.loads(cells.get("meta") or "{}")
+        except ValueError:
+            meta = {"error": "(unreadable error row meta: {!r})".format(str(cells.get("meta"))[:200])}
+        return cls(int(cells["tile_x"]), int(cells["tile_y"]), str(cells["method"]),
+                   str(meta.get("error", "(no message)")), str(meta.get("kernel_version", "")),
+                   tuple(meta.get("granules") or ()))
+
+    def describe(self) -> str:
+        """``tile 260,526 (mineral_indices): BlobError: ... [kernel 0.2.0]``."""
+        version = " [kernel {}]".format(self.kernel_version) if self.kernel_version else ""
+        return "tile {},{} ({}): {}{}".format(self.tile_x, self.tile_y, self.method, self.error, version)
+
+    def to_dict(self) -> Dict[str, Any]:
+        """JSON-ready (the workspace state file)."""
+        return {"tile": [self.tile_x, self.tile_y], "method": self.method, "error": self.error,
+                "kernel_version": self.kernel_version, "granules": list(self.granules)}
+
+
 @dataclass
 class DownloadReport:
-    """What a download stored."""
+    """What a download stored, and the tiles that failed in the job (not stored)."""
 
     batch: str
     run: str
     rows: int
     tiles: int
     seconds: float
+    failures: List[TileFailure] = field(default_factory=list)
 
 
 
@@ -256,12 +304,49 @@ class OdpsBackend:
         raise BackendError("upload failed: block {} could not be written in {} attempts ({}); nothing was "
                            "committed".format(block_id, self.block_attempts, last))
 
+    def drop_partition(self, table: str, spec: str) -> None:
+        """Drop partition ``spec`` (``batch=b,run=r``) of ``table`` if it exists."""
+        with self._errors("drop partition {} of {}".format(spec, table)):
+            self.odps.get_table(table).delete_partition(spec, if_exists=True)
+
     def _drop_partition(self, table: str, spec: str) -> None:
         try:
-            with self._errors("drop partition {} of {}".format(spec, table)):
-                self.odps.get_table(table).delete_partition(spec, if_exists=True)
+            self.drop_partition(table, spec)
         except BackendError as exc:
-            log.warning("could not remove the partition this failed upload created: %s", exc)
+            log.warning("could not remove partition %s of %s: %s", spec, table, exc)
+
+    def result_partitions(self) -> List[ResultPartition]:
+        """The result table's partitions (batch, run, creation time), oldest first."""
+        with self._errors("list the partitions of {}".format(self.result_table)):
+            if not self.odps.exist_table(self.result_table):
+                return []
+            found = []
+            for part in self.odps.get_table(self.result_table).iterate_partitions():
+                spec = {k: v for k, v in part.partition_spec.kv.items()}
+                created = part.creation_time
+                found.append(ResultPartition(spec.get(BATCH_KEY, ""), spec.get(RUN_KEY, ""),
+                                             created.timestamp() if created else 0.0))
+        return sorted(found, key=lambda p: (p.created, p.batch, p.run))
+
+    def prune(self, keep: int, batch: Optional[str] = None, dry_run: bool = False) -> List[ResultPartition]:
+        """Drop all but the ``keep`` newest result partitions of each batch (or of ``batch``).
+
+        Returns the partitions dropped (or that would be, with ``dry_run``). MaxCompute allows at
+        most 60,000 partitions per table; every run adds one (batch x run).
+        """
+        if int(keep) < 0:
+            raise GmiInputError("--keep: {} must be 0 or more".format(keep))
+        by_batch = {}  # type: Dict[str, List[ResultPartition]]
+        for part in self.result_partitions():
+            if batch is None or part.batch == batch:
+                by_batch.setdefault(part.batch, []).append(part)
+        doomed = []
+        for parts in by_batch.values():
+            doomed += parts[:max(0, len(parts) - int(keep))]  # oldest first
+        if not dry_run:
+            for part in doomed:
+                self.drop_partition(self.result_table, part.spec)
+        return doomed
 
     # -- deploy -------------------------------------------------------------------------------
     def deploy(self, plan: DeployPlan) -> DeployReport:
@@ -320,11 +405,15 @@ class OdpsBackend:
     # -- jobs ---------------------------------------------------------------------------------
     def submit(self, batch: str, method: str, params: Optional[Mapping[str, Any]] = None,
                tiles: Optional[Sequence[TileIndex]] = None, hints: Optional[Mapping[str, str]] = None,
-               check_function: bool = True) -> Tuple[str, str, str]:
-        """Submit the job asynchronously; returns (instance id, run id, SQL)."""
+               check_function: bool = True, fail_fast: bool = False) -> Tuple[str, str, str]:
+        """Submit the job asynchronously; returns (instance id, run id, SQL).
+
+        A tile the kernel fails on becomes an error row (see :meth:`download`) unless ``fail_fast``.
+        """
         params = dict(params or {})
         run = run_id(method, params, tiles)
-        sql = run_sql(method, params, batch, run, tiles, self.source_table, self.result_table, self.function)
+        sql = run_sql(method, params, batch, run, tiles, self.source_table, self.result_table, self.function,
+                      fail_fast=fail_fast)
         if check_function:
             ok, note = self.check_function()
             if not ok:
@@ -447,7 +536,8 @@ class OdpsBackend:
         A first pass reads only the key columns to learn how many outputs each tile has; the
         second pass reads full rows and writes each tile with ``replace_results`` as soon as
         all its rows have arrived (rows of a tile are contiguous in practice, so memory holds
-        about one tile).
+        about one tile). Error rows (tiles the kernel failed on) are not stored: they are the
+        report's ``failures``, and such a tile keeps what the store held before.
         """
         from gmi_engine.backends.local import LocalStore
 
@@ -462,14 +552,22 @@ class OdpsBackend:
             count = int(session.count)
             expected = {}  # type: Dict[Tuple[int, int, str], int]
             for values in self._read(session, count, chunk_rows, key_cols):
-                key = (int(values[0]), int(values[1]), values[2])
-                expected[key] = expected.get(key, 0) + 1
+                if values[3] != ERROR_OUTPUT:  # an error row stands for a tile with no outputs
+                    key = (int(values[0]), int(values[1]), values[2])
+                    expected[key] = expected.get(key, 0) + 1
         pending = {}  # type: Dict[Tuple[int, int, str], List[ResultRow]]
+        failures = []  # type: List[TileFailure]
         done = 0
         with LocalStore(workspace, create=False) as store:
             with self._errors("download {} partition {}".format(self.result_table, spec)):
                 for values in self._read(session, count, chunk_rows, list(RESULT_COLUMNS)):
-                    row = ResultRow.from_dict(dict(zip(RESULT_COLUMNS, values)))
+                    cells = dict(zip(RESULT_COLUMNS, values))
+                    if cells["output"] == ERROR_OUTPUT:  # the tile failed: reported, nothing stored
+                        failure = TileFailure.from_cells(cells)
+                        failures.append(failure)
+                        log.warning("MaxCompute job failed on %s", failure.describe())
+                        continue
+                    row = ResultRow.from_dict(cells)
                     key = (row.tile_x, row.tile_y, row.method)
                     pending.setdefault(key, []).append(row)
                     if len(pending[key]) == expected.get(key):
@@ -481,7 +579,8 @@ class OdpsBackend:
                 raise BackendError("download of {} partition {}: rows changed while reading (tiles {} "
                                    "incomplete); run the download again".format(
                                        self.result_table, spec, sorted(pending)))
-        return DownloadReport(batch, run, count, len(expected), time.monotonic() - start)
+        return DownloadReport(batch, run, count - len(failures), len(expected), time.monotonic() - start,
+                              sorted(failures, key=lambda f: (f.tile_x, f.tile_y)))
 
     @staticmethod
     def _read(session, count: int, chunk_rows: int, columns: List[str]) -> Iterator[List[Any]]:

@@ -11,10 +11,16 @@ here holds a secret: the backend scrubs its errors, and only ids, names and coun
 """
 from __future__ import annotations
 
-from dataclasses import dataclass
-from typing import Any, Callable, Mapping, Optional, Sequence
+from dataclasses import dataclass, field
+from typing import Any, Callable, List, Mapping, Optional, Sequence
 
-from gmi_engine.backends.odps.client import DownloadReport, OdpsBackend, UploadReport, store_fingerprint
+from gmi_engine.backends.odps.client import (
+    DownloadReport,
+    OdpsBackend,
+    TileFailure,
+    UploadReport,
+    store_fingerprint,
+)
 from gmi_engine.backends.odps.state import default_batch, load_state, now_text, save_state
 from gmi_engine.errors import BackendError
 from gmi_engine.grid import TileIndex
@@ -44,6 +50,7 @@ class OdpsRunReport:
     tiles_computed: int = 0
     result_rows: int = 0
     cancelled: bool = False
+    failed_tiles: List[TileFailure] = field(default_factory=list)
 
 
 @dataclass
@@ -99,10 +106,11 @@ def upload_if_changed(backend: OdpsBackend, workspace, batch: str, tiles: Option
 def submit_and_record(backend: OdpsBackend, workspace, batch: str, method: str,
                       params: Optional[Mapping[str, Any]] = None, tiles: Optional[Sequence[TileIndex]] = None,
                       hints: Optional[Mapping[str, str]] = None, check_function: bool = True,
-                      notes: Optional[Notes] = None) -> SubmittedJob:
+                      notes: Optional[Notes] = None, fail_fast: bool = False) -> SubmittedJob:
     """Submit the job, record it as the workspace's last run, and look up its Logview address."""
     params = dict(params or {})
-    instance_id, run, _sql = backend.submit(batch, method, params, tiles, hints, check_function=check_function)
+    instance_id, run, _sql = backend.submit(batch, method, params, tiles, hints, check_function=check_function,
+                                            fail_fast=fail_fast)
     state = load_state(workspace)
     state.setdefault("runs", {})[run] = {
         "instance": instance_id, "batch": batch, "method": method, "params": params,
@@ -119,28 +127,44 @@ def submit_and_record(backend: OdpsBackend, workspace, batch: str, method: str,
 
 def download_and_record(backend: OdpsBackend, workspace, batch: str, run: str,
                         progress: Optional[Progress] = None, notes: Optional[Notes] = None) -> DownloadReport:
-    """Download a run's result rows into the workspace store and record when."""
+    """Download a run's result rows into the workspace store and record when (and which tiles failed)."""
     download = backend.download(workspace, batch, run, progress=progress)
     state = load_state(workspace)
-    state.setdefault("runs", {}).setdefault(run, {"batch": batch})["downloaded"] = now_text()
+    entry = state.setdefault("runs", {}).setdefault(run, {"batch": batch})
+    entry["downloaded"] = now_text()
+    entry["failed_tiles"] = [f.to_dict() for f in download.failures]
     save_state(workspace, state)
     _note(notes, "run {}: {} result rows of {} tile(s) stored in {} ({:.1f} s)".format(
         run, download.rows, download.tiles, workspace, download.seconds))
+    if download.failures:
+        _note(notes, failures_text(download.failures))
     return download
+
+
+def failures_text(failures: Sequence[TileFailure], limit: int = 20) -> str:
+    """``2 tile(s) failed on MaxCompute:`` and one line per tile (at most ``limit``)."""
+    lines = ["{} tile(s) failed on MaxCompute (not stored; the other tiles are):".format(len(failures))]
+    lines += ["  " + f.describe() for f in failures[:limit]]
+    if len(failures) > limit:
+        lines.append("  ... and {} more (see odps_state.json)".format(len(failures) - limit))
+    return "\n".join(lines)
 
 
 def run_odps(backend: OdpsBackend, workspace, method: str, params: Optional[Mapping[str, Any]] = None,
              tiles: Optional[Sequence[TileIndex]] = None, batch: Optional[str] = None, force_upload: bool = False,
              hints: Optional[Mapping[str, str]] = None, poll_seconds: float = DEFAULT_POLL_SECONDS,
              progress: Optional[Progress] = None, cancelled: Optional[Cancelled] = None,
-             notes: Optional[Notes] = None, on_logview: Optional[Callable[[str], None]] = None) -> OdpsRunReport:
+             notes: Optional[Notes] = None, on_logview: Optional[Callable[[str], None]] = None,
+             fail_fast: bool = False) -> OdpsRunReport:
     """Run ``method`` on MaxCompute; the result rows land in the local workspace store.
 
     Upload (unless unchanged, see :func:`upload_if_changed`; always the whole workspace), check
     the deployed function, submit and record, poll every ``poll_seconds`` at most, download and
     record. ``cancelled()`` is asked after the upload and between polls: a running job is then
     stopped and the report says ``cancelled`` (nothing is downloaded). A job that fails raises
-    :class:`BackendError` with its status, error, summary and Logview.
+    :class:`BackendError` with its status, error, summary and Logview. Tiles the kernel failed
+    on are the report's ``failed_tiles`` (the job still succeeds) unless ``fail_fast``, which
+    makes the first such tile fail the whole job.
     """
     cancelled = cancelled or never_cancelled
     result = OdpsRunReport(method, batch=batch or default_batch(workspace))
@@ -156,7 +180,7 @@ def run_odps(backend: OdpsBackend, workspace, method: str, params: Optional[Mapp
     if not ok:
         raise BackendError(note + DEPLOY_HINT)
     job = submit_and_record(backend, workspace, result.batch, method, params, tiles, hints,
-                            check_function=False, notes=notes)
+                            check_function=False, notes=notes, fail_fast=fail_fast)
     result.instance_id, result.run, result.logview = job.instance_id, job.run, job.logview
     if job.logview and on_logview is not None:
         on_logview(job.logview)
@@ -171,6 +195,7 @@ def run_odps(backend: OdpsBackend, workspace, method: str, params: Optional[Mapp
                                    progress=_prefixed(sub_range(progress, UPLOAD_SHARE + JOB_SHARE, 1.0),
                                                       "download: "), notes=notes)
     result.tiles_computed, result.result_rows = download.tiles, download.rows
+    result.failed_tiles = list(download.failures)
     report(progress, 1.0, "download: {} tile(s) stored".format(download.tiles))
     return result
 
