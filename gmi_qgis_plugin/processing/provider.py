@@ -24,11 +24,12 @@ from gmi_qgis_plugin.processing.export_results import ExportResults
 from gmi_qgis_plugin.processing.granules_to_indices import GranulesToIndices
 from gmi_qgis_plugin.processing.ingest_granules import IngestGranules
 from gmi_qgis_plugin.processing.list_tiles import ListTiles
+from gmi_qgis_plugin.processing.odps_smoke_check import OdpsSmokeCheck
 from gmi_qgis_plugin.processing.run_method import RunMethod
 
 PROVIDER_ID = "gmi"
 ALGORITHMS = (IngestGranules, ListTiles, AtmosphericParameters, RunMethod, ExportResults, CustomIndex,
-              GranulesToIndices)
+              GranulesToIndices, OdpsSmokeCheck)
 """Every algorithm class, in toolbox order."""
 
 

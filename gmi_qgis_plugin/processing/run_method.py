@@ -190,5 +190,9 @@ class RunMethod(TilesParameter, GmiAlgorithm):
             self._credentials = None  # the secret lives no longer than the run
         if report.cancelled:
             feedback.pushWarning(self.tr("Cancelled: the MaxCompute job was stopped"))
+        if report.failed_tiles:
+            from gmi_qgis_plugin.toolbelt.odps_bridge import failed_tiles_text
+
+            feedback.pushWarning(failed_tiles_text(report.failed_tiles))
         return {self.WORKSPACE: workspace, self.METHOD: method, self.COMPUTED: report.tiles_computed,
                 self.SKIPPED: 0, self.TILES_DONE: "", self.LOGVIEW: report.logview or "".join(logview)}

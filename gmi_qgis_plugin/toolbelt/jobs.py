@@ -56,6 +56,8 @@ class JobOutcome:
     vrts: List[str]
     stac_items: List[str]
     tiles: List[str]
+    failed: List[str] = field(default_factory=list)
+    """Tiles the kernel failed on (MaxCompute), one line each; the other tiles were computed."""
 
 
 @dataclass
@@ -120,12 +122,14 @@ def execute_job(spec: JobSpec, ctx: TaskContext, export_dir: Path, credentials: 
         ctx.progress(COMPUTE_SHARE * fraction, message)
 
     tiles = list(spec.tiles) if spec.tiles is not None else None
+    failed: List[str] = []
     if spec.backend == "odps":
         report = run_on_odps(spec.workspace, spec.method, spec.params, tiles, credentials,
                              spec.odps_project, spec.odps_endpoint,
                              progress=lambda fraction, text: ctx.progress(COMPUTE_SHARE * fraction, text),
                              cancelled=ctx.is_canceled, on_logview=lambda url: ctx.note("logview", url))
         computed, skipped = report.tiles_computed, 0
+        failed = [f.describe() for f in report.failed_tiles]
     else:
         if spec.workers > 1:
             prepare_worker_processes()
@@ -151,14 +155,15 @@ def execute_job(spec: JobSpec, ctx: TaskContext, export_dir: Path, credentials: 
             ctx.progress(COMPUTE_SHARE + (100.0 - COMPUTE_SHARE) * fraction, "exporting " + message)
 
         report_export = export_results(rows(), export_dir, spec.method, progress=on_file, tiles=len(wanted))
-    return _outcome(computed, skipped, export_dir, report_export)
+    return _outcome(computed, skipped, export_dir, report_export, failed)
 
 
-def _outcome(computed: int, skipped: int, export_dir: Path, exported: Any) -> JobOutcome:
+def _outcome(computed: int, skipped: int, export_dir: Path, exported: Any,
+             failed: Optional[List[str]] = None) -> JobOutcome:
     """The job's outcome from an :class:`~gmi_engine.export.ExportReport`."""
     return JobOutcome(computed=computed, skipped=skipped, export_dir=str(export_dir),
                       vrts=[str(p) for p in exported.vrts], stac_items=[str(p) for p in exported.stac_items],
-                      tiles=list(exported.tiles))
+                      tiles=list(exported.tiles), failed=list(failed or []))
 
 
 class JobRegistry(QObject):
@@ -234,8 +239,12 @@ class JobRegistry(QObject):
         if error is None:
             job.status, job.progress, job.outcome = FINISHED, 100.0, result
             job.message = "{} tile(s) computed, {} up to date".format(result.computed, result.skipped)
+            if result.failed:
+                job.message += ", {} tile(s) FAILED".format(len(result.failed))
             PlgLogger.log("{} finished: {}; exported to {}".format(job.title, job.message, result.export_dir),
-                          Qgis.MessageLevel.Success, push=True)
+                          Qgis.MessageLevel.Warning if result.failed else Qgis.MessageLevel.Success, push=True)
+            for line in result.failed:
+                PlgLogger.log("{}: failed on MaxCompute: {}".format(job.title, line), Qgis.MessageLevel.Warning)
         elif isinstance(error, TaskCancelled):
             job.status, job.message = CANCELLED, "cancelled; tiles computed so far are kept"
             PlgLogger.log("{} cancelled".format(job.title), Qgis.MessageLevel.Warning, push=True)

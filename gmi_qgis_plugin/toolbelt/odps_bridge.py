@@ -20,7 +20,7 @@ from gmi_engine.progress import Cancelled, Progress
 from gmi_qgis_plugin.errors import GmiPluginError
 
 if TYPE_CHECKING:
-    from gmi_engine.backends.odps import OdpsRunReport
+    from gmi_engine.backends.odps import OdpsRunReport, SmokeReport
 
 POLL_SECONDS = 5.0
 
@@ -49,6 +49,17 @@ def odps_status() -> Tuple[bool, str]:
     return True, ""
 
 
+def _connected(credentials: Any, project: str, endpoint: str) -> Tuple[Any, Any]:
+    """(the engine's odps package, an OdpsBackend with these credentials)."""
+    if not project or not endpoint:
+        raise OdpsUnavailable("MaxCompute project and endpoint must both be set")
+    if credentials is None:
+        raise OdpsUnavailable("no MaxCompute credentials were given")
+    odps = _backend()
+    return odps, odps.OdpsBackend(odps.OdpsConfig(project=project, endpoint=endpoint,
+                                                  access_id=credentials.access_id, secret=credentials.secret))
+
+
 def run_on_odps(workspace: str, method: str, params: Dict[str, Any], tiles: Optional[List[Any]],
                 credentials: Any, project: str, endpoint: str, progress: Progress,
                 cancelled: Cancelled, on_logview: Callable[[str], None],
@@ -56,15 +67,25 @@ def run_on_odps(workspace: str, method: str, params: Dict[str, Any], tiles: Opti
     """Run ``method`` on MaxCompute with the auth database's credentials (the engine's ``run_odps``).
 
     ``progress(fraction, text)`` covers the whole MaxCompute part; the job's state is polled
-    every ``poll_seconds`` at most (default :data:`POLL_SECONDS`).
+    every ``poll_seconds`` at most (default :data:`POLL_SECONDS`). Tiles the kernel failed on
+    are the report's ``failed_tiles`` (the other tiles are stored).
     """
-    if not project or not endpoint:
-        raise OdpsUnavailable("MaxCompute project and endpoint must both be set")
-    if credentials is None:
-        raise OdpsUnavailable("no MaxCompute credentials were given")
-    odps = _backend()
-    backend = odps.OdpsBackend(odps.OdpsConfig(project=project, endpoint=endpoint,
-                                               access_id=credentials.access_id, secret=credentials.secret))
+    odps, backend = _connected(credentials, project, endpoint)
     return odps.run_odps(backend, workspace, method, params, tiles,
                          poll_seconds=POLL_SECONDS if poll_seconds is None else poll_seconds,
                          progress=progress, cancelled=cancelled, on_logview=on_logview)
+
+
+def smoke_on_odps(workspace: str, tile: Any, method: str, credentials: Any, project: str, endpoint: str,
+                  progress: Progress, cancelled: Cancelled, poll_seconds: Optional[float] = None) -> SmokeReport:
+    """The engine's ``smoke_check``: one tile on MaxCompute, compared cell by cell with the local kernel."""
+    odps, backend = _connected(credentials, project, endpoint)
+    return odps.smoke_check(backend, workspace, tile=tile, method=method, progress=progress, cancelled=cancelled,
+                            poll_seconds=POLL_SECONDS if poll_seconds is None else poll_seconds)
+
+
+def failed_tiles_text(failures: List[Any]) -> str:
+    """The lines a user sees for tiles that failed on MaxCompute (empty when none)."""
+    if not failures:
+        return ""
+    return _backend().failures_text(failures)

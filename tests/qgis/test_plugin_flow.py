@@ -36,7 +36,7 @@ from gmi_qgis_plugin.toolbelt.layers import grid_extent, tiles_in_extent
 from gmi_qgis_plugin.toolbelt.preferences import SETTINGS_GROUP, PlgOptionsManager
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "unit"))
-from odps_fake import FAKE_ACCESS_ID, FAKE_SECRET, FakeMaxCompute, fake_numpy_wheel, isolated_udtf_executor
+from odps_fake import FAKE_ACCESS_ID, FAKE_SECRET, FakeMaxCompute, host_numpy_archive, isolated_udtf_executor
 
 CHINO = TileIndex(260, 526)
 NORTH = TileIndex(260, 525)
@@ -245,6 +245,18 @@ def _auth_config(access_id: str, secret: str) -> str:
     return stored.id()
 
 
+def _deploy(fake, tmp_path) -> None:
+    """`gmi odps deploy`, done once per project; numpy is an archive resource already there (this
+    machine's numpy zipped, so that the isolated UDTF imports it from the deployed archive)."""
+    from gmi_engine.backends import odps as ob
+
+    fake.resources["gmi_numpy_host.zip"] = {"type": "archive", "comment": "test",
+                                            "content": host_numpy_archive(tmp_path).read_bytes()}
+    admin = ob.OdpsBackend(ob.OdpsConfig(project=fake.project, endpoint=fake.endpoint,
+                                         access_id=FAKE_ACCESS_ID, secret=FAKE_SECRET))
+    admin.deploy(ob.deploy_plan(numpy_resource="gmi_numpy_host.zip"))
+
+
 def test_run_on_maxcompute_with_the_secret_in_the_auth_database(plugin, ingested, tmp_path, monkeypatch,
                                                                  qgis_iface):
     from gmi_engine.backends import odps as ob
@@ -261,9 +273,7 @@ def test_run_on_maxcompute_with_the_secret_in_the_auth_database(plugin, ingested
     with FakeMaxCompute() as fake:
         fake.executor = isolated_udtf_executor(tmp_path / "exec")
         fake.job_seconds = 0.3
-        admin = ob.OdpsBackend(ob.OdpsConfig(project=fake.project, endpoint=fake.endpoint,
-                                             access_id=FAKE_ACCESS_ID, secret=FAKE_SECRET))
-        admin.deploy(ob.deploy_plan(fake_numpy_wheel(tmp_path)))  # `gmi odps deploy`, done once per project
+        _deploy(fake, tmp_path)
 
         plugin.state.set_selected_tiles([CHINO])
         dialog = plugin.open_run()
@@ -353,3 +363,51 @@ def test_cancelled_job_is_reported_and_adds_no_layers(plugin, ingested, tmp_path
     assert dialog.btn_run.isEnabled() and not dialog.btn_cancel.isEnabled()
     jobs = plugin.open_jobs()
     assert jobs.table.item(0, 4).text() == "cancelled" and not jobs.btn_load.isEnabled()
+
+
+def test_smoke_check_and_a_failed_tile_through_processing(plugin, ingested, tmp_path, monkeypatch):
+    import processing
+    from plugin_support import RecordingFeedback
+
+    from gmi_engine.kernel import records
+    from gmi_qgis_plugin.toolbelt import odps_bridge
+
+    monkeypatch.setattr(odps_bridge, "POLL_SECONDS", 0.1)
+    workspace = tmp_path / "workspace"
+    shutil.copytree(str(ingested), str(workspace))
+    with LocalStore(workspace, create=False) as store:
+        tiles = sorted(store.tiles(), key=lambda t: (t.ix, t.iy))
+    assert len(tiles) >= 2
+    auth_id = _auth_config(FAKE_ACCESS_ID, FAKE_SECRET)
+    with FakeMaxCompute() as fake:
+        run_udtf = isolated_udtf_executor(tmp_path / "exec")
+        fake.job_seconds = 0.1
+        _deploy(fake, tmp_path)
+        connection = {"ODPS_PROJECT": fake.project, "ODPS_ENDPOINT": fake.endpoint, "ODPS_AUTH": auth_id}
+        fake.executor = run_udtf
+        feedback = RecordingFeedback()
+        result = processing.run("gmi:odps_smoke_check", dict(connection, WORKSPACE=str(workspace)),
+                                feedback=feedback)
+        assert result["OK"] == 1 and "outputs identical to the local kernel" in result["SUMMARY"]
+        assert result["LOGVIEW"].startswith("http") and not fake.tables["gmi_source"].partitions
+
+        def with_a_bad_row(fake, inst, func):  # one uploaded row of the last tile is damaged
+            table = fake.tables["gmi_source"]
+            names = [n for n, _, _ in table.columns]
+            for row in next(iter(table.partitions.values())):
+                if (row[names.index("tile_x")], row[names.index("tile_y")]) == (tiles[-1].ix, tiles[-1].iy):
+                    row[names.index("b01")] = b"not a GMI blob"
+            return run_udtf(fake, inst, func)
+
+        fake.executor = with_a_bad_row
+        feedback = RecordingFeedback()
+        result = processing.run("gmi:run_method", dict(connection, WORKSPACE=str(workspace), METHOD="mosaic",
+                                                        BACKEND="odps"), feedback=feedback)
+    assert result["COMPUTED"] == len(tiles) - 1
+    warning = next(w for w in feedback.warnings if "failed on MaxCompute" in w)
+    assert "1 tile(s) failed" in warning and "tile {},{} (mosaic): BlobError".format(tiles[-1].ix, tiles[-1].iy) \
+        in warning
+    with LocalStore(workspace, create=False) as store:
+        assert {(r.tile_x, r.tile_y) for r in store.iter_results("mosaic")} == {(t.ix, t.iy) for t in tiles[:-1]}
+        assert not any(r.output == records.ERROR_OUTPUT for r in store.iter_results())
+    assert FAKE_SECRET not in " ".join(feedback.texts + feedback.warnings)
