@@ -292,7 +292,7 @@ def render(r: Dict[str, Any]) -> str:
               "```sql",
               "SET odps.sql.python.version=cp37;",
               "SET odps.isolation.session.enable=true;",
-              "SET odps.sql.udf.python.memory={};".format(p["udf_memory_mb"]),
+              "SET odps.stage.reducer.mem={};  -- gmi odps run --reducer-memory".format(p["udf_memory_mb"]),
               "SET odps.sql.executionengine.batch.rowcount={};".format(p["batch_rowcount"]),
               "SET odps.function.timeout={};".format(BATCH_TIMEOUT_S),
               "INSERT OVERWRITE TABLE gmi_result",
@@ -301,9 +301,10 @@ def render(r: Dict[str, Any]) -> str:
               ") t;",
               "```", "",
               table(["setting", "value", "from"], [
-                  ["`odps.sql.udf.python.memory`", "{} MB".format(p["udf_memory_mb"]),
+                  ["`odps.stage.reducer.mem`", "{} MB".format(p["udf_memory_mb"]),
                    "kernel peak + decoded inputs + interpreter ({:.0f} MB) at {} granules/tile = "
-                   "{:.0f} MB, × {} headroom, rounded up to 512 MB, at most {} MB".format(
+                   "{:.0f} MB, × {} headroom, rounded up to 512 MB, at most {} MB (so that the same "
+                   "value is valid for `--udf-memory` where the Python worker is limited on its own)".format(
                        r["baseline_mb"], p["per_g"][-1]["granules"], p["per_g"][-1]["memory_mb"],
                        SAFETY, UDF_MEMORY_MAX_MB)],
                   ["`batch.rowcount`", str(p["batch_rowcount"]),
