@@ -20,7 +20,7 @@ from gmi_engine.errors import GmiInputError
 from gmi_engine.export.layout import ExportLayout
 from gmi_engine.export.results import ExportAssembler, ExportOptions, ExportReport, TileFile, write_tile_file
 from gmi_engine.export.style import index_style
-from gmi_engine.grid import TileIndex
+from gmi_engine.grid import TileGrid, TileIndex
 from gmi_engine.kernel.pipeline import MASK_OUTPUT, METHODS, inputs_digest, merged_params, run
 from gmi_engine.kernel.records import result_cells
 from gmi_engine.progress import Cancelled, Progress, fraction
@@ -73,6 +73,12 @@ def _compute_tile(workspace: str, tile: TileIndex, method: str, params: Dict[str
     with LocalStore(workspace, create=False) as store:
         rows = store.tile_rows(tile)
         grid = store.grid
+    return compute_tile_rows(rows, grid, tile, method, params, digest, export)
+
+
+def compute_tile_rows(rows: List[SourceRow], grid: TileGrid, tile: TileIndex, method: str,
+                      params: Dict[str, Any], digest: str, export: Optional[ExportJob] = None) -> TileOutcome:
+    """One tile group's source rows (sorted by acquisition) -> what :func:`_compute_tile` returns."""
     results = run(method, [kernel_row(r) for r in rows], params)
     records = [result_cells(res, digest) for res in results]  # the cells the ODPS UDTF forwards too
     if export is None:
