@@ -109,3 +109,14 @@ def test_scheduler_and_local_cluster_are_exclusive():
     with pytest.raises(GmiInputError, match="not both"):
         with dask_client(scheduler="tcp://127.0.0.1:1", local_cluster=2):
             pass
+
+
+@pytest.mark.slow
+def test_gmi_run_backend_dask_local_cluster(workspace, local_reference, capsys):
+    from gmi_engine.cli.main import main
+
+    assert main(["run", "-w", str(workspace), "-m", METHOD, "--backend", "dask", "--local-cluster", "2"]) == 0
+    assert "2 tiles computed, 0 up to date" in capsys.readouterr().out
+    assert _result_bytes(workspace) == local_reference
+    assert main(["run", "-w", str(workspace), "-m", METHOD, "--local-cluster", "2"]) == 1
+    assert "--backend dask" in capsys.readouterr().err
