@@ -22,6 +22,7 @@ store keeps the committed tiles, and the next run computes the rest.
 from __future__ import annotations
 
 import os
+import warnings
 from contextlib import contextmanager
 from typing import Any, Dict, Iterable, Iterator, List, Mapping, Optional
 
@@ -92,9 +93,13 @@ class DaskExecutor:
                 while pending and len(in_flight) < window and not cancelled():
                     tile, digest = pending.pop(0)
                     rows = store.tile_rows(tile)
-                    future = self.client.submit(
-                        compute_tile_rows, rows, store.grid, tile, method, params, digest, export,
-                        key="gmi-{}-{}-{}-{}".format(method, tile.ix, tile.iy, digest[:16]), pure=False)
+                    with warnings.catch_warnings():
+                        # A tile group is 10-20 MiB by design (the rows travel in the task, so a
+                        # restarted worker's task can be rerun from the scheduler): not a mistake.
+                        warnings.filterwarnings("ignore", "Sending large graph", UserWarning)
+                        future = self.client.submit(
+                            compute_tile_rows, rows, store.grid, tile, method, params, digest, export,
+                            key="gmi-{}-{}-{}-{}".format(method, tile.ix, tile.iy, digest[:16]), pure=False)
                     in_flight[future] = (tile, digest)
 
             submit()
