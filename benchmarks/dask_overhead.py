@@ -136,17 +136,20 @@ def main(argv=None) -> int:
     ap.add_argument("--workers", type=int, default=2)
     ap.add_argument("--out", type=Path, default=DEFAULT_DOC)
     ap.add_argument("--json", type=Path)
+    ap.add_argument("--work", type=Path, help="folder for the demo set and workspace (default: a temporary one)")
     args = ap.parse_args(argv)
     with tempfile.TemporaryDirectory(prefix="gmi-dask-bench-") as tmp:
+        work = args.work or Path(tmp)
         say("ingesting the {} demo set".format("small" if args.quick else "full"))
-        workspace = ingest_demo(Path(tmp), small=args.quick)
+        workspace = ingest_demo(work, small=args.quick)
         say("timing local pool vs LocalCluster ({} workers)".format(args.workers))
         r = measure(workspace, args.workers, 1 if args.quick else args.rounds)
     block = render(r)
     replace_block(args.out, block)
     if args.json:
-        args.json.write_text(json.dumps(r, indent=1, default=str), encoding="utf-8")
+        write_doc(args.json, json.dumps(r, indent=1, default=str))
     print(block)
+    print("wrote", args.out)
     return 0
 
 
