@@ -37,6 +37,7 @@ demo: install ## Synthesise the demo set and run the main job end to end
 bench: install ## Benchmarks: GMI vs the reference formulas and GRASS GIS, scale model (docs/benchmarks.md, docs/scale.md)
 	$(PY) -m benchmarks.run
 	$(PY) -m benchmarks.scale
+	$(PY) -m benchmarks.dask_overhead
 	$(PY) -m pytest -p no:qgis -p no:cacheprovider benchmarks -q
 
 accuracy: install ## Closed-loop accuracy on synthetic truth, LUT vs 6S, reference simplifications (docs/accuracy.md)

@@ -36,6 +36,7 @@ from benchmarks.common import (
     fmt,
     generated_note,
     interleaved,
+    keep_block,
     machine_info,
     machine_line,
     max_cell_bytes,
@@ -647,7 +648,7 @@ def main(argv: Optional[List[str]] = None) -> int:
         r["targets"] = targets(r)
         r["notes"] = notes(r)
         r["sixs"].pop("lut", None)
-        text = render(r)
+        text = keep_block(args.out, render(r), "dask-overhead")  # written by benchmarks/dask_overhead.py
         write_doc(args.out, text)
         if args.json:
             write_doc(args.json, json.dumps(r, indent=1, default=str))

@@ -8,18 +8,19 @@ the same inputs and parameters (a content hash in the result meta) and computes 
 """
 from __future__ import annotations
 
+import functools
 import multiprocessing
 import os
 from concurrent.futures import FIRST_COMPLETED, ProcessPoolExecutor, wait
 from dataclasses import dataclass, field
-from typing import Any, Dict, Iterable, List, Mapping, Optional, Tuple
+from typing import Any, Callable, Dict, Iterable, List, Mapping, Optional, Protocol, Tuple
 
 from gmi_engine.backends.local import LocalStore
 from gmi_engine.errors import GmiInputError
 from gmi_engine.export.layout import ExportLayout
 from gmi_engine.export.results import ExportAssembler, ExportOptions, ExportReport, TileFile, write_tile_file
 from gmi_engine.export.style import index_style
-from gmi_engine.grid import TileIndex
+from gmi_engine.grid import TileGrid, TileIndex
 from gmi_engine.kernel.pipeline import MASK_OUTPUT, METHODS, inputs_digest, merged_params, run
 from gmi_engine.kernel.records import result_cells
 from gmi_engine.progress import Cancelled, Progress, fraction
@@ -72,6 +73,12 @@ def _compute_tile(workspace: str, tile: TileIndex, method: str, params: Dict[str
     with LocalStore(workspace, create=False) as store:
         rows = store.tile_rows(tile)
         grid = store.grid
+    return compute_tile_rows(rows, grid, tile, method, params, digest, export)
+
+
+def compute_tile_rows(rows: List[SourceRow], grid: TileGrid, tile: TileIndex, method: str,
+                      params: Dict[str, Any], digest: str, export: Optional[ExportJob] = None) -> TileOutcome:
+    """One tile group's source rows (sorted by acquisition) -> what :func:`_compute_tile` returns."""
     results = run(method, [kernel_row(r) for r in rows], params)
     records = [result_cells(res, digest) for res in results]  # the cells the ODPS UDTF forwards too
     if export is None:
@@ -94,6 +101,26 @@ def _up_to_date(store: LocalStore, tile: TileIndex, method: str, digest: str) ->
     return mask is not None and mask.meta.get("inputs_sha256") == digest
 
 
+#: ``commit(tile, outcome)``: write one computed tile's results (in the client/parent process).
+Commit = Callable[[TileIndex, TileOutcome], None]
+#: A tile job: the tile and the digest of its inputs and parameters.
+TileJob = Tuple[TileIndex, str]
+
+
+class TileExecutor(Protocol):
+    """Computes tile jobs somewhere (this process, a pool, a Dask cluster) and commits each result.
+
+    Called with the workspace path, the jobs (largest first), the method, the merged
+    parameters, ``commit``, ``cancelled`` and the report (set ``report.cancelled`` on a stop)
+    and the export job; :func:`_compute_tile` is the unit of work, ``commit`` the only writer.
+    """
+
+    def __call__(self, workspace: str, jobs: List[TileJob], method: str, params: Dict[str, Any],
+                 commit: Commit, cancelled: Cancelled, report: RunReport,
+                 export: Optional[ExportJob]) -> None:
+        """Compute ``jobs`` and ``commit`` each; return when all are committed or on a cancel."""
+
+
 def run_local(workspace, method: str, params: Optional[Mapping[str, Any]] = None,
               workers: Optional[int] = None, tiles: Optional[Iterable[TileIndex]] = None,
               progress: Optional[Progress] = None, cancelled: Cancelled = lambda: False,
@@ -108,10 +135,24 @@ def run_local(workspace, method: str, params: Optional[Mapping[str, Any]] = None
     files as a separate :func:`~gmi_engine.export.export_results`, without decoding the results
     again (``report.export``; nothing shared is written when the run is cancelled).
     """
+    workers = workers or os.cpu_count() or 1
+    execute = _run_serial if workers == 1 else functools.partial(_run_pool, workers=workers)
+    return run_tiles(workspace, method, execute, params, tiles=tiles, progress=progress,
+                     cancelled=cancelled, force=force, export=export)
+
+
+def run_tiles(workspace, method: str, execute: TileExecutor, params: Optional[Mapping[str, Any]] = None,
+              tiles: Optional[Iterable[TileIndex]] = None, progress: Optional[Progress] = None,
+              cancelled: Cancelled = lambda: False, force: bool = False,
+              export: Optional[ExportJob] = None) -> RunReport:
+    """:func:`run_local` with the computing done by ``execute`` (the local pool, a Dask cluster).
+
+    Plans the tiles (up-to-date ones are skipped), hands the rest to ``execute`` and writes each
+    result it returns into the workspace store in one transaction per tile, in this process.
+    """
     if method not in METHODS:
         raise GmiInputError("method: {!r} is not one of {}".format(method, ", ".join(METHODS)))
     p = merged_params(params)
-    workers = workers or os.cpu_count() or 1
     report = RunReport(method)
     if export is not None:
         export = ExportJob(str(export.out_dir), export.options.checked())
@@ -149,14 +190,7 @@ def run_local(workspace, method: str, params: Optional[Mapping[str, Any]] = None
                             "computed {}/{} tiles ({})".format(done, total, store.grid.key(tile)))
 
         try:
-            if workers == 1:
-                for tile, digest in jobs:
-                    if cancelled():
-                        report.cancelled = True
-                        break
-                    commit(tile, _compute_tile(str(workspace), tile, method, p, digest, export))
-            else:
-                _run_pool(str(workspace), jobs, method, p, workers, commit, cancelled, report, export)
+            execute(str(workspace), jobs, method, p, commit, cancelled, report, export)
             if assembler is not None and not report.cancelled:
                 for k, tile in enumerate(report.skipped, start=1):  # up to date: from the store
                     if cancelled():
@@ -173,8 +207,19 @@ def run_local(workspace, method: str, params: Optional[Mapping[str, Any]] = None
     return report
 
 
-def _run_pool(workspace: str, jobs: list, method: str, params: Dict[str, Any], workers: int,
-              commit, cancelled, report: RunReport, export: Optional[ExportJob] = None) -> None:
+def _run_serial(workspace: str, jobs: List[TileJob], method: str, params: Dict[str, Any], commit: Commit,
+                cancelled: Cancelled, report: RunReport, export: Optional[ExportJob] = None) -> None:
+    """Compute the tiles one after the other in this process."""
+    for tile, digest in jobs:
+        if cancelled():
+            report.cancelled = True
+            break
+        commit(tile, _compute_tile(workspace, tile, method, params, digest, export))
+
+
+def _run_pool(workspace: str, jobs: List[TileJob], method: str, params: Dict[str, Any], commit: Commit,
+              cancelled: Cancelled, report: RunReport, export: Optional[ExportJob] = None, *,
+              workers: int) -> None:
     """Keep at most ``workers`` tiles in flight; commit each as it finishes."""
     ctx = multiprocessing.get_context("spawn")  # safe inside Qt/QGIS processes too
     pending = list(jobs)

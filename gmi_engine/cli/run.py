@@ -21,13 +21,16 @@ _EXAMPLES = """examples:
   gmi run --workspace ws --method mosaic --strategy median --workers 1
   gmi run --workspace ws --method mineral_indices --indices ferric_iron kaolinite_index --tiles 260,526
   gmi run --workspace ws --method mineral_indices --backend odps   # see `gmi odps --help`
+  gmi run --workspace ws --method mineral_indices --backend dask --local-cluster 4
+  gmi run --workspace ws --method mineral_indices --backend dask --scheduler tcp://10.0.0.5:8786
   gmi run --workspace ws --method mineral_indices --export out     # + GeoTIFFs, VRTs, styles, STAC
 
 Methods: mosaic (9-band surface reflectance + provenance), color_balancing (the mosaic balanced
 per band to MOD09A1), mineral_indices (the index library on the balanced mosaic).
 A rerun skips tiles whose inputs and parameters did not change (--force recomputes them).
 --export writes what `gmi export` would, while the tiles are computed (one pass, no decoding of
-the stored results; local backend).
+the stored results; local and dask backends; with dask the export folder must be on a
+filesystem the workers share). --backend dask: docs/dask.md (LocalCluster, SLURM/PBS, Kubernetes).
 """
 
 
@@ -45,6 +48,8 @@ def _cmd_run(args) -> int:
             raise BackendError("--backend odps: the MaxCompute backend is not part of this "
                                "build yet") from None
         return run_from_cli(args)
+    if args.backend != "dask" and (args.scheduler or args.local_cluster):
+        raise GmiInputError("--scheduler and --local-cluster go with --backend dask")
     params = method_params(args)
     tiles = args.tiles or None
     export = None
@@ -52,8 +57,15 @@ def _cmd_run(args) -> int:
         from gmi_engine.backends.local_runner import ExportJob
 
         export = ExportJob(str(args.export), file_options(args))
-    report = run_local(args.workspace, args.method, params, workers=args.workers, tiles=tiles,
-                       progress=ProgressBar(100, args.method), force=args.force, export=export)
+    if args.backend == "dask":
+        from gmi_engine.backends.dask import run_dask
+
+        report = run_dask(args.workspace, args.method, params, scheduler=args.scheduler,
+                          local_cluster=args.local_cluster or (None if args.scheduler else args.workers),
+                          tiles=tiles, progress=ProgressBar(100, args.method), force=args.force, export=export)
+    else:
+        report = run_local(args.workspace, args.method, params, workers=args.workers, tiles=tiles,
+                           progress=ProgressBar(100, args.method), force=args.force, export=export)
     print("{}: {} tiles computed, {} up to date{}".format(
         args.method, len(report.computed), len(report.skipped),
         " (cancelled)" if report.cancelled else ""))
@@ -69,8 +81,14 @@ def register(sub: argparse._SubParsersAction) -> None:
                        formatter_class=argparse.RawDescriptionHelpFormatter)
     add_workspace(p, "workspace folder (made by gmi ingest)")
     add_method(p)
-    p.add_argument("--backend", choices=("local", "odps"), default="local")
+    p.add_argument("--backend", choices=("local", "odps", "dask"), default="local")
     p.add_argument("--workers", type=int, default=None, help="processes (default: all cores)")
+    dask = p.add_mutually_exclusive_group()
+    dask.add_argument("--scheduler", metavar="ADDRESS",
+                      help="--backend dask: a running Dask scheduler (tcp://host:8786)")
+    dask.add_argument("--local-cluster", type=int, metavar="N",
+                      help="--backend dask: start a LocalCluster of N worker processes "
+                           "(default without --scheduler: --workers, else all cores)")
     add_tiles(p)
     add_method_params(p)
     p.add_argument("--force", action="store_true", help="recompute tiles that are up to date")

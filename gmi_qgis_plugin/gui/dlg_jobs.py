@@ -120,7 +120,7 @@ class DlgJobs(QDialog):
         self._show_details()
 
     def _fill_row(self, row: int, job: JobRecord) -> None:
-        backend = self.tr("local") if job.spec.backend == "local" else self.tr("MaxCompute")
+        backend = {"local": self.tr("local"), "dask": self.tr("Dask")}.get(job.spec.backend, self.tr("MaxCompute"))
         cells = [f"#{job.job_id}", job.title.split(" ", 1)[1], backend, job.tiles_text,
                  self._status_text(job.status), "", job.created.astimezone().strftime("%H:%M:%S")]
         for col, text in enumerate(cells):
@@ -205,6 +205,9 @@ class DlgJobs(QDialog):
             rows.append((self.tr("Parameters"), ", ".join(f"{k} = {v}" for k, v in sorted(other.items()))))
         if spec.backend == "odps":
             rows.append((self.tr("MaxCompute"), f"{spec.odps_project} @ {spec.odps_endpoint}"))
+        elif spec.backend == "dask":
+            rows.append((self.tr("Dask"), spec.dask_scheduler or self.tr("local cluster, {} worker process(es)").format(
+                spec.workers)))
         else:
             rows.append((self.tr("Backend"), self.tr("this computer, {} worker process(es)").format(spec.workers)))
         if job.logview:

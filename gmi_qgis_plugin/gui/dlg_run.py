@@ -132,6 +132,7 @@ class DlgRun(QDialog):
         self.cmb_backend = QComboBox(self)
         self.cmb_backend.addItem(self.tr("This computer"), "local")
         self.cmb_backend.addItem(self.tr("Alibaba Cloud MaxCompute (ODPS)"), "odps")
+        self.cmb_backend.addItem(self.tr("Dask cluster (local or a scheduler)"), "dask")
         add_row(self.tr("Backend"), self.cmb_backend)
 
         self.spn_workers = QSpinBox(self)
@@ -139,6 +140,10 @@ class DlgRun(QDialog):
         self.spn_workers.setToolTip(self.tr("Worker processes, one tile each."))
         self.lbl_workers = QLabel(self.tr("Worker processes"), self)
         add_row(self.lbl_workers, self.spn_workers)
+        self.txt_scheduler = QLineEdit(self)
+        self.txt_scheduler.setPlaceholderText(self.tr("tcp://host:8786 (empty: a local cluster of the workers above)"))
+        self.lbl_scheduler = QLabel(self.tr("Dask scheduler"), self)
+        add_row(self.lbl_scheduler, self.txt_scheduler)
         self.txt_project = QLineEdit(self)
         self.txt_project.setPlaceholderText(self.tr("MaxCompute project"))
         self.txt_endpoint = QLineEdit(self)
@@ -154,6 +159,7 @@ class DlgRun(QDialog):
         self.lbl_odps.setWordWrap(True)
         add_row(None, self.lbl_odps)
         self._local_rows = (self.lbl_workers, self.spn_workers)
+        self._dask_rows = (self.lbl_scheduler, self.txt_scheduler)
         self._odps_rows = (self.lbl_project, self.txt_project, self.lbl_endpoint, self.txt_endpoint,
                            self.lbl_auth, self.wdg_auth)
         layout.addWidget(where_box)
@@ -237,7 +243,9 @@ class DlgRun(QDialog):
     def _backend_changed(self, *_args) -> None:
         backend = self.backend
         for widget in self._local_rows:
-            widget.setVisible(backend == "local")
+            widget.setVisible(backend in ("local", "dask"))
+        for widget in self._dask_rows:
+            widget.setVisible(backend == "dask")
         for widget in self._odps_rows:
             widget.setVisible(backend == "odps")
         if backend == "odps":
@@ -278,7 +286,7 @@ class DlgRun(QDialog):
 
     @property
     def backend(self) -> str:
-        """``local`` or ``odps``."""
+        """``local``, ``odps`` or ``dask``."""
         return self.cmb_backend.currentData()
 
     @property
@@ -298,7 +306,7 @@ class DlgRun(QDialog):
         self.cmb_method.setCurrentIndex(self.cmb_method.findData(method))
 
     def set_backend(self, backend: str) -> None:
-        """Choose ``local`` or ``odps``."""
+        """Choose ``local``, ``odps`` or ``dask``."""
         self.cmb_backend.setCurrentIndex(self.cmb_backend.findData(backend))
 
     def set_indices(self, ids: Optional[List[str]]) -> None:
@@ -317,7 +325,7 @@ class DlgRun(QDialog):
         return JobSpec(method=self.method, workspace=self.workspace, backend=self.backend, tiles=tiles,
                        params=params, workers=self.spn_workers.value(),
                        odps_project=self.txt_project.text().strip(), odps_endpoint=self.txt_endpoint.text().strip(),
-                       odps_auth_id=self.wdg_auth.configId())
+                       odps_auth_id=self.wdg_auth.configId(), dask_scheduler=self.txt_scheduler.text().strip())
 
     # -- running ------------------------------------------------------------------------------
     def _refuse(self, text: str) -> None:

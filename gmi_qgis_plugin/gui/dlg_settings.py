@@ -45,6 +45,7 @@ class ConfigOptionsPage(QgsOptionsPageWidget):
         self.cmb_backend = QComboBox(self)
         self.cmb_backend.addItem(self.tr("This computer"), "local")
         self.cmb_backend.addItem(self.tr("Alibaba Cloud MaxCompute (ODPS)"), "odps")
+        self.cmb_backend.addItem(self.tr("Dask cluster"), "dask")
         form.addRow(self.tr("Default backend"), self.cmb_backend)
         self.spn_workers = QSpinBox(self)
         self.spn_workers.setRange(1, 64)

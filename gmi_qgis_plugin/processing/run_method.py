@@ -24,7 +24,7 @@ from gmi_qgis_plugin.processing.base import (
     tile_keys,
 )
 
-BACKENDS = ("local", "odps")
+BACKENDS = ("local", "odps", "dask")
 STRATEGIES = ("best-pixel", "first-valid", "median")
 
 
@@ -50,6 +50,7 @@ class RunMethod(TilesParameter, GmiAlgorithm):
     ODPS_PROJECT = "ODPS_PROJECT"
     ODPS_ENDPOINT = "ODPS_ENDPOINT"
     ODPS_AUTH = "ODPS_AUTH"
+    DASK_SCHEDULER = "DASK_SCHEDULER"
     COMPUTED = "COMPUTED"
     SKIPPED = "SKIPPED"
     TILES_DONE = "TILES_DONE"
@@ -71,10 +72,11 @@ class RunMethod(TilesParameter, GmiAlgorithm):
         self.addParameter(self.enum_parameter(self.BACKEND, self.tr("Backend"), BACKENDS,
                                               settings.default_backend))
         workers = QgsProcessingParameterNumber(
-            self.WORKERS, self.tr("Worker processes (local backend)"), QgsProcessingParameterNumber.Integer,
-            1, False, 1, 64)
-        workers.setHelp(self.tr("1 computes inside QGIS; more starts a process pool (fast, but QGIS "
-                                "must be able to spawn Python processes)."))
+            self.WORKERS, self.tr("Worker processes (local backend; dask LocalCluster)"),
+            QgsProcessingParameterNumber.Integer, 1, False, 1, 64)
+        workers.setHelp(self.tr("local: 1 computes inside QGIS; more starts a process pool (fast, but QGIS "
+                                "must be able to spawn Python processes). dask without a scheduler: the "
+                                "worker processes of a LocalCluster started for the run."))
         self.addParameter(workers)
         self.add_tiles()
         self.add_advanced(QgsProcessingParameterBoolean(
@@ -93,6 +95,10 @@ class RunMethod(TilesParameter, GmiAlgorithm):
             self.ODPS_AUTH, self.tr("MaxCompute credentials (QGIS auth config)"),
             settings.odps_auth_id or None, optional=True),
             self.tr("A Basic auth config: user name = AccessKey ID, password = AccessKey secret."))
+        self.add_advanced(QgsProcessingParameterString(
+            self.DASK_SCHEDULER, self.tr("Dask scheduler address"), "", optional=True),
+            self.tr("Dask backend only, e.g. tcp://10.0.0.5:8786; empty starts a LocalCluster of WORKERS "
+                    "processes. The workspace stays here; the workers get each tile's rows."))
         self.addOutput(QgsProcessingOutputFolder(self.WORKSPACE, self.tr("Workspace folder")))
         self.addOutput(QgsProcessingOutputString(self.METHOD, self.tr("Method")))
         self.addOutput(QgsProcessingOutputNumber(self.COMPUTED, self.tr("Tiles computed")))
@@ -131,12 +137,13 @@ class RunMethod(TilesParameter, GmiAlgorithm):
 
     def processAlgorithm(self, parameters: Dict[str, Any], context: QgsProcessingContext,
                          feedback: QgsProcessingFeedback) -> Dict[str, Any]:
-        """Run locally (cancel is polled between tiles) or on MaxCompute (cancel is polled while waiting)."""
+        """Run locally or on Dask (cancel is polled between tiles) or on MaxCompute (polled while waiting)."""
         workspace = self.parameterAsFile(parameters, self.WORKSPACE, context)
         method = self.enum_value(parameters, self.METHOD, context)
         params = self.params(parameters, context, method)
         tiles = self.tiles(parameters, self.TILES, context)
-        if self.enum_value(parameters, self.BACKEND, context) == "odps":
+        backend = self.enum_value(parameters, self.BACKEND, context)
+        if backend == "odps":
             return self.run_odps(parameters, context, feedback, workspace, method, params, tiles)
         from gmi_engine.backends.local_runner import run_local
 
@@ -144,11 +151,19 @@ class RunMethod(TilesParameter, GmiAlgorithm):
             feedback.setProgress(100.0 * fraction)
             feedback.pushInfo(message)
 
+        workers = self.parameterAsInt(parameters, self.WORKERS, context)
+        force = self.parameterAsBool(parameters, self.FORCE, context)
         with engine_errors(self.tr("{} on {}").format(method, workspace)):
-            report = run_local(workspace, method, params,
-                               workers=self.parameterAsInt(parameters, self.WORKERS, context),
-                               tiles=tiles, progress=progress, cancelled=feedback.isCanceled,
-                               force=self.parameterAsBool(parameters, self.FORCE, context))
+            if backend == "dask":
+                from gmi_engine.backends.dask import run_dask
+
+                scheduler = self.parameterAsString(parameters, self.DASK_SCHEDULER, context).strip() or None
+                report = run_dask(workspace, method, params, scheduler=scheduler,
+                                  local_cluster=None if scheduler else workers, tiles=tiles, progress=progress,
+                                  cancelled=feedback.isCanceled, force=force)
+            else:
+                report = run_local(workspace, method, params, workers=workers, tiles=tiles, progress=progress,
+                                   cancelled=feedback.isCanceled, force=force)
         if report.cancelled:
             feedback.pushWarning(self.tr("Cancelled: {} tile(s) computed before the stop").format(
                 len(report.computed)))

@@ -44,6 +44,7 @@ class JobSpec:
     odps_project: str = ""
     odps_endpoint: str = ""
     odps_auth_id: str = ""
+    dask_scheduler: str = ""
 
 
 @dataclass
@@ -130,6 +131,15 @@ def execute_job(spec: JobSpec, ctx: TaskContext, export_dir: Path, credentials: 
                              cancelled=ctx.is_canceled, on_logview=lambda url: ctx.note("logview", url))
         computed, skipped = report.tiles_computed, 0
         failed = [f.describe() for f in report.failed_tiles]
+    elif spec.backend == "dask":  # a LocalCluster of `workers` processes, or a running scheduler
+        from gmi_engine.backends.dask import run_dask
+
+        prepare_worker_processes()
+        scheduler = spec.dask_scheduler or None
+        report = run_dask(spec.workspace, spec.method, spec.params, scheduler=scheduler,
+                          local_cluster=None if scheduler else spec.workers, tiles=tiles, progress=on_tile,
+                          cancelled=ctx.is_canceled, export=ExportJob(str(export_dir)))
+        computed, skipped = len(report.computed), len(report.skipped)
     else:
         if spec.workers > 1:
             prepare_worker_processes()

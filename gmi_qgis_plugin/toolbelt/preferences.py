@@ -16,7 +16,7 @@ from qgis.core import QgsSettings
 
 from gmi_qgis_plugin.__about__ import __title__
 
-BACKENDS = ("local", "odps")
+BACKENDS = ("local", "odps", "dask")
 """Where a run computes: this computer, or Alibaba Cloud MaxCompute."""
 SETTINGS_GROUP = __title__
 ENV_PREFIX = "QGIS_PLG_GMI_"

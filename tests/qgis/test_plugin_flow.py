@@ -346,6 +346,29 @@ def test_maxcompute_failure_is_reported_without_the_secret(plugin, ingested, tmp
     assert not dialog.btn_cancel.isEnabled() and dialog.btn_run.isEnabled()
 
 
+def test_run_dialog_dask_backend_runs_on_a_local_cluster(plugin, ingested, tmp_path):
+    workspace = tmp_path / "workspace"
+    shutil.copytree(str(ingested), str(workspace))
+    dialog = plugin.open_run()
+    dialog.wdg_workspace.setFilePath(str(workspace))
+    dialog.set_method("mosaic")
+    dialog.set_backend("dask")
+    assert dialog.txt_scheduler.isVisibleTo(dialog) and dialog.spn_workers.isVisibleTo(dialog)
+    assert not dialog.txt_project.isVisibleTo(dialog)
+    dialog.spn_workers.setValue(2)
+    job = dialog.run()
+    assert job is not None, dialog.message_bar.items()
+    assert (job.spec.backend, job.spec.dask_scheduler, job.spec.workers) == ("dask", "", 2)
+    wait_until(lambda: job.done, 180, "the dask job")
+    assert job.status == FINISHED, (job.status, job.error)
+    with LocalStore(workspace, create=False) as store:
+        tiles = store.tiles()
+        assert store.result_tiles("mosaic") == tiles
+    assert job.outcome.computed == len(tiles) and job.outcome.vrts
+    jobs = plugin.open_jobs()
+    assert jobs.table.item(0, 2).text() == "Dask"
+
+
 def test_cancelled_job_is_reported_and_adds_no_layers(plugin, ingested, tmp_path):
     workspace = tmp_path / "workspace"
     shutil.copytree(str(ingested), str(workspace))

@@ -139,6 +139,26 @@ def test_run_method_computes_then_skips_up_to_date_tiles(batch):
         assert set(store.results(TILE, "mineral_indices")) == set(SOME_INDICES) | {"valid_mask"}
 
 
+def test_run_method_on_a_dask_local_cluster_matches_the_local_backend(batch, tmp_path):
+    import shutil
+
+    workspace, _ = batch
+    stored = {}
+    for backend in ("local", "dask"):
+        copy = tmp_path / backend
+        shutil.copytree(workspace, copy)
+        feedback = RecordingFeedback()
+        result = run("run_method", {"WORKSPACE": str(copy), "METHOD": "mineral_indices", "INDICES": SOME_INDICES,
+                                    "BACKEND": backend, "WORKERS": 2, "FORCE": True}, feedback=feedback)
+        assert (result["COMPUTED"], result["SKIPPED"], result["TILES_DONE"]) == (1, 0, KEY)
+        assert feedback.progress[-1] == 100.0
+        with LocalStore(copy, create=False) as store:
+            stored[backend] = {r.key: (r.to_dict()["data"], r.to_dict()["meta"])
+                               for r in store.iter_results("mineral_indices")}
+    assert len(stored["dask"]) == len(SOME_INDICES) + 1
+    assert stored["dask"] == stored["local"]
+
+
 def test_export_results_queues_styled_vrt_layers(batch):
     workspace, _ = batch
     out = Path(str(workspace) + "-export")

@@ -81,3 +81,19 @@ def test_scale_quick_writes_a_job_plan(tmp_path):
     plan = r["plan"]
     assert 512 <= plan["udf_memory_mb"] <= 3072
     assert 1 <= plan["batch_rowcount"] <= 1024
+
+
+def test_dask_overhead_quick_writes_its_block_and_run_keeps_it(tmp_path):
+    from benchmarks.common import keep_block, marked_block
+
+    doc = tmp_path / "dask_overhead.md"
+    doc.write_text("# Benchmarks\n\nearlier text\n", encoding="utf-8")
+    text, r = run_quick("dask_overhead", tmp_path)
+    assert text.startswith("# Benchmarks\n\nearlier text\n")
+    block = marked_block(text, "dask-overhead")
+    assert block.startswith("<!-- dask-overhead -->\n## Dask backend vs the local pool")
+    assert r["tiles"] == 2 and r["workers"] == 2 and r["local"]["rounds"] == r["dask"]["rounds"] == 1
+    assert r["ratio"] == pytest.approx(r["dask"]["median_s"] / r["local"]["median_s"])
+    assert "{:.2f}".format(r["ratio"]) in block
+    # benchmarks/run.py regenerates the page around the block and keeps it.
+    assert keep_block(doc, "# Regenerated\n", "dask-overhead") == "# Regenerated\n\n" + block

@@ -1,0 +1,157 @@
+"""Dask backend overhead: the demo tiles on a LocalCluster(2) vs the local process pool(2).
+
+The full demo set (two overlapping 60 km granules, ancillaries) is ingested once; then
+``mineral_indices`` is recomputed (``force``) over its tiles, in interleaved rounds, by
+``run_local(workers=2)`` (a spawned process pool per run, as ``gmi run``) and by ``run_dask`` on
+a LocalCluster of 2 single-threaded worker processes started once (the steady state of a cluster
+that is already up); the cluster's start-up is timed on its own and also reported added to a run
+(what ``gmi run --backend dask --local-cluster 2`` costs). Both write the same store the same way.
+
+The result replaces the block between ``<!-- dask-overhead -->`` markers in docs/benchmarks.md
+(benchmarks/run.py keeps that block when it regenerates the page).
+"""
+from __future__ import annotations
+
+import argparse
+import json
+import statistics
+import sys
+import tempfile
+import time
+from pathlib import Path
+from typing import Any, Dict
+
+from benchmarks.common import REPO, fmt, interleaved, machine_info, machine_line, marked_block, table, write_doc
+
+DEFAULT_DOC = REPO / "docs" / "benchmarks.md"
+BLOCK = "dask-overhead"
+METHOD = "mineral_indices"
+
+
+def say(message: str) -> None:
+    """Progress on stderr."""
+    print(message, file=sys.stderr, flush=True)
+
+
+def ingest_demo(work: Path, small: bool) -> Path:
+    """Write the demo set and ingest both granules into ``work/ws``."""
+    from gmi_engine.backends.local import LocalStore
+    from gmi_engine.ingest import IngestOptions, ingest_granule
+    from gmi_engine.synth.demo import write_demo_set
+
+    demo = write_demo_set(work / "demo", small=small)
+    options = IngestOptions(mcd19a2=demo.mcd19a2, gdem=demo.gdem, modis_ref=demo.mod09a1)
+    workspace = work / "ws"
+    with LocalStore(workspace) as store:
+        for path in demo.granules:
+            ingest_granule(path, store, options)
+    return workspace
+
+
+def measure(workspace: Path, workers: int, rounds: int) -> Dict[str, Any]:
+    """Interleaved timings of the two backends, and the LocalCluster start-up."""
+    import distributed
+
+    from gmi_engine.backends.dask import run_dask
+    from gmi_engine.backends.local import LocalStore
+    from gmi_engine.backends.local_runner import run_local
+
+    with LocalStore(workspace, create=False) as store:
+        tiles = len(store.tiles())
+    starts = []
+    start = time.perf_counter()
+    cluster = distributed.LocalCluster(n_workers=workers, threads_per_worker=1, processes=True,
+                                       dashboard_address=None)
+    client = distributed.Client(cluster, set_as_default=False)
+    starts.append(time.perf_counter() - start)
+    try:
+        def local() -> None:
+            assert len(run_local(workspace, METHOD, workers=workers, force=True).computed) == tiles
+
+        def dask() -> None:
+            assert len(run_dask(workspace, METHOD, client=client, force=True).computed) == tiles
+
+        timings = interleaved({"local": local, "dask": dask}, rounds=rounds, warmup=1)
+    finally:
+        start = time.perf_counter()
+        client.close()
+        cluster.close()
+        close_s = time.perf_counter() - start
+    for _ in range(2):  # start-up again, cold of the first run's imports only in the first sample
+        start = time.perf_counter()
+        with distributed.LocalCluster(n_workers=workers, threads_per_worker=1, processes=True,
+                                      dashboard_address=None) as c, distributed.Client(c, set_as_default=False):
+            starts.append(time.perf_counter() - start)
+    local_s, dask_s = timings["local"].median, timings["dask"].median
+    start_s = statistics.median(starts)
+    return {"tiles": tiles, "workers": workers, "rounds": rounds, "local": timings["local"].to_dict(),
+            "dask": timings["dask"].to_dict(), "cluster_start_s": starts, "cluster_close_s": close_s,
+            "ratio": dask_s / local_s, "ratio_with_start": (dask_s + start_s) / local_s,
+            "machine": machine_info()}
+
+
+def render(r: Dict[str, Any]) -> str:
+    """The markdown block for docs/benchmarks.md."""
+    local_s, dask_s = r["local"]["median_s"], r["dask"]["median_s"]
+    start_s = statistics.median(r["cluster_start_s"])
+    rows = [
+        ["local pool, {} processes (`run_local`)".format(r["workers"]), fmt(local_s), fmt(r["local"]["min_s"]),
+         "1.00"],
+        ["Dask LocalCluster, {} workers, cluster already up (`run_dask`)".format(r["workers"]), fmt(dask_s),
+         fmt(r["dask"]["min_s"]), fmt(r["ratio"])],
+        ["Dask, + LocalCluster start-up ({} s median of {})".format(fmt(start_s), len(r["cluster_start_s"])),
+         fmt(dask_s + start_s), "", fmt(r["ratio_with_start"])],
+    ]
+    overhead = 100.0 * (r["ratio"] - 1.0)
+    return "\n".join([
+        "<!-- {} -->".format(BLOCK),
+        "## Dask backend vs the local pool",
+        "",
+        "Generated by `python -m benchmarks.dask_overhead`. {}".format(machine_line(r["machine"])),
+        "`mineral_indices` recomputed over the {} tiles of the demo workspace, {} interleaved rounds after a "
+        "warm-up; the same kernel, the same store writes (one transaction per tile, by the parent / client).".format(
+            r["tiles"], r["rounds"]),
+        "",
+        table(["backend", "median s", "min s", "× local"], rows),
+        "",
+        "Overhead of the Dask backend with a running cluster: {:+.0f} % (target ≤ 20 %: {}).".format(
+            overhead, "met" if overhead <= 20.0 else "not met"),
+        "<!-- /{} -->".format(BLOCK),
+    ])
+
+
+def replace_block(doc: Path, block: str) -> None:
+    """Put ``block`` in place of the marked block of ``doc`` (appended when there is none)."""
+    text = doc.read_text(encoding="utf-8") if doc.exists() else ""
+    kept = marked_block(text, BLOCK)
+    text = text.replace(kept, block) if kept else text.rstrip() + "\n\n" + block
+    write_doc(doc, text)
+
+
+def main(argv=None) -> int:
+    """Measure, print and write the block."""
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--quick", action="store_true", help="the small demo (2 tiles), 1 round (smoke test)")
+    ap.add_argument("--rounds", type=int, default=3)
+    ap.add_argument("--workers", type=int, default=2)
+    ap.add_argument("--out", type=Path, default=DEFAULT_DOC)
+    ap.add_argument("--json", type=Path)
+    ap.add_argument("--work", type=Path, help="folder for the demo set and workspace (default: a temporary one)")
+    args = ap.parse_args(argv)
+    with tempfile.TemporaryDirectory(prefix="gmi-dask-bench-") as tmp:
+        work = args.work or Path(tmp)
+        say("ingesting the {} demo set".format("small" if args.quick else "full"))
+        workspace = ingest_demo(work, small=args.quick)
+        say("timing local pool vs LocalCluster ({} workers)".format(args.workers))
+        r = measure(workspace, args.workers, 1 if args.quick else args.rounds)
+    block = render(r)
+    replace_block(args.out, block)
+    if args.json:
+        write_doc(args.json, json.dumps(r, indent=1, default=str))
+    print(block)
+    print("wrote", args.out)
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
