@@ -71,7 +71,24 @@ PAIRING_B5 = DEFAULT_PAIRING[:4] + (
     {"modis": "b07", "fit": ("05",), "apply": ("05", "06", "07", "08", "09")},)
 PAIRINGS = {"swir-mean": DEFAULT_PAIRING, "swir-b5": PAIRING_B5}
 
+#: Balancing methods: "block" (default: per-band ~7.7 km block gains) and "shape" (regional,
+#: shape-preserving, docs/kernel.md; not yet the default: the synthetic MOD09A1 writer's b07 is
+#: the mean of B5..B9, not the 2.13 um shoulder the "envelope" estimator matches).
+BALANCE_METHODS = ("shape", "block")
+#: MOD09A1 "500 m" pixel side on the ground (sinusoidal grid, metres).
+MODIS_PIXEL_M = 463.312716528
+EARTH_RADIUS_M = 6378137.0
+
 BALANCE_DEFAULTS = {
+    "balance_method": "block",
+    # "shape": latitude of the tile centre (degrees) for the ground size of statistics cells;
+    # None = 0 (the equator; reported in meta). The pipeline sets it from the tile index.
+    "balance_latitude": None,
+    "balance_pixel_m": 30.0,  # EPSG:3857 metres per mosaic pixel
+    "balance_min_cell_modis_pixels": 2.0,  # cell ground side >= this many MODIS pixels
+    # SWIR-2 (B5..B9) value fitted to MODIS b07: "envelope" (per-pixel max of B5..B9, the
+    # continuum shoulder) or "mean" (the mean of the bands, absorptions included)
+    "balance_swir2_estimator": "envelope",
     "balance_pairing": "swir-mean",
     "balance_block_pixels": 256,
     "balance_cell_pixels": 32,
@@ -195,6 +212,22 @@ def balance_params(params: Optional[Mapping[str, Any]] = None) -> Dict[str, Any]
         raise GmiInputError("params.balance_gain_limits: {!r} is not 0 < min < max".format(
             p["balance_gain_limits"]))
     p["balance_gain_limits"] = (lo, hi)
+    if p["balance_method"] not in BALANCE_METHODS:
+        raise GmiInputError("params.balance_method: {!r} is not one of {}".format(
+            p["balance_method"], ", ".join(BALANCE_METHODS)))
+    if p["balance_swir2_estimator"] not in ("envelope", "mean"):
+        raise GmiInputError("params.balance_swir2_estimator: {!r} is neither 'envelope' nor "
+                            "'mean'".format(p["balance_swir2_estimator"]))
+    for key, low, high in (("balance_latitude", -85.1, 85.1), ("balance_pixel_m", 1e-6, 1e6),
+                           ("balance_min_cell_modis_pixels", 0.0, 1e3)):
+        if key == "balance_latitude" and p[key] is None:
+            continue
+        try:
+            p[key] = float(p[key])
+        except (TypeError, ValueError):
+            raise GmiInputError("params.{}: {!r} is not a number".format(key, p[key]))
+        if not low <= p[key] <= high:
+            raise GmiInputError("params.{}: {} is outside {}..{}".format(key, p[key], low, high))
     for key in ("balance_per_source", "balance_overlap"):
         if not isinstance(p[key], (bool, np.bool_)):
             raise GmiInputError("params.{}: {!r} is not true/false".format(key, p[key]))
@@ -238,7 +271,8 @@ def balance(mosaic: np.ndarray, reference: Optional[np.ndarray],
     if arr.ndim != 3 or arr.shape[0] != 9 or arr.dtype.kind != "f":
         raise GmiInputError("mosaic: expected float (9, H, W), got {} {}".format(arr.dtype, arr.shape))
     meta = {
-        "method": "per-band block gain",
+        "method": "per-band block gain" if p["balance_method"] == "block" else
+        "shape-preserving regional gain",
         "pairing": [pair.to_json() for pair in pairs],
         "block_pixels": int(p["balance_block_pixels"]),
         "skipped": False,
@@ -248,8 +282,10 @@ def balance(mosaic: np.ndarray, reference: Optional[np.ndarray],
     if ref is None or not np.isfinite(ref).any():
         return arr, _skip(meta, "no MOD09A1 reference" if ref is None else "MOD09A1 reference is all fill")
     factor = scale_factor(arr.shape[1:], ref.shape[1:])
-    cell = cell_size(arr.shape[1:], factor, p["balance_cell_pixels"])
     prov = _provenance_planes(provenance, arr.shape[1:]) if p["balance_per_source"] else None
+    if p["balance_method"] == "shape":
+        return _balance_shape(arr, ref, factor, pairs, prov, p, meta)
+    cell = cell_size(arr.shape[1:], factor, p["balance_cell_pixels"])
     meta["per_source"] = prov is not None
     meta["cell_pixels"] = cell
     stats = Statistics(aster=aggregate(arr, cell), modis=aggregate(ref, cell // factor), cell=cell,
@@ -545,3 +581,194 @@ def _summary(grid: np.ndarray, tile: float) -> Dict[str, Optional[float]]:
 def _round(x: float) -> Optional[float]:
     """``x`` rounded to 6 decimals; None (JSON null) when not finite."""
     return round(x, 6) if math.isfinite(x) else None
+
+
+# --------------------------------------------------------------------------- shape-preserving
+
+
+def tile_latitude(tile_y: int, tile_px: int = 1024, pixel_m: float = 30.0) -> float:
+    """Latitude (degrees) of the centre of row ``tile_y`` of the global EPSG:3857 tile grid."""
+    half = math.floor(2.0 * math.pi * EARTH_RADIUS_M / pixel_m) * pixel_m / 2.0
+    y = half - (tile_y + 0.5) * tile_px * pixel_m
+    return math.degrees(math.atan(math.sinh(y / EARTH_RADIUS_M)))
+
+
+def ground_cell_size(shape: Tuple[int, int], factor: int, ground_pixel_m: float,
+                     min_ground_m: float, at_least: int = 1) -> int:
+    """Smallest cell (pixels; a multiple of ``factor`` dividing the mosaic, >= ``at_least``)
+    whose ground side ``cell * ground_pixel_m`` is at least ``min_ground_m``."""
+    H, W = shape
+    for cell in range(factor, min(H, W) + 1, factor):
+        if H % cell or W % cell or cell < at_least:
+            continue
+        if cell * ground_pixel_m >= min_ground_m - 1e-6:
+            return cell
+    raise GmiInputError("params.balance_min_cell_modis_pixels: no statistics cell of the {}x{} "
+                        "mosaic is {:.0f} m of ground at {:.2f} m per pixel".format(
+                            H, W, min_ground_m, ground_pixel_m))
+
+
+def _cell_coords(n_cells: int, cell: int, n_pixels: int) -> np.ndarray:
+    """Cell centres in tile coordinates -1 .. 1."""
+    return ((np.arange(n_cells) + 0.5) * cell / n_pixels * 2.0 - 1.0).astype(np.float64)
+
+
+def _pixel_coords(n_pixels: int) -> np.ndarray:
+    return ((np.arange(n_pixels) + 0.5) / n_pixels * 2.0 - 1.0).astype(np.float64)
+
+
+def regional_fit(A: np.ndarray, M: np.ndarray, u: np.ndarray, v: np.ndarray, outlier_mad: float,
+                 min_cells: int = 12) -> Optional[Tuple[float, float, float]]:
+    """Least-squares plane ``e(u, v) = a + b*u + c*v`` of the disagreement ``A ~ e * M``.
+
+    ``A``/``M``/``u``/``v`` are 1-D over usable cells; one trimming pass drops residuals beyond
+    ``outlier_mad`` scaled MADs. A direction the cells span too little (std < 0.15 of the
+    half-tile) gets no slope. None with fewer than ``min_cells`` cells.
+    """
+    keep = np.isfinite(A) & np.isfinite(M)
+    if keep.sum() < min_cells:
+        return None
+    A, M, u, v = (np.asarray(x, dtype=np.float64)[keep] for x in (A, M, u, v))
+    cols = [M]
+    use = [np.std(u) >= 0.15, np.std(v) >= 0.15]
+    for flag, coord in zip(use, (u, v)):
+        if flag:
+            cols.append(M * coord)
+    X = np.stack(cols, axis=1)
+    sel = np.ones(len(A), dtype=bool)
+    for _ in range(2):
+        beta = np.linalg.lstsq(X[sel], A[sel], rcond=None)[0]
+        if not math.isfinite(outlier_mad):
+            break
+        resid = A - X.dot(beta)
+        dev = np.abs(resid - np.median(resid[sel]))
+        mad = np.median(dev[sel])
+        sel = dev <= outlier_mad * 1.4826 * mad + 1e-9
+        if sel.sum() < min_cells:
+            break
+    coef = [float(beta[0]), 0.0, 0.0]
+    k = 1
+    for i, flag in enumerate(use):
+        if flag:
+            coef[1 + i] = float(beta[k])
+            k += 1
+    return coef[0], coef[1], coef[2]
+
+
+def _shape_values(arr: np.ndarray, modis: np.ndarray, pair: Pair, cell: int, estimator: str,
+                  minimum: float) -> Tuple[np.ndarray, np.ndarray, str]:
+    """Cell values ``A`` (ASTER group value) and ``M`` (MODIS), NaN where either is too dark."""
+    if len(pair.fit) > 1 and estimator == "envelope":
+        A = aggregate(arr[list(pair.fit)].max(axis=0)[None], cell)[0]
+        how = "envelope max(" + ",".join(BANDS[b] for b in pair.fit) + ")"
+    else:
+        A = aggregate(arr[list(pair.fit)], cell).mean(axis=0)
+        how = "mean(" + ",".join(BANDS[b] for b in pair.fit) + ")"
+    M = modis[pair.modis].copy()
+    low = np.float32(minimum)
+    with np.errstate(invalid="ignore"):
+        bad = ~((A > low) & (M > low))
+    A[bad] = np.nan
+    M[bad] = np.nan
+    return A, M, how
+
+
+def _plane_field(coef: Tuple[float, float, float], shape: Tuple[int, int]) -> np.ndarray:
+    """Full-resolution correction ``1 / e(u, v)`` (float32)."""
+    a, b, c = coef
+    e = a + b * _pixel_coords(shape[1])[None, :] + c * _pixel_coords(shape[0])[:, None]
+    with np.errstate(divide="ignore", invalid="ignore"):
+        return (1.0 / e).astype(np.float32)
+
+
+def _plane_ok(coef: Optional[Tuple[float, float, float]], limits: Tuple[float, float]) -> bool:
+    if coef is None:
+        return False
+    a, b, c = coef
+    corners = [a + su * b + sv * c for su in (-1, 1) for sv in (-1, 1)]
+    lo, hi = limits
+    return all(e > 0 and lo <= 1.0 / e <= hi for e in corners)
+
+
+def _balance_shape(arr: np.ndarray, ref: np.ndarray, factor: int, pairs: Sequence[Pair],
+                   prov: Optional[Tuple[np.ndarray, np.ndarray]], p: Mapping[str, Any],
+                   meta: Dict[str, Any]) -> Tuple[np.ndarray, Dict[str, Any]]:
+    """The shape-preserving method (docs/kernel.md): one regional plane per pairing entry."""
+    shape = arr.shape[1:]
+    lat = p["balance_latitude"]
+    meta["latitude"] = 0.0 if lat is None else lat
+    meta["latitude_assumed"] = lat is None
+    ground_px = p["balance_pixel_m"] * math.cos(math.radians(meta["latitude"]))
+    min_ground = p["balance_min_cell_modis_pixels"] * MODIS_PIXEL_M
+    cell = ground_cell_size(shape, factor, ground_px, min_ground)
+    meta.update(cell_pixels=cell, cell_ground_m=round(cell * ground_px, 3),
+                regional_scale_ground_m=round(min(shape) * ground_px, 1),
+                swir2_estimator=p["balance_swir2_estimator"], per_source=prov is not None)
+    modis = aggregate(ref, cell // factor)
+    nby, nbx = shape[0] // cell, shape[1] // cell
+    u = np.broadcast_to(_cell_coords(nbx, cell, shape[1])[None, :], (nby, nbx))
+    v = np.broadcast_to(_cell_coords(nby, cell, shape[0])[:, None], (nby, nbx))
+    sources = None if prov is None else [_cell_source(plane, cell) for plane in prov]
+    out = arr.astype(np.float32, copy=True)
+    limits = p["balance_gain_limits"]
+    k = p["balance_outlier_mad"]
+    entries, band_gains = [], {}  # type: List[Dict[str, Any]], Dict[str, Any]
+    for pair in pairs:
+        entry = pair.to_json()  # type: Dict[str, Any]
+        A, M, how = _shape_values(arr, modis, pair, cell, p["balance_swir2_estimator"],
+                                  p["balance_min_reflectance"])
+        entry["estimator"] = how
+        usable = np.isfinite(A) & np.isfinite(M)
+        entry["cells"] = int(usable.sum())
+        const, _ = robust_fit(A[usable][None, :], M[usable][None, :], k) if usable.any() \
+            else (np.array([np.nan]), None)
+        tile_gain = float(const[0])
+        if not math.isfinite(tile_gain) or not limits[0] <= tile_gain <= limits[1]:
+            entry.update(gain=None, reason="{}: tile gain {} outside the limits {}..{} or not fitted; "
+                         "bands left unchanged".format(entry["modis"], _round(tile_gain), *limits))
+            entries.append(entry)
+            continue
+        flat = (1.0 / tile_gain, 0.0, 0.0)
+        tile_coef = regional_fit(A[usable], M[usable], u[usable], v[usable], k)
+        if not _plane_ok(tile_coef, limits):
+            tile_coef = flat
+        group = 0 if pair.apply[0] in VNIR else 1
+        fits = {}  # type: Dict[int, Tuple[float, float, float]]
+        if sources is not None and prov is not None:
+            for s in _sources(prov[group]):
+                sel = usable & (sources[group] == s)
+                coef = regional_fit(A[sel], M[sel], u[sel], v[sel], k)
+                fits[s] = coef if _plane_ok(coef, limits) else tile_coef
+        fields = []
+        if not fits:
+            field = _plane_field(tile_coef, shape)
+            fields.append(field)
+            for b in pair.apply:
+                np.multiply(arr[b], field, out=out[b])
+        else:
+            for s, coef in fits.items():
+                field = _plane_field(coef, shape)
+                fields.append(field)
+                where = prov[group] == s
+                for b in pair.apply:
+                    np.multiply(arr[b], field, out=out[b], where=where)
+        gmin = min(float(f.min()) for f in fields)
+        gmax = max(float(f.max()) for f in fields)
+        centre = 1.0 / tile_coef[0]
+        entry["gain"] = {"tile": _round(tile_gain), "median": _round(centre), "min": _round(gmin),
+                         "max": _round(gmax)}
+        entry["plane"] = [_round(c) for c in tile_coef]
+        if fits:
+            entry["sources"] = {str(s): {"plane": [_round(c) for c in coef],
+                                         "gain": {"tile": _round(1.0 / coef[0])},
+                                         "own_fit": coef is not tile_coef}
+                                for s, coef in sorted(fits.items())}
+        for b in pair.apply:
+            band_gains[BANDS[b]] = entry["gain"]
+        entries.append(entry)
+    meta["pairs"] = entries
+    meta["gains"] = band_gains
+    if not band_gains:
+        return arr, _skip(meta, "no pairing entry could be fitted: " + "; ".join(
+            e["reason"] for e in entries if e.get("reason")))
+    return out, meta

@@ -136,7 +136,7 @@ def _balanced(rows: Sequence[Mapping[str, Any]], params: Mapping[str, Any]
               ) -> Tuple[np.ndarray, np.ndarray, Dict[str, Any]]:
     """The granules normalized to each other on their overlap (kernel/overlap.py), mosaicked,
     and balanced per band to the tile's MOD09A1 reference (skipped without one)."""
-    from gmi_engine.kernel.balance import balance
+    from gmi_engine.kernel.balance import balance, tile_latitude
     from gmi_engine.kernel.overlap import normalize
 
     arrays, infos, kinds = _stack(rows, params)
@@ -144,7 +144,10 @@ def _balanced(rows: Sequence[Mapping[str, Any]], params: Mapping[str, Any]
     arrays, overlap_meta = normalize(arrays, reference, params["balancing"], infos)
     result, provenance, meta = _mosaic(rows, params, (arrays, infos, kinds))
     del arrays
-    balanced, meta["balancing"] = balance(result, reference, params["balancing"], provenance)
+    balancing = dict(params["balancing"] or {})
+    if balancing.get("balance_latitude") is None:  # ground size of the statistics cells
+        balancing["balance_latitude"] = tile_latitude(int(rows[0]["tile_y"]), int(params["tile_px"]))
+    balanced, meta["balancing"] = balance(result, reference, balancing, provenance)
     meta["balancing"]["overlap"] = overlap_meta
     return balanced, provenance, meta
 
