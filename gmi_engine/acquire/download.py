@@ -78,12 +78,14 @@ class _Counter:
 
     def __init__(self, total: int, progress: Optional[Progress]) -> None:
         self.total, self.done, self.progress = total, 0, progress
+        self.reported = 0.0
         self.lock = threading.Lock()
 
     def add(self, count: int, name: str) -> None:
         with self.lock:
-            self.done += count
-            report(self.progress, fraction(self.done, self.total), name)
+            self.done += count  # negative when a server ignored Range and a file restarts
+            self.reported = max(self.reported, fraction(self.done, self.total))
+            report(self.progress, self.reported, name)
 
 
 def _fetch(session: requests.Session, remote: RemoteFile, target: Path, counter: _Counter,
