@@ -17,7 +17,7 @@ import numpy as np
 from osgeo import gdal
 
 from gmi_engine.aster.geometry import SUBSYSTEM_RES_M, UtmCorners, geotransform, utm_epsg
-from gmi_engine.aster.names import granule_id
+from gmi_engine.aster.names import collection_version, granule_id, normalise_version
 from gmi_engine.errors import GmiFileError, MetadataValueError, MissingMetadataError, NotAsterL1TError
 from gmi_engine.kernel.bands import SWIR_CUTOFF
 
@@ -69,6 +69,8 @@ class Granule:
     footprint_lonlat: tuple
     cloud_cover: Optional[float]
     metadata: dict = field(repr=False, compare=False)
+    version: Optional[str] = None
+    """Product version as CMR names it: ``"003"`` or ``"031"`` (v3.1), from VERSIONID or the file name."""
 
     @property
     def sun_zenith(self) -> float:
@@ -240,4 +242,5 @@ def open_granule(path) -> Granule:
     return Granule(path=path, granule_id=granule_id(path.name) or path.stem, acquired=_acquired(md, path),
                    sun_azimuth=sun_az, sun_elevation=sun_el, pointing=pointing, gains=gains,
                    bands=bands, utm_zone=zone, south=north < 0, corners=corners,
-                   footprint_lonlat=tuple(corners_ll), cloud_cover=cloud, metadata=dict(md))
+                   footprint_lonlat=tuple(corners_ll), cloud_cover=cloud, metadata=dict(md),
+                   version=normalise_version(md.get("VERSIONID")) or collection_version(path.name))

@@ -14,6 +14,8 @@ _EXAMPLES = """examples:
   gmi ingest AST_L1T_00309062006180242_20150516014601_17781.hdf --workspace ws --tiles 260,526
   gmi ingest demo-data/aster --workspace ws --aod demo-data/mcd19a2 --lut   # shipped 6S LUT
 
+A folder laid out by `gmi fetch --download` (aster/, mcd19a2/, mod09a1/, gdem/) stands for its
+granules, and its ancillaries are used for any of --aod/--dem/--modis-ref not given.
 Files or folders may be given to --aod/--dem/--modis-ref (folders stand for their MCD19A2*.hdf,
 *_dem.tif or ASTGTM*.tif, MOD09A1*.hdf and *.tif files).
 Without --aod the 6S state uses the documented default AOD/water vapour; without --dem sea level.
@@ -36,12 +38,34 @@ def _lut_path(args) -> "Path | None":
     return path
 
 
+def fetched_folders(args) -> None:
+    """Replace each ``gmi fetch`` folder in ``args.granules`` by its ``aster/`` and fill empty ancillary options.
+
+    Ingest then picks, per granule, the same-day MCD19A2 and the GDEM tiles under its footprint.
+    """
+    from gmi_engine.ancillary.discovery import discover
+
+    granules = []
+    for item in args.granules:
+        folder = Path(item)
+        if folder.is_dir() and (folder / "aster").is_dir():
+            granules.append(str(folder / "aster"))
+            found = discover(folder)
+            args.aod = args.aod or [str(p) for p in found.mcd19a2]
+            args.dem = args.dem or [str(p) for p in found.gdem]
+            args.modis_ref = args.modis_ref or [str(p) for p in found.modis_ref]
+        else:
+            granules.append(item)
+    args.granules = granules
+
+
 def _cmd_ingest(args) -> int:
     from gmi_engine.ancillary.discovery import GDEM_PATTERNS, MCD19A2_PATTERNS, MOD09A1_FOLDER_PATTERNS
     from gmi_engine.backends.local import LocalStore
     from gmi_engine.ingest import IngestOptions, ingest_many
     from gmi_engine.progress import ProgressBar
 
+    fetched_folders(args)
     granules = expand(args.granules, ("*.hdf",))
     options = IngestOptions(
         mcd19a2=expand(args.aod, MCD19A2_PATTERNS), gdem=expand(args.dem, GDEM_PATTERNS),

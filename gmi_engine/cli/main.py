@@ -15,11 +15,11 @@ from types import ModuleType
 from typing import Sequence, Tuple
 
 from gmi_engine import __version__
-from gmi_engine.cli import demo, export, grid, ingest, lut, odps, run, synth, table
+from gmi_engine.cli import demo, export, fetch, grid, ingest, lut, odps, run, synth, table
 from gmi_engine.errors import GmiError
 
 #: Command groups in ``gmi --help`` order; each has ``register(subparsers) -> None``.
-COMMAND_MODULES: Tuple[ModuleType, ...] = (synth, grid, ingest, run, demo, table, export, odps, lut)
+COMMAND_MODULES: Tuple[ModuleType, ...] = (synth, grid, fetch, ingest, run, demo, table, export, odps, lut)
 
 
 def build_parser() -> argparse.ArgumentParser:

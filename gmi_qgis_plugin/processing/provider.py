@@ -26,10 +26,11 @@ from gmi_qgis_plugin.processing.ingest_granules import IngestGranules
 from gmi_qgis_plugin.processing.list_tiles import ListTiles
 from gmi_qgis_plugin.processing.odps_smoke_check import OdpsSmokeCheck
 from gmi_qgis_plugin.processing.run_method import RunMethod
+from gmi_qgis_plugin.processing.search_download import SearchDownload
 
 PROVIDER_ID = "gmi"
-ALGORITHMS = (IngestGranules, ListTiles, AtmosphericParameters, RunMethod, ExportResults, CustomIndex,
-              GranulesToIndices, OdpsSmokeCheck)
+ALGORITHMS = (SearchDownload, IngestGranules, ListTiles, AtmosphericParameters, RunMethod, ExportResults,
+              CustomIndex, GranulesToIndices, OdpsSmokeCheck)
 """Every algorithm class, in toolbox order."""
 
 

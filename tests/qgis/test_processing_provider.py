@@ -40,7 +40,7 @@ from gmi_qgis_plugin.processing.provider import ALGORITHMS, PROVIDER_ID, model_f
 
 REPO = Path(__file__).resolve().parents[2]
 ALGORITHM_IDS = {"ingest_granules", "list_tiles", "atmospheric_parameters", "run_method", "export_results",
-                 "custom_index", "granules_to_indices", "odps_smoke_check"}
+                 "custom_index", "granules_to_indices", "odps_smoke_check", "search_download"}
 MODEL_ID = "granules_to_indices_model"
 
 

@@ -1,6 +1,7 @@
 """The AST_L1T reader on synthetic granules: values, georeference and specific errors."""
 from __future__ import annotations
 
+import re
 import shutil
 from datetime import date
 
@@ -94,3 +95,15 @@ def test_not_hdf_and_truncated_files_raise_file_errors(granule_path, tmp_path):
     assert str(truncated) in str(err.value) and isinstance(err.value, OSError)
     with pytest.raises(GmiFileError, match="no such file"):
         open_granule(tmp_path / "missing.hdf")
+
+
+def test_v31_granule_name_and_versionid_are_read_and_recorded(granule_path, tmp_path):
+    src = granule_path("north")
+    assert open_granule(src).version == "003"
+    name = src.name.replace("AST_L1T_003", "AST_L1T_031", 1)
+    versionid = r"(OBJECT += VERSIONID\s+NUM_VAL += 1\s+VALUE += )3"
+    v31 = _copy_with_attr(src, tmp_path / name, "coremetadata.0",
+                          lambda text: re.sub(versionid, r'\g<1>"3.1"', text))
+    g = open_granule(v31)
+    assert g.version == "031" and g.metadata["VERSIONID"].strip('"') == "3.1"
+    assert g.granule_id == name[:-4] and g.acquired.isoformat() == "2006-09-06T18:02:42+00:00"

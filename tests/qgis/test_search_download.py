@@ -1,0 +1,90 @@
+"""``gmi:search_download`` in QGIS offscreen: CMR and the data URLs replayed under the real earthaccess stack.
+
+The Earthdata token comes from a QGIS auth config (EsriToken type) and must reach the data
+requests as a bearer token without appearing in any feedback text.
+"""
+from __future__ import annotations
+
+import hashlib
+import json
+import sys
+from pathlib import Path
+
+import pytest
+import responses
+from plugin_support import RecordingFeedback
+from qgis.core import QgsApplication, QgsAuthMethodConfig, QgsProcessingContext, QgsProject, QgsWkbTypes
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "unit"))
+from cmr_replay import DATA, FILES, CmrReplay
+
+CUPRITE = "-117.6,-116.5,37.0,38.0 [EPSG:4326]"
+
+
+def _run(params, feedback):
+    import processing
+
+    context = QgsProcessingContext()
+    context.setProject(QgsProject.instance())
+    return processing.run("gmi:search_download", params, context=context, feedback=feedback), context
+
+
+def _token_config(token: str) -> str:
+    manager = QgsApplication.authManager()
+    if not manager.setMasterPassword("gmi-test-master", True):
+        manager.clearMasterPassword()
+        manager.eraseAuthenticationDatabase(False)
+        assert manager.setMasterPassword("gmi-test-master", True)
+    config = QgsAuthMethodConfig("EsriToken")
+    config.setName("Earthdata token test")
+    config.setConfig("token", token)
+    assert manager.storeAuthenticationConfig(config)
+    return config.id()
+
+
+def test_search_writes_epsg4326_footprints_with_attributes(provider):
+    feedback = RecordingFeedback()
+    with responses.RequestsMock() as mock:
+        replay = CmrReplay(mock)
+        result, _ = _run({"EXTENT": CUPRITE, "START": "2000-01-01", "END": "2010-12-31", "MAX_CLOUD": 20,
+                          "OUTPUT": "memory:footprints"}, feedback)
+    layer = result["OUTPUT"]
+    assert layer.crs().authid() == "EPSG:4326" and layer.wkbType() == QgsWkbTypes.MultiPolygon
+    rows = {f["granule"]: f for f in layer.getFeatures()}
+    assert sorted(rows) == ["AST_L1T_03106152009183011_20240305101010_22222",
+                            "AST_L1T_03109062006180242_20240301093312_12345"]
+    first = rows["AST_L1T_03109062006180242_20240301093312_12345"]
+    assert first["version"] == "031" and first["cloud"] == 3.0 and first["swir_usable"] is True
+    assert first.geometry().boundingBox().xMinimum() == pytest.approx(-117.5512)
+    assert result["GRANULE_COUNT"] == 2 and result["FILES_DOWNLOADED"] == 0
+    assert {q["cloud_cover"][0] for q in replay.of("AST_L1T")} == {"0,20.0"}
+
+
+def test_download_uses_the_auth_config_token_and_never_shows_it(provider, tmp_path):
+    token = "edl-TOKEN-from-qgis-auth-5521"
+    auth_id = _token_config(token)
+    items = {key: json.loads((DATA / name).read_text())["items"] for key, name in FILES.items()}
+    feedback = RecordingFeedback()
+    try:
+        with responses.RequestsMock(assert_all_requests_are_fired=False) as mock:
+            for group in items.values():
+                for item in group:
+                    for info, link in zip(item["umm"]["DataGranule"]["ArchiveAndDistributionInformation"],
+                                          item["umm"]["RelatedUrls"]):
+                        body = info["Name"].encode() * 3
+                        info["SizeInBytes"] = len(body)
+                        info["Checksum"] = {"Value": hashlib.md5(body).hexdigest(), "Algorithm": "MD5"}
+                        mock.add(responses.GET, link["URL"], body=body)
+            CmrReplay(mock, items=items)
+            result, _ = _run({"EXTENT": CUPRITE, "START": "2006-09-01", "END": "2006-09-30", "MAX_CLOUD": 20,
+                              "EARTHDATA_AUTH": auth_id, "DOWNLOAD": True, "OUTPUT_FOLDER": str(tmp_path),
+                              "OUTPUT": "memory:footprints"}, feedback)
+            data = [c.request for c in mock.calls if "lp-prod-protected" in c.request.url]
+    finally:
+        QgsApplication.authManager().removeAuthenticationConfig(auth_id)
+    assert data and all(r.headers["Authorization"] == "Bearer " + token for r in data)
+    assert result["FILES_DOWNLOADED"] == 5
+    assert (tmp_path / "aster" / "AST_L1T_03109062006180242_20240301093312_12345.hdf").is_file()
+    assert sorted(p.name for p in (tmp_path / "gdem").iterdir()) == ["ASTGTMV003_N37W117_dem.tif",
+                                                                     "ASTGTMV003_N37W118_dem.tif"]
+    assert all(token not in text for text in feedback.texts)
