@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import logging
 import re
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import date
 from functools import lru_cache
 from pathlib import Path
@@ -22,6 +22,7 @@ from gmi_engine.ancillary.modis_reference import sample_mod09a1
 from gmi_engine.aster.geometry import view_geometry
 from gmi_engine.aster.names import granule_id
 from gmi_engine.aster.reader import Granule, open_granule
+from gmi_engine.atmosphere.coefficients import merge_telescopes
 from gmi_engine.atmosphere.columns import sixs_columns
 from gmi_engine.atmosphere.sixs import compute_many
 from gmi_engine.atmosphere.state import AtmosphereState
@@ -86,7 +87,7 @@ def _clamped(record: dict, used: float, why: str) -> dict:
 
 
 def tile_state(granule: Granule, cut_bounds, options: IngestOptions) -> tuple:
-    """(AtmosphereState, inputs record) for one tile of a granule.
+    """(VNIR state, SWIR state, inputs record) for one tile of a granule.
 
     MCD19A2 water vapour (and the ozone column) are columns above the surface; 6S wants
     sea-level-referenced inputs, see :mod:`gmi_engine.atmosphere.columns`. AOD below 0 runs as 0,
@@ -101,7 +102,8 @@ def tile_state(granule: Granule, cut_bounds, options: IngestOptions) -> tuple:
     run_aod = max(0.0, aod.value)
     ozone, ozone_source = options.ozone, "default: 0.30 cm-atm (6S base case)"
     uw, uo3 = sixs_columns(wv.value, ozone, run_altitude)
-    view_zenith, view_azimuth = view_geometry(granule.pointing.get("VNIR", 0.0))
+    latitude = sum(lat for _, lat in granule.footprint_lonlat) / max(1, len(granule.footprint_lonlat))
+    view_zenith, view_azimuth = view_geometry(granule.pointing.get("VNIR", 0.0), latitude)
     state = AtmosphereState(
         sun_zenith=granule.sun_zenith, sun_azimuth=granule.sun_azimuth,
         view_zenith=view_zenith, view_azimuth=view_azimuth,
@@ -118,9 +120,14 @@ def tile_state(granule: Granule, cut_bounds, options: IngestOptions) -> tuple:
                                  "n_valid": altitude.n_valid},
                                 run_altitude, "below sea level: 6S run at 0 km"),
         "ozone": {"value": ozone, "source": ozone_source, "sixs_input": uo3},
-        "geometry": {"source": "granule metadata (SOLARDIRECTION, POINTINGANGLE.1, CALENDARDATE)"},
+        "geometry": {"source": "granule metadata (SOLARDIRECTION, POINTINGANGLE.1 for B1-B3N, "
+                     "POINTINGANGLE.2 for B4-B9, CALENDARDATE); view zenith at the ground, 6S view "
+                     "azimuth = sensor seen from the target (docs/atmosphere.md)"},
     }
-    return state, inputs
+    swir_pointing = granule.pointing.get("SWIR", granule.pointing.get("VNIR", 0.0))
+    swir_zenith, swir_azimuth = view_geometry(swir_pointing, latitude)
+    swir_state = replace(state, view_zenith=swir_zenith, view_azimuth=swir_azimuth)
+    return state, swir_state, inputs
 
 
 def tile_coefficients(states: Sequence[AtmosphereState], options: IngestOptions) -> tuple:
@@ -220,26 +227,31 @@ def ingest_granule(path, store, options: IngestOptions = IngestOptions(),
     check()
     cuts = list(cut_granule(granule, grid, tiles))
     bounds = [grid.bounds(c.tile) for c in cuts]
-    states, inputs, kept = [], [], []
+    states, swir_states, inputs, kept = [], [], [], []
     for cut, b in zip(cuts, bounds):
         try:
-            s, i = tile_state(granule, b, options)
+            s, s_swir, i = tile_state(granule, b, options)
         except TILE_ERRORS as exc:
             log.warning("%s tile %s skipped: %s", granule.granule_id, cut.tile, exc)
             if tile_failures is not None:
                 tile_failures.append((cut.tile, exc))
             continue
         states.append(s)
+        swir_states.append(s_swir)
         inputs.append(i)
         kept.append((cut, b))
     cuts, bounds = [c for c, _ in kept], [b for _, b in kept]
     check()
-    coefficients, fallbacks = tile_coefficients(states, options)
+    both, reasons = tile_coefficients(states + swir_states, options)
+    n = len(states)
+    coefficients = [merge_telescopes(v, w) for v, w in zip(both[:n], both[n:])]
+    fallbacks = ["; ".join(filter(None, r)) or None for r in zip(reasons[:n], reasons[n:])]
     rows = []
     for k, (cut, b, coeffs, inp) in enumerate(zip(cuts, bounds, coefficients, inputs)):
         check()
         ac = coeffs.to_dict()
         ac["inputs"] = inp
+        ac["state_swir"] = swir_states[k].to_dict()
         if fallbacks[k]:
             ac["lut_fallback"] = fallbacks[k]
         rows.append(SourceRow(
