@@ -93,7 +93,8 @@ def tile_state(granule: Granule, cut_bounds, options: IngestOptions) -> tuple:
     sea-level-referenced inputs, see :mod:`gmi_engine.atmosphere.columns`. AOD below 0 runs as 0,
     altitudes in [:data:`MIN_ALTITUDE_KM`, 0) run at sea level; both are recorded in ``inputs``.
     """
-    aod, wv = sample_aod_wv(same_day_products(options.mcd19a2, granule.acquired.date()), cut_bounds)
+    aod, wv = sample_aod_wv(same_day_products(options.mcd19a2, granule.acquired.date()), cut_bounds,
+                            overpass=granule.acquired)
     altitude = sample_altitude(list(options.gdem), cut_bounds)
     if altitude.value < MIN_ALTITUDE_KM:
         raise TileInputError("GDEM mean altitude {:.3f} km is below {} km, no land is that low ({})".format(
@@ -111,9 +112,11 @@ def tile_state(granule: Granule, cut_bounds, options: IngestOptions) -> tuple:
         aot550=run_aod, water_vapour=uw, ozone=uo3,
         altitude_km=run_altitude, aerosol_model=options.aerosol_model)
     inputs = {
-        "aod550": _clamped({"value": aod.value, "source": aod.source, "n_valid": aod.n_valid},
+        "aod550": _clamped({"value": aod.value, "source": aod.source, "n_valid": aod.n_valid,
+                            "orbits": aod.detail.get("orbit_selection")},
                            run_aod, "MAIAC AOD below 0: 6S run with 0"),
         "water_vapour": {"value": wv.value, "source": wv.source, "n_valid": wv.n_valid,
+                         "orbits": wv.detail.get("orbit_selection"),
                          "sixs_input": uw, "note": "column above the target; sixs_input is the "
                          "sea-level-referenced value 6S needs for the same column above the target"},
         "altitude_km": _clamped({"value": altitude.value, "source": altitude.source,

@@ -101,3 +101,28 @@ def test_sixs_columns_give_6s_the_measured_water_above_the_target(altitude):
     _, t_naive = sixs_water_above_target(AtmosphereState(water_vapour=above, ozone=0.3, **base))
     assert t_user == pytest.approx(t_profile, abs=1.5e-4)
     assert abs(t_naive - t_profile) > 0.01  # passing the column itself is wrong
+
+
+def test_maiac_uses_the_terra_orbit_nearest_the_overpass(granule_path, tmp_path):
+    g = open_granule(granule_path("north"))
+    mcd = write_mcd19a2(tmp_path / "mcd", 8, 5, g.acquired.date(), orbits=2, orbit_aod550=[0.10, 0.40],
+                        size=100, cloud_fraction=0.0, bad_qa_fraction=0.0)
+    dem = write_gdem(tmp_path / "gdem", 32, -109, elevation_m=1000.0, size=121)
+    summary = ingest_many([granule_path("north")], tmp_path / "ws", IngestOptions(mcd19a2=[mcd], gdem=[dem]))
+    with LocalStore(tmp_path / "ws") as store:
+        row = store.get_source_row(summary.ingested[0].granule_id, summary.ingested[0].tiles[0])
+    aod = row.ac["inputs"]["aod550"]
+    assert aod["value"] == pytest.approx(0.10, abs=0.01)  # the Terra orbit, not the Terra+Aqua mean
+    assert "Terra" in aod["orbits"]
+
+
+def test_maiac_falls_back_to_other_orbits_with_a_reason():
+    import numpy as np
+
+    from gmi_engine.ancillary.aerosol import _select_orbits, orbit_stamps
+
+    stamps = orbit_stamps("20062491750T  20062492055A  ")
+    assert stamps[0][1] == "T" and stamps[1][1] == "A" and stamps[1][0].hour == 20
+    orbits = [("f", 0, stamps[0][0], "T", np.zeros(0)), ("f", 1, stamps[1][0], "A", np.ones(4))]
+    chosen, why = _select_orbits(orbits, stamps[0][0], "AOD550")
+    assert [o[1] for o in chosen] == [1] and why.startswith("fallback: no Terra orbit")
