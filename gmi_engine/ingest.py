@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import logging
 import re
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import date
 from functools import lru_cache
 from pathlib import Path
@@ -22,9 +22,11 @@ from gmi_engine.ancillary.modis_reference import sample_mod09a1
 from gmi_engine.aster.geometry import view_geometry
 from gmi_engine.aster.names import granule_id
 from gmi_engine.aster.reader import Granule, open_granule
+from gmi_engine.atmosphere.coefficients import merge_telescopes
+from gmi_engine.atmosphere.columns import sixs_columns
 from gmi_engine.atmosphere.sixs import compute_many
 from gmi_engine.atmosphere.state import AtmosphereState
-from gmi_engine.errors import GmiError
+from gmi_engine.errors import GmiError, GmiInputError
 from gmi_engine.grid import DEFAULT_GRID, TileGrid, TileIndex
 from gmi_engine.kernel.bands import BAND_COLUMNS, BANDS
 from gmi_engine.progress import Cancelled, Progress, fraction, report, sub_range
@@ -69,25 +71,66 @@ def same_day_products(paths: Iterable, day: date) -> List[Path]:
     return [Path(p) for p in paths if modis_date(p) == day]
 
 
+#: Lowest mean tile altitude accepted (Dead Sea shore -0.43 km); 6S runs such tiles at sea level.
+MIN_ALTITUDE_KM = -0.5
+
+
+class TileInputError(GmiInputError):
+    """One tile's ancillary values cannot make a 6S state (the tile is skipped and recorded)."""
+
+
+def _clamped(record: dict, used: float, why: str) -> dict:
+    """``record`` plus the value 6S ran with and why it differs from the data."""
+    if used != record["value"]:
+        record = dict(record, used=used, clamped=why)
+    return record
+
+
 def tile_state(granule: Granule, cut_bounds, options: IngestOptions) -> tuple:
-    """(AtmosphereState, inputs record) for one tile of a granule."""
-    aod, wv = sample_aod_wv(same_day_products(options.mcd19a2, granule.acquired.date()), cut_bounds)
+    """(VNIR state, SWIR state, inputs record) for one tile of a granule.
+
+    MCD19A2 water vapour (and the ozone column) are columns above the surface; 6S wants
+    sea-level-referenced inputs, see :mod:`gmi_engine.atmosphere.columns`. AOD below 0 runs as 0,
+    altitudes in [:data:`MIN_ALTITUDE_KM`, 0) run at sea level; both are recorded in ``inputs``.
+    """
+    aod, wv = sample_aod_wv(same_day_products(options.mcd19a2, granule.acquired.date()), cut_bounds,
+                            overpass=granule.acquired)
     altitude = sample_altitude(list(options.gdem), cut_bounds)
-    view_zenith, view_azimuth = view_geometry(granule.pointing.get("VNIR", 0.0))
+    if altitude.value < MIN_ALTITUDE_KM:
+        raise TileInputError("GDEM mean altitude {:.3f} km is below {} km, no land is that low ({})".format(
+            altitude.value, MIN_ALTITUDE_KM, altitude.source))
+    run_altitude = max(0.0, altitude.value)
+    run_aod = max(0.0, aod.value)
+    ozone, ozone_source = options.ozone, "default: 0.30 cm-atm (6S base case)"
+    uw, uo3 = sixs_columns(wv.value, ozone, run_altitude)
+    latitude = sum(lat for _, lat in granule.footprint_lonlat) / max(1, len(granule.footprint_lonlat))
+    view_zenith, view_azimuth = view_geometry(granule.pointing.get("VNIR", 0.0), latitude)
     state = AtmosphereState(
         sun_zenith=granule.sun_zenith, sun_azimuth=granule.sun_azimuth,
         view_zenith=view_zenith, view_azimuth=view_azimuth,
         month=granule.acquired.month, day=granule.acquired.day,
-        aot550=aod.value, water_vapour=wv.value, ozone=options.ozone,
-        altitude_km=altitude.value, aerosol_model=options.aerosol_model)
+        aot550=run_aod, water_vapour=uw, ozone=uo3,
+        altitude_km=run_altitude, aerosol_model=options.aerosol_model)
     inputs = {
-        "aod550": {"value": aod.value, "source": aod.source, "n_valid": aod.n_valid},
-        "water_vapour": {"value": wv.value, "source": wv.source, "n_valid": wv.n_valid},
-        "altitude_km": {"value": altitude.value, "source": altitude.source, "n_valid": altitude.n_valid},
-        "ozone": {"value": options.ozone, "source": "default: 0.30 cm-atm (6S base case)"},
-        "geometry": {"source": "granule metadata (SOLARDIRECTION, POINTINGANGLE.1, CALENDARDATE)"},
+        "aod550": _clamped({"value": aod.value, "source": aod.source, "n_valid": aod.n_valid,
+                            "orbits": aod.detail.get("orbit_selection")},
+                           run_aod, "MAIAC AOD below 0: 6S run with 0"),
+        "water_vapour": {"value": wv.value, "source": wv.source, "n_valid": wv.n_valid,
+                         "orbits": wv.detail.get("orbit_selection"),
+                         "sixs_input": uw, "note": "column above the target; sixs_input is the "
+                         "sea-level-referenced value 6S needs for the same column above the target"},
+        "altitude_km": _clamped({"value": altitude.value, "source": altitude.source,
+                                 "n_valid": altitude.n_valid},
+                                run_altitude, "below sea level: 6S run at 0 km"),
+        "ozone": {"value": ozone, "source": ozone_source, "sixs_input": uo3},
+        "geometry": {"source": "granule metadata (SOLARDIRECTION, POINTINGANGLE.1 for B1-B3N, "
+                     "POINTINGANGLE.2 for B4-B9, CALENDARDATE); view zenith at the ground, 6S view "
+                     "azimuth = sensor seen from the target (docs/atmosphere.md)"},
     }
-    return state, inputs
+    swir_pointing = granule.pointing.get("SWIR", granule.pointing.get("VNIR", 0.0))
+    swir_zenith, swir_azimuth = view_geometry(swir_pointing, latitude)
+    swir_state = replace(state, view_zenith=swir_zenith, view_azimuth=swir_azimuth)
+    return state, swir_state, inputs
 
 
 def tile_coefficients(states: Sequence[AtmosphereState], options: IngestOptions) -> tuple:
@@ -164,8 +207,12 @@ class IngestCancelled(Exception):
 
 def ingest_granule(path, store, options: IngestOptions = IngestOptions(),
                    progress: Optional[Progress] = None,
-                   cancelled: Optional[Cancelled] = None) -> List[SourceRow]:
+                   cancelled: Optional[Cancelled] = None,
+                   tile_failures: Optional[list] = None) -> List[SourceRow]:
     """Ingest one granule into ``store`` (replacing its earlier rows); returns the rows.
+
+    A tile whose ancillaries cannot make a 6S state (:data:`TILE_ERRORS`) is skipped; its
+    ``(tile, error)`` is appended to ``tile_failures`` when given, the other tiles go on.
 
     ``progress`` goes from 0 to 1 over the granule's tiles; ``cancelled`` is polled between the
     steps and the tiles and stops with :class:`IngestCancelled` before anything is written.
@@ -183,18 +230,31 @@ def ingest_granule(path, store, options: IngestOptions = IngestOptions(),
     check()
     cuts = list(cut_granule(granule, grid, tiles))
     bounds = [grid.bounds(c.tile) for c in cuts]
-    states, inputs = [], []
-    for b in bounds:
-        s, i = tile_state(granule, b, options)
+    states, swir_states, inputs, kept = [], [], [], []
+    for cut, b in zip(cuts, bounds):
+        try:
+            s, s_swir, i = tile_state(granule, b, options)
+        except TILE_ERRORS as exc:
+            log.warning("%s tile %s skipped: %s", granule.granule_id, cut.tile, exc)
+            if tile_failures is not None:
+                tile_failures.append((cut.tile, exc))
+            continue
         states.append(s)
+        swir_states.append(s_swir)
         inputs.append(i)
+        kept.append((cut, b))
+    cuts, bounds = [c for c, _ in kept], [b for _, b in kept]
     check()
-    coefficients, fallbacks = tile_coefficients(states, options)
+    both, reasons = tile_coefficients(states + swir_states, options)
+    n = len(states)
+    coefficients = [merge_telescopes(v, w) for v, w in zip(both[:n], both[n:])]
+    fallbacks = ["; ".join(filter(None, r)) or None for r in zip(reasons[:n], reasons[n:])]
     rows = []
     for k, (cut, b, coeffs, inp) in enumerate(zip(cuts, bounds, coefficients, inputs)):
         check()
         ac = coeffs.to_dict()
         ac["inputs"] = inp
+        ac["state_swir"] = swir_states[k].to_dict()
         if fallbacks[k]:
             ac["lut_fallback"] = fallbacks[k]
         rows.append(SourceRow(
@@ -209,6 +269,9 @@ def ingest_granule(path, store, options: IngestOptions = IngestOptions(),
     return rows
 
 
+#: What makes one tile be skipped within a granule: its ancillary values cannot make a 6S state.
+TILE_ERRORS = (TileInputError,)
+
 #: What makes one granule fail without stopping a batch: bad files, unreadable data, GDAL errors.
 GRANULE_ERRORS = (GmiError, OSError, RuntimeError)
 
@@ -221,6 +284,8 @@ class GranuleIngested:
     granule_id: str
     rows: int
     tiles: List[TileIndex]
+    #: (tile, error) of the tiles skipped because their ancillaries could not make a 6S state.
+    failed_tiles: List[tuple] = field(default_factory=list)
 
 
 @dataclass(frozen=True)
@@ -291,8 +356,10 @@ def ingest_many(paths: Sequence, workspace, options: IngestOptions = IngestOptio
             if on_start is not None:
                 on_start(k + 1, path)
             report(progress, fraction(k, n), "Granule {} of {}: {}".format(k + 1, n, path.name))
+            skipped: list = []
             try:
-                rows = ingest_granule(path, store, options, sub_range(progress, k / n, (k + 1) / n), cancelled)
+                rows = ingest_granule(path, store, options, sub_range(progress, k / n, (k + 1) / n), cancelled,
+                                      tile_failures=skipped)
             except IngestCancelled:
                 summary.cancelled, summary.interrupted, summary.not_tried = True, path, files[k + 1:]
                 break
@@ -303,7 +370,7 @@ def ingest_many(paths: Sequence, workspace, options: IngestOptions = IngestOptio
                 summary.not_tried = files[k + 1:]
                 break
             done = GranuleIngested(path, rows[0].granule_id if rows else granule_id(path) or path.stem, len(rows),
-                                   sorted({TileIndex(r.tile_x, r.tile_y) for r in rows}))
+                                   sorted({TileIndex(r.tile_x, r.tile_y) for r in rows}), skipped)
             summary.ingested.append(done)
             if on_granule is not None:
                 on_granule(done)

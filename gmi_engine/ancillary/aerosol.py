@@ -14,7 +14,9 @@ Rules (documented choices):
 - AOD 0 (and slightly negative values, valid range from -0.1) is a valid retrieval: the reference
   engine's "0 means missing" rule would drop the cleanest air and bias clean tiles high. The mean
   may therefore be <= 0; the 6S stage clamps it into its LUT envelope.
-- The value is the mean over all kept (orbit, pixel) samples of all files.
+- The value is the mean over the kept pixels of the Terra orbit(s) nearest the ASTER overpass
+  (ASTER flies on Terra); when no Terra orbit has a kept pixel, over every orbit, recorded as a
+  fallback in ``detail['orbit_selection']``. Without an overpass time, over every orbit.
 - When nothing is kept: AOD :data:`DEFAULT_AOD550` = 0.1 (a continental clear-sky background, the
   mid-point of typical rural AOD550 0.05-0.15) and water vapour :data:`DEFAULT_WATER_VAPOUR` =
   1.5 cm (= g/cm², close to the 1.42 cm of the US-1962 standard atmosphere), with a
@@ -22,10 +24,12 @@ Rules (documented choices):
 """
 from __future__ import annotations
 
+import datetime as _dt
 import functools
 import os
+import re
 from pathlib import Path
-from typing import Any, Iterable, List, Tuple
+from typing import Any, Iterable, List, Optional, Tuple
 
 import numpy as np
 from pyproj import CRS, Transformer
@@ -139,15 +143,57 @@ def _paths(paths: Any) -> List[str]:
     return out
 
 
+def orbit_stamps(text: str) -> List[Tuple[Optional[_dt.datetime], str]]:
+    """(UTC time or None, platform letter) per orbit of an ``Orbit_time_stamp`` attribute
+    (``YYYYDDDHHMM`` + ``T`` Terra / ``A`` Aqua, separated by blanks)."""
+    out = []
+    for token in text.split():
+        m = re.fullmatch(r"(\d{4})(\d{3})(\d{2})(\d{2})([TA]?)", token)
+        if not m:
+            out.append((None, token[-1:] if token else ""))
+            continue
+        y, d, hh, mm, platform = m.groups()
+        when = _dt.datetime(int(y), 1, 1, int(hh), int(mm)) + _dt.timedelta(days=int(d) - 1)
+        out.append((when, platform))
+    return out
+
+
+def _select_orbits(orbits: list, overpass: Optional[_dt.datetime], what: str) -> Tuple[list, str]:
+    """The orbits to average for one quantity and the rule that chose them.
+
+    ``orbits`` holds (file, index, time, platform, values). With an overpass time: the Terra
+    orbit(s) with data nearest to it (ASTER flies on Terra, so they see the same air); if no Terra
+    orbit has data, every orbit with data, saying so. Without an overpass time: every orbit.
+    """
+    with_data = [o for o in orbits if o[4].size]
+    if overpass is None:
+        return with_data, "all orbits (no overpass time given)"
+    terra = [o for o in with_data if o[3] == "T" and o[2] is not None]
+    if not terra:
+        if with_data:
+            return with_data, "fallback: no Terra orbit with usable {} pixels; using {}".format(
+                what, ", ".join("{}[{}]{}".format(o[0], o[1], o[3]) for o in with_data))
+        return [], "no orbit with usable {} pixels".format(what)
+    when = overpass.replace(tzinfo=None) if overpass.tzinfo is None else \
+        overpass.astimezone(_dt.timezone.utc).replace(tzinfo=None)
+    best = min(abs((o[2] - when).total_seconds()) for o in terra)
+    chosen = [o for o in terra if abs((o[2] - when).total_seconds()) == best]
+    return chosen, "Terra orbit(s) nearest the overpass {}: {} ({:.0f} min away)".format(
+        when.isoformat(), ", ".join("{}[{}]".format(o[0], o[1]) for o in chosen), best / 60.0)
+
+
 def sample_aod_wv(mcd19a2_paths: Iterable, bounds: Any, default_aod: float = DEFAULT_AOD550,
-                  default_wv: float = DEFAULT_WATER_VAPOUR) -> Tuple[Sample, Sample]:
+                  default_wv: float = DEFAULT_WATER_VAPOUR,
+                  overpass: Optional[_dt.datetime] = None) -> Tuple[Sample, Sample]:
     """Mean AOD550 and water vapour (cm) over an EPSG:3857 area from MCD19A2 files.
 
     Returns ``(aod_sample, wv_sample)``; see the module docstring for the QA rules and defaults.
+    With ``overpass`` (the ASTER acquisition time) only the nearest Terra orbit(s) are used
+    (others as a recorded fallback); ``detail["orbit_selection"]`` says which.
     """
     paths = _paths(mcd19a2_paths)
     b = as_bounds(bounds)
-    aod_values, wv_values, files, aod_files, wv_files = [], [], [], [], []
+    files, aod_orbits, wv_orbits = [], [], []
     counts = {"pixels": 0, "fill": 0, "not_clear": 0, "aod_qa_not_best": 0}
     for path in paths:
         d = _area_pixels(path, b)
@@ -160,24 +206,28 @@ def sample_aod_wv(mcd19a2_paths: Iterable, bounds: Any, default_aod: float = DEF
         counts["not_clear"] += int((~clear).sum())
         counts["aod_qa_not_best"] += int((clear & (aod_quality(qa) != AOD_QA_BEST)).sum())
         (s_a, o_a), (s_w, o_w) = d["aod_scale"], d["wv_scale"]
-        aod_values.append(raw_aod[aod_ok] * s_a + o_a)
-        wv_values.append(raw_wv[wv_ok] * s_w + o_w)
         name = Path(path).name
+        stamps = orbit_stamps(d["stamps"])
+        for k in range(raw_aod.shape[0]):
+            when, platform = stamps[k] if k < len(stamps) else (None, "")
+            aod_orbits.append((name, k, when, platform, raw_aod[k][aod_ok[k]] * s_a + o_a))
+            wv_orbits.append((name, k, when, platform, raw_wv[k][wv_ok[k]] * s_w + o_w))
         files.append({"file": name, "orbits": d["orbits"], "orbit_time_stamp": d["stamps"].split(),
                       "pixels_in_area": int(raw_aod.shape[1]),
                       "aod_valid_per_orbit": aod_ok.sum(axis=1).tolist(),
                       "wv_valid_per_orbit": wv_ok.sum(axis=1).tolist()})
-        if aod_ok.any():
-            aod_files.append(name)
-        if wv_ok.any():
-            wv_files.append(name)
     detail = {"files": files, "counts": counts, "bounds_3857": list(b)}
-    aod = _summarise(aod_values, aod_files, "AOD550", default_aod, paths, detail,
-                     "cloud mask clear (AOD_QA bits 0-2 = 1) and AOD QA best (bits 8-11 = 0)",
-                     "continental clear-sky background AOD550")
-    wv = _summarise(wv_values, wv_files, "water vapour", default_wv, paths, detail,
-                    "cloud mask clear (AOD_QA bits 0-2 = 1)", "typical column water vapour (cm)")
-    return aod, wv
+    samples = []
+    for orbits, what, rule, default, text in (
+            (aod_orbits, "AOD550", "cloud mask clear (AOD_QA bits 0-2 = 1) and AOD QA best (bits 8-11 = 0)",
+             default_aod, "continental clear-sky background AOD550"),
+            (wv_orbits, "water vapour", "cloud mask clear (AOD_QA bits 0-2 = 1)", default_wv,
+             "typical column water vapour (cm)")):
+        chosen, selection = _select_orbits(orbits, overpass, what)
+        used = sorted({o[0] for o in chosen})
+        samples.append(_summarise([o[4] for o in chosen], used, what, default, paths,
+                                  dict(detail, orbit_selection=selection), rule, text))
+    return samples[0], samples[1]
 
 
 def _summarise(chunks: list, used: list, what: str, default: float, paths: list, detail: dict,

@@ -119,3 +119,17 @@ def forward_radiance(rho: Any, coeffs: Coefficients, band: Union[str, int]) -> A
         y = np.where(denom > 0.0, r / denom, np.nan)
     radiance = (y + xb) / xa
     return float(radiance) if radiance.ndim == 0 else radiance
+
+
+#: Bands seen by ASTER's VNIR telescope (the others by SWIR), indices into BANDS.
+VNIR_BAND_COUNT = 3
+
+
+def merge_telescopes(vnir: Coefficients, swir: Coefficients) -> Coefficients:
+    """Bands 1-3N from ``vnir`` (its state is kept) and bands 4-9 from ``swir``: each telescope
+    has its own pointing, hence its own view geometry."""
+    k = VNIR_BAND_COUNT
+    return Coefficients(xa=np.concatenate([vnir.xa[:k], swir.xa[k:]]),
+                        xb=np.concatenate([vnir.xb[:k], swir.xb[k:]]),
+                        xc=np.concatenate([vnir.xc[:k], swir.xc[k:]]),
+                        state=vnir.state, source=vnir.source, sixs_version=vnir.sixs_version)

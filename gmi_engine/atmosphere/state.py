@@ -20,7 +20,7 @@ _RANGES = {
     "sun_zenith": (0.0, 89.0),
     "view_zenith": (0.0, 60.0),
     "aot550": (0.0, 5.0),
-    "water_vapour": (0.0, 10.0),
+    "water_vapour": (0.0, 30.0),
     "ozone": (0.0, 1.0),
     "altitude_km": (0.0, 8.8),
 }
@@ -63,9 +63,10 @@ class AtmosphereState:
     """Everything a 6S run for one tile depends on.
 
     Angles in degrees (azimuths are normalised to [0, 360)); ``month``/``day`` of acquisition;
-    ``aot550`` aerosol optical thickness at 550 nm; ``water_vapour`` column in g/cm2 (6S treats it
-    as sea-level referenced and reduces it with ``altitude_km``, see ``science.md`` §2.1);
-    ``ozone`` in cm-atm; ``altitude_km`` target height above sea level.
+    ``aot550`` aerosol optical thickness at 550 nm; ``water_vapour`` (g/cm2) and ``ozone`` (cm-atm)
+    are the values 6S reads, sea-level referenced: 6S absorbs ``water_vapour * U(h) / 1.424``
+    above a target at ``altitude_km`` (:mod:`gmi_engine.atmosphere.columns` converts a measured
+    column above the target, e.g. MCD19A2's, into this input); ``altitude_km`` target height.
     """
 
     sun_zenith: float

@@ -135,7 +135,7 @@ def _cmd_params(args) -> int:
     options = IngestOptions(mcd19a2=[Path(p) for p in args.aod_file],
                             gdem=[Path(p) for p in args.dem], ozone=args.ozone,
                             aerosol_model=args.aerosol_model)
-    state, inputs = tile_state(granule, DEFAULT_GRID.bounds(tile), options)
+    state, _swir_state, inputs = tile_state(granule, DEFAULT_GRID.bounds(tile), options)
     if args.direct:
         coeffs = compute_coefficients(state, processes=args.processes)
     else:

@@ -172,17 +172,25 @@ class _MercatorLattice:
 
 def _atmosphere(spec: AsterSpec, sun_azimuth: float, sun_elevation: float):
     """6S coefficients (xa, xb, xc for the 9 reflective bands) for the granule's state."""
+    from dataclasses import replace
+
+    from gmi_engine.atmosphere.coefficients import merge_telescopes
+    from gmi_engine.atmosphere.columns import sixs_columns
     from gmi_engine.atmosphere.sixs import compute_coefficients
     from gmi_engine.atmosphere.state import AtmosphereState
 
-    view_zenith, view_azimuth = view_geometry(spec.pointing_deg[0])
+    view_zenith, view_azimuth = view_geometry(spec.pointing_deg[0], spec.centre_lat)
+    # spec.water_vapour/ozone are the columns above the ground (what MCD19A2 reports)
+    water, ozone = sixs_columns(spec.water_vapour, spec.ozone, spec.altitude_km)
     state = AtmosphereState(
         sun_zenith=90.0 - sun_elevation, sun_azimuth=sun_azimuth,
         view_zenith=view_zenith, view_azimuth=view_azimuth,
         month=spec.acquired_utc.month, day=spec.acquired_utc.day,
-        aot550=spec.aod550, water_vapour=spec.water_vapour, ozone=spec.ozone,
+        aot550=spec.aod550, water_vapour=water, ozone=ozone,
         altitude_km=spec.altitude_km, aerosol_model=spec.aerosol_model)
-    return compute_coefficients(state)
+    swir_zenith, swir_azimuth = view_geometry(spec.pointing_deg[1], spec.centre_lat)
+    swir = replace(state, view_zenith=swir_zenith, view_azimuth=swir_azimuth)
+    return merge_telescopes(compute_coefficients(state), compute_coefficients(swir))
 
 
 def _ucc(band: str, gain: str) -> float:

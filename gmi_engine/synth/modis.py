@@ -283,8 +283,11 @@ def _orbit_times(date: _dt.date, centre_lon: float, orbits: int) -> list:
 def write_mcd19a2(out_dir: Union[str, Path], h: int, v: int, date: DateLike, aod550: float = 0.12,
                   water_vapour: float = 1.1, orbits: int = 2, seed: int = 0, size: int = 1200,
                   cloud_fraction: float = 0.1, bad_qa_fraction: float = 0.05,
-                  production: _dt.datetime = PRODUCTION_TIME) -> Path:
+                  production: _dt.datetime = PRODUCTION_TIME,
+                  orbit_aod550: Optional[Sequence[float]] = None) -> Path:
     """Write a synthetic MCD19A2 v061 tile and its truth; return the HDF path.
+
+    ``orbit_aod550`` (one value per orbit, in time order) replaces ``aod550`` orbit by orbit.
 
     ``aod550`` (unitless) and ``water_vapour`` (cm = g/cm²) are the constant truth; see the module
     docstring for clouds and bad-QA pixels. ``size`` is the 1 km grid's side (1200 in real files).
@@ -310,7 +313,11 @@ def write_mcd19a2(out_dir: Union[str, Path], h: int, v: int, date: DateLike, aod
     bad = ~cloudy & (rng.random(shape) < bad_qa_fraction)
     good = ~cloudy & ~bad
 
-    aod = aod550 + rng.normal(0.0, AOD_NOISE_SD, shape)
+    times = _orbit_times(date, _tile_centre_lon(h, v), orbits)
+    if orbit_aod550 is not None and len(orbit_aod550) != orbits:
+        raise GmiInputError("orbit_aod550 needs {} values, got {}".format(orbits, len(orbit_aod550)))
+    truth_aod = np.asarray(orbit_aod550 if orbit_aod550 is not None else [aod550] * orbits, dtype=float)
+    aod = truth_aod[:, None, None] + rng.normal(0.0, AOD_NOISE_SD, shape)
     aod[bad] = BAD_AOD + rng.normal(0.0, 0.1, int(bad.sum()))
     wv = water_vapour + rng.normal(0.0, WV_NOISE_SD, shape)
     wv[cloudy] = WV_ABOVE_CLOUD * water_vapour
@@ -356,7 +363,6 @@ def write_mcd19a2(out_dir: Union[str, Path], h: int, v: int, date: DateLike, aod
                      0.0001, np.int16)),
     ]
 
-    times = _orbit_times(date, _tile_centre_lon(h, v), orbits)
     f5 = _geometry_fields(h, v, size // 5, times, dims)
     grids = [_grid("grid1km", h, v, size, f1, {"Orbits": orbits}),
              _grid("grid5km", h, v, size // 5, f5, {"Orbits": orbits})]
@@ -382,7 +388,8 @@ def write_mcd19a2(out_dir: Union[str, Path], h: int, v: int, date: DateLike, aod
 
     truth = {
         "product": "MCD19A2", "file": name, "h": h, "v": v, "date": date.isoformat(), "size": size,
-        "aod550": aod550, "water_vapour_cm": water_vapour, "orbits": orbits,
+        "aod550": aod550, "orbit_aod550": truth_aod.tolist(), "water_vapour_cm": water_vapour,
+        "orbits": orbits,
         "orbit_time_stamp": stamps,
         "cloud_fraction_per_orbit": [float(c.mean()) for c in cloudy],
         "bad_qa_fraction_per_orbit": [float(b.mean()) for b in bad],

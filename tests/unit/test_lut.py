@@ -227,7 +227,7 @@ def test_ingest_falls_back_to_direct_6s_outside_the_envelope(micro_path, demo_sm
     assert len(rows) == 1
     ac = rows[0].ac
     assert ac["source"] == "6s-direct"  # view zenith 2.5 is outside the micro LUT's [0, 0]
-    assert "view_zenith = 2.5" in ac["lut_fallback"] and "micro.npz" in ac["lut_fallback"]
+    assert "view_zenith = 2.77685" in ac["lut_fallback"] and "micro.npz" in ac["lut_fallback"]
     with LocalStore(demo_workspace[0], create=False) as direct_store:
         direct = direct_store.get_source_row(rows[0].granule_id, (260, 526))
     assert direct.ac["bands"] == ac["bands"]
