@@ -137,7 +137,7 @@ def production_state(data: Dict[str, Any]):
     tile = granule_tiles(granule)[0]
     options = IngestOptions(mcd19a2=[Path(p) for p in data["mcd19a2"]],
                             gdem=[Path(p) for p in data["gdem"]])
-    state, _ = tile_state(granule, DEFAULT_GRID.bounds(tile), options)
+    state, _swir_state, _inputs = tile_state(granule, DEFAULT_GRID.bounds(tile), options)
     return state
 
 

@@ -119,6 +119,7 @@ def _cmd_check(args) -> int:
 
 def _cmd_params(args) -> int:
     from gmi_engine.aster.reader import open_granule
+    from gmi_engine.atmosphere.coefficients import merge_telescopes
     from gmi_engine.atmosphere.lut import load_lut
     from gmi_engine.atmosphere.sixs import compute_coefficients
     from gmi_engine.errors import GmiInputError
@@ -135,11 +136,13 @@ def _cmd_params(args) -> int:
     options = IngestOptions(mcd19a2=[Path(p) for p in args.aod_file],
                             gdem=[Path(p) for p in args.dem], ozone=args.ozone,
                             aerosol_model=args.aerosol_model)
-    state, _swir_state, inputs = tile_state(granule, DEFAULT_GRID.bounds(tile), options)
+    state, swir_state, inputs = tile_state(granule, DEFAULT_GRID.bounds(tile), options)
     if args.direct:
-        coeffs = compute_coefficients(state, processes=args.processes)
+        vnir, swir = (compute_coefficients(s, processes=args.processes) for s in (state, swir_state))
     else:
-        coeffs = load_lut(args.lut, args.aerosol_model).coefficients(state)
+        lut = load_lut(args.lut, args.aerosol_model)
+        vnir, swir = lut.coefficients(state), lut.coefficients(swir_state)
+    coeffs = merge_telescopes(vnir, swir)  # B1-B3N at the VNIR pointing, B4-B9 at the SWIR pointing (as ingest)
     print("granule  {}   tile {},{}".format(granule.granule_id, tile.ix, tile.iy))
     print("6S state")
     for key, value in state.to_dict().items():

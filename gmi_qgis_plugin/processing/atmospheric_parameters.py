@@ -75,6 +75,7 @@ class AtmosphericParameters(AncillaryParameters, TilesParameter, GmiAlgorithm):
                          feedback: QgsProcessingFeedback) -> Dict[str, Any]:
         """One 6S state and nine band runs per tile; cancel is checked between tiles."""
         from gmi_engine.aster.reader import open_granule
+        from gmi_engine.atmosphere.coefficients import merge_telescopes
         from gmi_engine.grid import DEFAULT_GRID
         from gmi_engine.ingest import tile_coefficients, tile_state
         from gmi_engine.kernel.bands import BAND_COLUMNS
@@ -112,8 +113,10 @@ class AtmosphericParameters(AncillaryParameters, TilesParameter, GmiAlgorithm):
             key = DEFAULT_GRID.key(tile)
             feedback.setProgressText(self.tr("6S for tile {}").format(key))
             with engine_errors(f"{path.name} tile {key}"):
-                state, inputs = tile_state(granule, DEFAULT_GRID.bounds(tile), options)
-                (coefficients,), (fallback,) = tile_coefficients([state], options)
+                state, swir_state, inputs = tile_state(granule, DEFAULT_GRID.bounds(tile), options)
+                (vnir, swir), reasons = tile_coefficients([state, swir_state], options)
+                coefficients = merge_telescopes(vnir, swir)  # B1-B3N VNIR pointing, B4-B9 SWIR pointing
+                fallback = "; ".join(r for r in reasons if r) or None
             state_values = state.to_dict()
             for i, column in enumerate(BAND_COLUMNS):
                 feature = QgsFeature(fields)
