@@ -444,17 +444,23 @@ def _ratio_of_sums(A: np.ndarray, M: np.ndarray, keep: np.ndarray) -> Tuple[np.n
     return gain, n
 
 
-def entry_values(aster: np.ndarray, modis: np.ndarray, pair: Pair, minimum: float
-                 ) -> Tuple[np.ndarray, np.ndarray]:
-    """Cell values ``A`` (mean of the entry's fit bands) and ``M`` (its MODIS band) of one pairing
-    entry, both NaN where either is not above ``minimum`` reflectance."""
-    A = aster[list(pair.fit)].mean(axis=0)
-    M = modis[pair.modis].copy()
+def _mask_dark(A: np.ndarray, modis_band: np.ndarray, minimum: float) -> Tuple[np.ndarray, np.ndarray]:
+    """``A`` and a copy of ``modis_band``, both NaN where either is not above ``minimum`` reflectance."""
+    M = modis_band.copy()
     low = np.float32(minimum)
     with np.errstate(invalid="ignore"):
         bad = ~((A > low) & (M > low))
     A[bad] = np.nan
     M[bad] = np.nan
+    return A, M
+
+
+def entry_values(aster: np.ndarray, modis: np.ndarray, pair: Pair, minimum: float
+                 ) -> Tuple[np.ndarray, np.ndarray]:
+    """Cell values ``A`` (mean of the entry's fit bands) and ``M`` (its MODIS band) of one pairing
+    entry, both NaN where either is not above ``minimum`` reflectance."""
+    A = aster[list(pair.fit)].mean(axis=0)
+    A, M = _mask_dark(A, modis[pair.modis], minimum)
     return A, M
 
 
@@ -664,12 +670,7 @@ def _shape_values(arr: np.ndarray, modis: np.ndarray, pair: Pair, cell: int, est
     else:
         A = aggregate(arr[list(pair.fit)], cell).mean(axis=0)
         how = "mean(" + ",".join(BANDS[b] for b in pair.fit) + ")"
-    M = modis[pair.modis].copy()
-    low = np.float32(minimum)
-    with np.errstate(invalid="ignore"):
-        bad = ~((A > low) & (M > low))
-    A[bad] = np.nan
-    M[bad] = np.nan
+    A, M = _mask_dark(A, modis[pair.modis], minimum)
     return A, M, how
 
 
