@@ -667,7 +667,33 @@ def summary(r: Dict[str, Any]) -> Dict[str, Any]:
         {"name": c["case"].name, "state": c["state"], "pixels": c["pixels"],
          "production": c["production"], "scores": c["scores"], "quantisation": c["quantisation"],
          "lut_vs_direct_rho": c["lut_vs_direct_rho"],
-         "lut_vs_direct_pixels": c["lut_vs_direct_pixels"]} for c in r["cases"]]}
+         "lut_vs_direct_pixels": c["lut_vs_direct_pixels"]} for c in r["cases"]],
+        "sections": r.get("sections", [])}
+
+
+def run_sections(work: Path, quick: bool) -> List[Dict[str, Any]]:
+    """Measure every extra section of ``benchmarks/accuracy_sections``."""
+    from benchmarks.accuracy_sections import section_modules
+
+    results = []
+    for module in section_modules():
+        say("section {!r}".format(module.TITLE))
+        folder = work / module.__name__.rsplit(".", 1)[-1]
+        folder.mkdir(parents=True, exist_ok=True)
+        results.append({"module": module.__name__, "title": module.TITLE,
+                        "result": module.measure(folder, quick)})
+    return results
+
+
+def render_sections(sections: Sequence[Dict[str, Any]]) -> str:
+    """The extra sections' markdown, each under its own ``##`` heading."""
+    import importlib
+
+    parts = []
+    for section in sections:
+        module = importlib.import_module(section["module"])
+        parts.append("\n## {}\n\n{}\n".format(section["title"], module.render(section["result"]).strip()))
+    return "".join(parts)
 
 
 def main(argv: Optional[List[str]] = None) -> int:
@@ -708,7 +734,8 @@ def main(argv: Optional[List[str]] = None) -> int:
         r["index_ids"] = list(default_library().ids)
         r["targets"] = targets(r)
         r["notes"] = notes(r)
-        write_doc(args.out, render(r))
+        r["sections"] = run_sections(work / "sections", args.quick)
+        write_doc(args.out, render(r) + render_sections(r["sections"]))
         if args.json:
             write_doc(args.json, json.dumps(summary(r), indent=1))
         print(console_table(["target", "measured", "met?"], r["targets"]))
