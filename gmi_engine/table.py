@@ -42,7 +42,7 @@ import operator
 import re
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
-from typing import Any, Dict, Mapping, NamedTuple, Optional, Tuple
+from typing import Any, Callable, Dict, Mapping, NamedTuple, Optional, Tuple
 
 import numpy as np
 
@@ -508,15 +508,19 @@ class ResultRow:
         }
 
     @classmethod
-    def from_dict(cls, record: Mapping[str, Any]) -> "ResultRow":
-        """Inverse of :meth:`to_dict`; checks ``dtype``/``height``/``width`` against the blob."""
+    def from_dict(cls, record: Mapping[str, Any], data: Optional[np.ndarray] = None) -> "ResultRow":
+        """Inverse of :meth:`to_dict`; checks ``dtype``/``height``/``width`` against the blob.
+
+        ``data``: the array when the store read it from elsewhere (a file-reference cell).
+        """
         missing = [n for n in RESULT_SCHEMA.names if n not in record]
         if missing:
             raise SchemaError("gmi_result: missing column(s) {}".format(", ".join(missing)))
         unknown = sorted(set(record) - set(RESULT_SCHEMA.names))
         if unknown:
             raise SchemaError("gmi_result: unknown column(s) {}".format(", ".join(unknown)))
-        data = decode_cell(record["data"], "data")
+        if data is None:
+            data = decode_cell(record["data"], "data")
         if data.dtype.name != record["dtype"]:
             raise SchemaError("dtype: column says {!r}, the data blob holds {}".format(record["dtype"], data.dtype))
         if data.shape != (_int(record["height"], "height"), _int(record["width"], "width")):
@@ -538,11 +542,15 @@ class StoredResult(NamedTuple):
     method: str
     output: str
     record: Mapping[str, Any]
+    #: The store's reader of cells that are not blobs (file references); None: blobs only.
+    load_data: Optional[Callable[[Mapping[str, Any]], Optional[np.ndarray]]] = None
 
     @classmethod
-    def from_record(cls, record: Mapping[str, Any]) -> "StoredResult":
+    def from_record(cls, record: Mapping[str, Any],
+                    load_data: Optional[Callable[[Mapping[str, Any]], Optional[np.ndarray]]] = None
+                    ) -> "StoredResult":
         """Wrap one record (column name -> cell value, :data:`RESULT_SCHEMA` columns)."""
-        return cls(record["tile_x"], record["tile_y"], record["method"], record["output"], record)
+        return cls(record["tile_x"], record["tile_y"], record["method"], record["output"], record, load_data)
 
     @property
     def meta(self) -> Dict[str, Any]:
@@ -551,4 +559,5 @@ class StoredResult(NamedTuple):
 
     def row(self) -> ResultRow:
         """The decoded, checked :class:`ResultRow`."""
-        return ResultRow.from_dict(self.record)
+        data = self.load_data(self.record) if self.load_data is not None else None
+        return ResultRow.from_dict(self.record, data=data)

@@ -29,8 +29,11 @@ from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any, Dict, Iterable, Iterator, List, Mapping, Optional, Sequence, Tuple, Union
 
+import numpy as np
 from osgeo import ogr, osr
 
+from gmi_engine.backends.file_cells import MAGIC as FILE_MAGIC
+from gmi_engine.backends.file_cells import is_reference, read_reference
 from gmi_engine.errors import BackendError, GmiFileError, SchemaError
 from gmi_engine.grid import DEFAULT_GRID, BoundsXY, TileGrid, TileIndex, tile_index
 from gmi_engine.table import (
@@ -80,6 +83,8 @@ class StoreStats:
     file_bytes: int
     source_blob_bytes: int
     result_blob_bytes: int
+    result_file_cells: int = 0
+    """Result cells kept in an exported GeoTIFF (a file reference, :mod:`.file_cells`)."""
 
     @property
     def bytes_per_source_row(self) -> float:
@@ -476,9 +481,7 @@ class LocalStore:
 
     def results(self, tile: TileArg, method: str) -> Dict[str, ResultRow]:
         """Outputs of ``method`` on ``tile``: output name -> row (empty if none)."""
-        where, params = self._result_filter(method, tile)
-        rows = self._query('SELECT {} FROM "gmi_result"{} ORDER BY output'.format(_RESULT_SELECT, where), params)
-        return {r.output: r for r in (ResultRow.from_dict(dict(zip(RESULT_SCHEMA.names, v))) for v in rows)}
+        return {s.output: s.row() for s in self.iter_stored_results(method, tile)}
 
     def iter_results(self, method: Optional[str] = None) -> Iterator[ResultRow]:
         """Result rows ordered by (method, tile_x, tile_y, output), one decoded at a time."""
@@ -492,7 +495,16 @@ class LocalStore:
         where, params = self._result_filter(method, tile)
         sql = 'SELECT {} FROM "gmi_result"{} ORDER BY method, tile_x, tile_y, output'.format(_RESULT_SELECT, where)
         for values in self._query(sql, params):
-            yield StoredResult.from_record(dict(zip(RESULT_SCHEMA.names, values)))
+            yield StoredResult.from_record(dict(zip(RESULT_SCHEMA.names, values)), self._file_cell)
+
+    def _file_cell(self, record: Mapping[str, Any]) -> Optional[np.ndarray]:
+        """The array of a file-reference ``data`` cell (read from its GeoTIFF), None for a blob."""
+        if not is_reference(record["data"]):
+            return None
+        where = "{}: tile {}_{} {} {}".format(self.path, record["tile_x"], record["tile_y"],
+                                              record["method"], record["output"])
+        return read_reference(record["data"], self.workspace, record["dtype"],
+                              (int(record["height"]), int(record["width"])), where)
 
     def result_tiles(self, method: Optional[str] = None) -> List[TileIndex]:
         """Tiles with result rows (of ``method`` if given), sorted."""
@@ -527,11 +539,13 @@ class LocalStore:
         blob_sum = " + ".join("coalesce(length({}), 0)".format(n) for n in DN_BANDS + MODIS_BANDS)
         rows, src_bytes = q('SELECT count(*), coalesce(sum({}), 0) FROM "gmi_source"'.format(blob_sum)).fetchone()
         res_rows, res_bytes = q('SELECT count(*), coalesce(sum(length(data)), 0) FROM "gmi_result"').fetchone()
+        file_cells = q('SELECT count(*) FROM "gmi_result" WHERE substr(data, 1, ?) = ?',
+                       (len(FILE_MAGIC), FILE_MAGIC)).fetchone()[0]
         res_tiles = q('SELECT count(*) FROM (SELECT DISTINCT tile_x, tile_y FROM "gmi_result")').fetchone()[0]
         pages = q("PRAGMA page_count").fetchone()[0] - q("PRAGMA freelist_count").fetchone()[0]
         return StoreStats(
             path=str(self.path), grid=self.grid.name, tiles=tiles, granules=granules, source_rows=rows,
             result_rows=res_rows, result_tiles=res_tiles, methods=tuple(self.methods()),
             file_bytes=pages * q("PRAGMA page_size").fetchone()[0],
-            source_blob_bytes=src_bytes, result_blob_bytes=res_bytes,
+            source_blob_bytes=src_bytes, result_blob_bytes=res_bytes, result_file_cells=file_cells,
         )

@@ -15,6 +15,7 @@ from concurrent.futures import FIRST_COMPLETED, ProcessPoolExecutor, wait
 from dataclasses import dataclass, field
 from typing import Any, Callable, Dict, Iterable, List, Mapping, Optional, Protocol, Tuple
 
+from gmi_engine.backends.file_cells import is_reference, missing_file, reference_for, relative_reference
 from gmi_engine.backends.local import LocalStore
 from gmi_engine.errors import GmiInputError
 from gmi_engine.export.layout import ExportLayout
@@ -57,10 +58,16 @@ def kernel_row(row: SourceRow) -> Dict[str, Any]:
 
 @dataclass(frozen=True)
 class ExportJob:
-    """Write GeoTIFFs of the results as the tiles are computed (``gmi run --export``)."""
+    """Write GeoTIFFs of the results as the tiles are computed (``gmi run --export``).
+
+    ``store_files``: the store keeps a reference to each GeoTIFF that holds its output exactly
+    instead of a second, zlib-compressed copy of the pixels (:mod:`.file_cells`); False keeps
+    blobs, so the store does not depend on the export folder.
+    """
 
     out_dir: str
     options: ExportOptions = ExportOptions()
+    store_files: bool = True
 
 
 TileOutcome = Tuple[List[Dict[str, Any]], Optional[Tuple[List[TileFile], List[Tuple[str, Dict[str, Any]]]]]]
@@ -80,25 +87,44 @@ def compute_tile_rows(rows: List[SourceRow], grid: TileGrid, tile: TileIndex, me
                       params: Dict[str, Any], digest: str, export: Optional[ExportJob] = None) -> TileOutcome:
     """One tile group's source rows (sorted by acquisition) -> what :func:`_compute_tile` returns."""
     results = run(method, [kernel_row(r) for r in rows], params)
-    records = [result_cells(res, digest) for res in results]  # the cells the ODPS UDTF forwards too
     if export is None:
-        return records, None
+        return [result_cells(res, digest) for res in results], None  # the cells the ODPS UDTF forwards too
     layout = ExportLayout.at(export.out_dir)
-    files, metas = [], []
-    for res, record in zip(results, records):
+    records, files, metas = [], [], []
+    for res in results:
+        record = result_cells(res, digest, encoded=b"")  # every cell but the data, checked
         meta = load_json(record["meta"], "meta")  # as a reader of the store sees it
         metas.append((record["output"], meta))
+        reference = None
         if export.options.wants(record["output"]):
             row = ResultRow(record["tile_x"], record["tile_y"], method, record["output"], res["data"], meta)
-            files.append(write_tile_file(layout, grid, tile, row, export.options,
-                                         index_style(record["output"])))
+            item = write_tile_file(layout, grid, tile, row, export.options, index_style(record["output"]))
+            files.append(item)
+            if export.store_files:
+                reference = reference_for(item.written.path, item.written.dtype, item.written.scale,
+                                          item.written.offset, res["data"])
+        if reference is None:
+            record = result_cells(res, digest)
+        else:
+            record["data"] = reference
+        records.append(record)
     return records, (files, metas)
 
 
 def _up_to_date(store: LocalStore, tile: TileIndex, method: str, digest: str) -> bool:
-    existing = store.results(tile, method)
-    mask = existing.get(MASK_OUTPUT)
-    return mask is not None and mask.meta.get("inputs_sha256") == digest
+    """The tile's stored mask was made from ``digest`` and no result file it refers to is gone."""
+    stored = list(store.iter_stored_results(method, tile))
+    mask = next((s for s in stored if s.output == MASK_OUTPUT), None)
+    if mask is None or mask.meta.get("inputs_sha256") != digest:
+        return False
+    return all(missing_file(s.record, store.workspace) is None for s in stored)
+
+
+def _relative_file_cell(record: Dict[str, Any], store: LocalStore) -> Dict[str, Any]:
+    """A record whose file-reference cell points relative to the workspace (blobs unchanged)."""
+    if not is_reference(record["data"]):
+        return record
+    return dict(record, data=relative_reference(record["data"], store.workspace.absolute()))
 
 
 #: ``commit(tile, outcome)``: write one computed tile's results (in the client/parent process).
@@ -155,7 +181,7 @@ def run_tiles(workspace, method: str, execute: TileExecutor, params: Optional[Ma
     p = merged_params(params)
     report = RunReport(method)
     if export is not None:
-        export = ExportJob(str(export.out_dir), export.options.checked())
+        export = ExportJob(str(export.out_dir), export.options.checked(), export.store_files)
     with LocalStore(workspace, create=False) as store:
         todo_tiles = list(tiles) if tiles is not None else store.tiles()
         jobs = []
@@ -181,7 +207,7 @@ def run_tiles(workspace, method: str, execute: TileExecutor, params: Optional[Ma
         def commit(tile: TileIndex, outcome: TileOutcome) -> None:
             nonlocal done
             records, exported = outcome
-            store.replace_result_records(tile, method, records)
+            store.replace_result_records(tile, method, [_relative_file_cell(r, store) for r in records])
             if assembler is not None and exported is not None:
                 assembler.add_tile(tile, *exported)
             report.computed.append(tile)

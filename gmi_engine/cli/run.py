@@ -30,7 +30,9 @@ per band to MOD09A1), mineral_indices (the index library on the balanced mosaic)
 A rerun skips tiles whose inputs and parameters did not change (--force recomputes them).
 --export writes what `gmi export` would, while the tiles are computed (one pass, no decoding of
 the stored results; local and dask backends; with dask the export folder must be on a
-filesystem the workers share). --backend dask: docs/dask.md (LocalCluster, SLURM/PBS, Kubernetes).
+filesystem the workers share). With --export the store keeps each exported output as a reference
+to its GeoTIFF instead of a second compressed copy (--store-cells keeps both, so the workspace
+does not depend on the export folder). --backend dask: docs/dask.md (LocalCluster, SLURM/PBS, Kubernetes).
 """
 
 
@@ -56,7 +58,7 @@ def _cmd_run(args) -> int:
     if args.export is not None:
         from gmi_engine.backends.local_runner import ExportJob
 
-        export = ExportJob(str(args.export), file_options(args))
+        export = ExportJob(str(args.export), file_options(args), store_files=not args.store_cells)
     if args.backend == "dask":
         from gmi_engine.backends.dask import run_dask
 
@@ -96,5 +98,8 @@ def register(sub: argparse._SubParsersAction) -> None:
     export = p.add_argument_group("export while computing (local backend; as `gmi export`)")
     export.add_argument("--export", type=Path, metavar="DIR",
                         help="also write GeoTIFF/COG per tile and output, VRTs, styles, STAC to DIR")
+    export.add_argument("--store-cells", action="store_true",
+                        help="keep the exported outputs' pixels in the store too (default: the store "
+                             "refers to the GeoTIFFs, so each result is compressed once)")
     add_file_options(export)
     p.set_defaults(func=_cmd_run)

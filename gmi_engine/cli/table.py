@@ -101,6 +101,9 @@ def _info(args: argparse.Namespace) -> int:
         stats.source_rows, _size(stats.source_blob_bytes), _size(stats.bytes_per_source_row)))
     print("result rows  {}  on {} tiles, methods: {}  (blobs {})".format(
         stats.result_rows, stats.result_tiles, ", ".join(stats.methods) or "-", _size(stats.result_blob_bytes)))
+    if stats.result_file_cells:
+        print("             {} of them kept in their exported GeoTIFFs (gmi run --export)".format(
+            stats.result_file_cells))
     print("file         {}".format(_size(stats.file_bytes)))
     return 0
 

@@ -212,11 +212,14 @@ def check_cell_sizes(cells: Mapping[str, Any], limit: int = blob.MAX_CELL_BYTES)
                                     "cell limit".format(name, size, limit))
 
 
-def result_cells(result: Mapping[str, Any], digest: Optional[str] = None) -> Dict[str, Any]:
+def result_cells(result: Mapping[str, Any], digest: Optional[str] = None,
+                 encoded: Optional[bytes] = None) -> Dict[str, Any]:
     """A kernel result dict as ``gmi_result`` cells, identical to ``ResultRow.to_dict()``.
 
     ``digest`` (``pipeline.inputs_digest`` of the tile) goes into ``meta["inputs_sha256"]``
-    as the local runner records it. Every cell is checked against the 8 MiB limit.
+    as the local runner records it. ``encoded`` is a ``data`` cell made elsewhere (the local
+    store's reference to an exported GeoTIFF); by default the array is blob-encoded here.
+    Every cell is checked against the 8 MiB limit.
     """
     method = _text(result["method"], "method")
     output = _text(result["output"], "output")
@@ -232,10 +235,11 @@ def result_cells(result: Mapping[str, Any], digest: Optional[str] = None) -> Dic
     if digest is not None:
         meta[DIGEST_KEY] = digest
     where = "tile {},{} {} {}".format(result["tile_x"], result["tile_y"], method, output)
-    try:
-        encoded = blob.encode(data, compress=True)
-    except BlobError as exc:
-        raise type(exc)("{} data: {}".format(where, exc)) from None
+    if encoded is None:
+        try:
+            encoded = blob.encode(data, compress=True)
+        except BlobError as exc:
+            raise type(exc)("{} data: {}".format(where, exc)) from None
     cells = {
         "tile_x": _int(result["tile_x"], "tile_x"), "tile_y": _int(result["tile_y"], "tile_y"),
         "method": method, "output": output,
