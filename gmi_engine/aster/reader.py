@@ -150,16 +150,38 @@ def _acquired(md: dict, path: Path) -> datetime:
                                  "YYYY-MM-DDThh:mm:ssZ") from None
 
 
-def _gains(md: dict, path: Path) -> dict:
+def _gains(items: list, path: Path) -> dict:
+    """Band -> gain from ``GAIN.n=01, HGH`` items, or ``GAIN=01, HGH`` ones (GDAL builds without the suffix).
+
+    ``items`` is ``GetMetadata_List()``: it keeps every duplicate ``GAIN`` item, a dict keeps the last.
+    """
     gains = {}
-    for key, value in md.items():
-        if not re.fullmatch(r"GAIN\.\d+", key):
+    for item in items:
+        key, _, value = item.partition("=")
+        if not re.fullmatch(r"GAIN(\.\d+)?", key):
             continue
         parts = [p.strip() for p in value.split(",")]
         if len(parts) != 2 or parts[1] not in GAIN_CODES:
             raise MetadataValueError(path, key, value, "'<band>, <gain>' with gain in " + "/".join(GAIN_CODES))
         gains[parts[0]] = parts[1]
     return gains
+
+
+def _pointing(md: dict, path: Path) -> dict:
+    """Subsystem -> pointing angle: ``POINTINGANGLE.n`` goes to the telescope ``SENSORNAME.n`` names.
+
+    Without a ``SENSORNAME.n`` the position decides (.1 VNIR, .2 SWIR, .3 TIR), as in full granules.
+    """
+    pointing = {}
+    for i, sub in enumerate(("VNIR", "SWIR", "TIR"), start=1):
+        key = "POINTINGANGLE.{}".format(i)
+        if key not in md:
+            continue
+        named = (md.get("SENSORNAME.{}".format(i)) or "").strip().strip('"').upper()
+        if named and named not in ("VNIR", "SWIR", "TIR"):
+            raise MetadataValueError(path, "SENSORNAME.{}".format(i), named, "VNIR, SWIR or TIR")
+        pointing[named or sub] = _floats(md, path, key, 1)[0]
+    return pointing
 
 
 def _open_container(path: Path) -> gdal.Dataset:
@@ -188,7 +210,7 @@ def open_granule(path) -> Granule:
         raise NotAsterL1TError("{}: no SHORTNAME metadata: not an ASTER L1T granule".format(path))
     if short != "AST_L1T":
         raise NotAsterL1TError("{}: SHORTNAME is {!r}, expected 'AST_L1T'".format(path, short))
-    gains = _gains(md, path)
+    gains = _gains(ds.GetMetadata_List() or [], path)
     bands = {}
     for name, desc in ds.GetSubDatasets():
         m = _SDS_RE.search(name)
@@ -208,6 +230,8 @@ def open_granule(path) -> Granule:
                                gains.get(code), incl_value)
     if not bands:
         raise NotAsterL1TError("{}: no VNIR/SWIR/TIR ImageData subdatasets".format(path))
+    if not gains and any(b.subsystem in ("VNIR", "SWIR") for b in bands.values()):
+        raise MissingMetadataError(path, "GAIN", "no GAIN.n or GAIN item: the VNIR/SWIR gains are unknown")
     ul_n, ul_e = _floats(md, path, "UPPERLEFTM", 2)
     lr_n, lr_e = _floats(md, path, "LOWERRIGHTM", 2)
     corners = UtmCorners(ul_n, ul_e, lr_n, lr_e)
@@ -225,11 +249,7 @@ def open_granule(path) -> Granule:
             raise MetadataValueError(path, "UPPERLEFTM/LOWERRIGHTM", "{}x{} for band {}".format(
                 b.rows, b.cols, b.code), "consistent with the corners ({}x{})".format(*expected))
     sun_az, sun_el = _floats(md, path, "SOLARDIRECTION", 2)
-    pointing = {}
-    for i, sub in enumerate(("VNIR", "SWIR", "TIR"), start=1):
-        key = "POINTINGANGLE.{}".format(i)
-        if key in md:
-            pointing[sub] = _floats(md, path, key, 1)[0]
+    pointing = _pointing(md, path)
     corners_ll = []
     for key in ("UPPERLEFT", "UPPERRIGHT", "LOWERRIGHT", "LOWERLEFT"):
         lat, lon = _floats(md, path, key, 2)
