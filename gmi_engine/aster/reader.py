@@ -17,8 +17,8 @@ import numpy as np
 from osgeo import gdal
 
 from gmi_engine.aster.geometry import SUBSYSTEM_RES_M, UtmCorners, geotransform, utm_epsg
-from gmi_engine.aster.names import collection_version, granule_id, normalise_version
-from gmi_engine.errors import GmiFileError, MetadataValueError, MissingMetadataError, NotAsterL1TError
+from gmi_engine.aster.names import auxiliary_kind, collection_version, granule_id, is_granule_file, normalise_version
+from gmi_engine.errors import GmiError, GmiFileError, MetadataValueError, MissingMetadataError, NotAsterL1TError
 from gmi_engine.kernel.bands import SWIR_CUTOFF
 
 gdal.UseExceptions()
@@ -264,3 +264,31 @@ def open_granule(path) -> Granule:
                    bands=bands, utm_zone=zone, south=north < 0, corners=corners,
                    footprint_lonlat=tuple(corners_ll), cloud_cover=cloud, metadata=dict(md),
                    version=normalise_version(md.get("VERSIONID")) or collection_version(path.name))
+
+
+def skip_reason(path) -> Optional[str]:
+    """Why a file of a download folder is no granule to ingest (``"... (by name)"``/``"... (by content)"``), else None.
+
+    By name: the browse, ECS metadata and QA files of :func:`~gmi_engine.aster.names.auxiliary_kind`.
+    By content: an HDF4 file that is no AST_L1T granule (other SHORTNAME, no ImageData), or a non-HDF4
+    file not named like a granule. None (ingest it, and let its errors be failures) for everything
+    else, in particular a granule-named file that is not HDF4 (a broken download) or is unreadable.
+    """
+    path = Path(path)
+    kind = auxiliary_kind(path.name)
+    if kind is not None:
+        return "{} (by name)".format(kind)
+    try:
+        with open(path, "rb") as fh:
+            magic = fh.read(4)
+    except OSError:
+        return None
+    if magic != _HDF4_MAGIC:
+        return None if is_granule_file(path) else "not an HDF4 file (by content)"
+    try:
+        open_granule(path)
+    except NotAsterL1TError as exc:
+        return "not an AST_L1T granule (by content): {}".format(exc)
+    except (GmiError, RuntimeError):
+        return None
+    return None
