@@ -286,6 +286,7 @@ class DlgSearch(QDialog):
         self.records = list(records)
         self.layer = footprint_layer(self.records)
         QgsProject.instance().addMapLayer(self.layer)
+        self.cbo_layer.setExceptedLayerList([self.layer])  # the AOI is never the results themselves
         self.layer.selectionChanged.connect(self._on_layer_selection)
         self._syncing = True
         self.table.setRowCount(len(self.records))
