@@ -21,7 +21,7 @@ from gmi_engine.ancillary.elevation import sample_altitude
 from gmi_engine.ancillary.modis_reference import sample_mod09a1
 from gmi_engine.aster.geometry import view_geometry
 from gmi_engine.aster.names import granule_id
-from gmi_engine.aster.reader import Granule, open_granule
+from gmi_engine.aster.reader import Granule, open_granule, skip_reason
 from gmi_engine.atmosphere.coefficients import merge_telescopes
 from gmi_engine.atmosphere.columns import sixs_columns
 from gmi_engine.atmosphere.sixs import compute_many
@@ -308,6 +308,8 @@ class IngestSummary:
     interrupted: Optional[Path] = None
     #: Granules not tried (after a cancel, or after a failure without ``keep_going``).
     not_tried: List[Path] = field(default_factory=list)
+    #: (file, why) of the files that are no granule (browse, metadata, QA…; see ``reader.skip_reason``).
+    skipped: List[tuple] = field(default_factory=list)
 
     @property
     def rows(self) -> int:
@@ -353,6 +355,11 @@ def ingest_many(paths: Sequence, workspace, options: IngestOptions = IngestOptio
                 summary.cancelled = True
                 summary.not_tried = files[k:]
                 break
+            why = skip_reason(path)
+            if why is not None:
+                log.info("%s skipped: %s", path, why)
+                summary.skipped.append((path, why))
+                continue
             if on_start is not None:
                 on_start(k + 1, path)
             report(progress, fraction(k, n), "Granule {} of {}: {}".format(k + 1, n, path.name))

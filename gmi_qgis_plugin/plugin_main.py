@@ -70,6 +70,8 @@ class GmiPlugin:
         self.toolbar.setObjectName("GmiToolbar")
         self.toolbar.setToolTip(__title_long__)
         specs = [
+            ("search", theme_icon("mActionZoomToArea.svg"), self.tr("Search ASTER (Earthdata)…"), self.open_search,
+             True),
             ("load", plugin_icon("load_granules"), self.tr("Load ASTER granules…"), self.open_load, True),
             ("tiles", plugin_icon("tiles"), self.tr("Tiles…"), self.open_tiles, True),
             ("run", plugin_icon("run"), self.tr("Run…"), self.open_run, True),
@@ -124,6 +126,12 @@ class GmiPlugin:
         dialog.raise_()
         dialog.activateWindow()
         return dialog
+
+    def open_search(self) -> QDialog:
+        """Show *Search ASTER*."""
+        from gmi_qgis_plugin.gui.dlg_search import DlgSearch
+
+        return self._show("search", lambda: DlgSearch(self.state, self.iface.mapCanvas(), self.iface.mainWindow()))
 
     def open_load(self) -> QDialog:
         """Show *Load ASTER granules*."""

@@ -2,7 +2,8 @@
 
 Names are compared without regard to case. GDEM tiles are accepted under both names in use:
 the product's own (``ASTGTMV003_N32W108_dem.tif``, any ``*_dem.tif``) and the ``ASTGTM*``,
-``ASTER_GDEM*`` or ``GDEM*`` GeoTIFFs of other downloads.
+``ASTER_GDEM*`` or ``GDEM*`` GeoTIFFs of other downloads, and as NetCDF (``ASTGTMV003_N64W052_dem.nc``)
+or zipped (``ASTGTMV003_N64W052.zip``, read through ``/vsizip/``).
 """
 from __future__ import annotations
 
@@ -17,8 +18,9 @@ MOD09A1_PATTERNS = ("MOD09A1*.hdf",)
 """8-day surface reflectance, the colour-balancing reference."""
 MOD09A1_FOLDER_PATTERNS = MOD09A1_PATTERNS + ("*.tif",)
 """A folder given as *the* MOD09A1 reference also stands for its GeoTIFFs (e.g. a mosaic)."""
-GDEM_PATTERNS = ("*_dem.tif", "ASTGTM*.tif", "ASTER_GDEM*.tif", "GDEM*.tif")
-"""ASTER GDEM elevation tiles."""
+GDEM_PATTERNS = ("*_dem.tif", "ASTGTM*.tif", "ASTER_GDEM*.tif", "GDEM*.tif",
+                 "*_dem.nc", "ASTGTM*.nc", "ASTGTM*.zip", "*_dem.zip")
+"""ASTER GDEM elevation tiles: GeoTIFF, LP DAAC's NetCDF (``*_dem.nc``) or zip (``ASTGTMV003_N64W052.zip``)."""
 
 PathLike = Union[str, Path]
 

@@ -1,6 +1,6 @@
 """Target altitude (km) for a tile from ASTER GDEM tiles.
 
-The tiles are mosaicked in memory (``gdal.BuildVRT``), warped to EPSG:3857 over the area at
+The tiles (GeoTIFF, NetCDF or zipped, mixed) are mosaicked and warped in one ``gdal.Warp`` to EPSG:3857 over the area at
 ``resolution`` metres with average resampling (voids, -9999, are ignored whether or not the file
 carries a NoData tag), and the valid cells are averaged; metres become km. With no valid cell the
 altitude defaults to :data:`DEFAULT_ALTITUDE_KM` (sea level) and the source says why.
@@ -22,6 +22,25 @@ DEFAULT_ALTITUDE_KM = 0.0
 NODATA = -9999
 
 
+def gdal_name(path: str) -> str:
+    """The GDAL name of a GDEM tile's heights: the file, its ``*_dem.tif`` inside a zip, its DEM NetCDF variable."""
+    if path.lower().endswith(".zip"):
+        members = gdal.ReadDir("/vsizip/" + path) or []
+        rasters = [m for m in members if m.lower().endswith((".tif", ".nc"))]
+        dems = [m for m in rasters if "_dem." in m.lower()] or rasters
+        if len(dems) != 1:
+            raise GmiFileError("{}: expected one *_dem.tif in the GDEM zip, found {}".format(path, members))
+        name = "/vsizip/{}/{}".format(path, dems[0])
+        return gdal_name(name) if name.lower().endswith(".nc") else name
+    ds = open_gdal(path, "GDEM tile")
+    if ds.RasterCount == 0:
+        subs = [n for n, _ in ds.GetSubDatasets() if n.upper().endswith("DEM")]
+        if len(subs) != 1:
+            raise GmiFileError("{}: no single DEM variable (ASTER_GDEM_DEM) in the GDEM file".format(path))
+        return subs[0]
+    return path
+
+
 def _paths(paths: Any) -> list:
     if isinstance(paths, (str, os.PathLike)):
         paths = [paths]
@@ -29,8 +48,10 @@ def _paths(paths: Any) -> list:
     for p in out:
         if not os.path.isfile(p):
             raise GmiFileError("{}: GDEM tile not found".format(p))
-        open_gdal(p, "GDEM tile")
-    return out
+    names = [gdal_name(p) for p in out]
+    for name in names:
+        open_gdal(name, "GDEM tile")
+    return out, names
 
 
 def _warp_mean_m(paths: list, bounds: tuple, resolution: float) -> np.ndarray:
@@ -40,11 +61,7 @@ def _warp_mean_m(paths: list, bounds: tuple, resolution: float) -> np.ndarray:
     height = max(1, int(math.ceil((ymax - ymin) / resolution - 1e-9)))
     gdal.PushErrorHandler("CPLQuietErrorHandler")
     try:
-        vrt = gdal.BuildVRT("", paths, srcNodata=NODATA, VRTNodata=NODATA)
-        if vrt is None:
-            raise GmiFileError("{}: cannot mosaic GDEM tiles ({})".format(
-                ", ".join(paths), gdal.GetLastErrorMsg()))
-        out = gdal.Warp("", vrt, format="MEM", dstSRS="EPSG:3857", outputBounds=bounds, width=width,
+        out = gdal.Warp("", paths, format="MEM", dstSRS="EPSG:3857", outputBounds=bounds, width=width,
                         height=height, resampleAlg="average", srcNodata=NODATA, dstNodata=float("nan"),
                         outputType=gdal.GDT_Float32, multithread=False)
         if out is None:
@@ -56,14 +73,14 @@ def _warp_mean_m(paths: list, bounds: tuple, resolution: float) -> np.ndarray:
 
 
 def sample_altitude(gdem_paths: Iterable, bounds: Any, resolution: float = 240.0) -> Sample:
-    """Mean terrain height (km) over an EPSG:3857 area from GDEM GeoTIFF tiles."""
-    paths = _paths(gdem_paths)
+    """Mean terrain height (km) over an EPSG:3857 area from GDEM tiles (GeoTIFF, NetCDF or zipped)."""
+    paths, gdal_names = _paths(gdem_paths)
     b = as_bounds(bounds)
     names = ", ".join(Path(p).name for p in paths)
     if not paths:
         return Sample(DEFAULT_ALTITUDE_KM, "default: no GDEM tile given; using sea level 0 km", 0,
                       {"bounds_3857": list(b)})
-    heights = _warp_mean_m(paths, b, resolution)
+    heights = _warp_mean_m(gdal_names, b, resolution)
     valid = np.isfinite(heights)
     detail = {"bounds_3857": list(b), "resolution_m": resolution, "cells": int(heights.size),
               "coverage": float(valid.mean())}

@@ -22,8 +22,29 @@ def granule_id(name: Union[str, Path]) -> Optional[str]:
 
 
 def is_granule_file(name: Union[str, Path]) -> bool:
-    """True for a file named like an AST_L1T granule (``AST_L1T_*.hdf``, any case)."""
-    return bool(_GRANULE_FILE.match(Path(name).name))
+    """True for a file named like an AST_L1T granule (``AST_L1T_*.hdf``, any case, not a ``_BR.hdf`` browse)."""
+    return bool(_GRANULE_FILE.match(Path(name).name)) and auxiliary_kind(name) is None
+
+
+_AUXILIARY = (
+    (re.compile(r"_BR(\.[^.]+)*\.(hdf|jpe?g)$", re.IGNORECASE), "browse"),
+    (re.compile(r"_[VT]\.tif$", re.IGNORECASE), "browse image"),
+    (re.compile(r"\.hdf\.(met|xml)$", re.IGNORECASE), "ECS metadata"),
+    (re.compile(r"_QA\.txt$", re.IGNORECASE), "geometric QA report"),
+)
+
+
+def auxiliary_kind(name: Union[str, Path]) -> Optional[str]:
+    """What a file shipped beside a granule is, by its name (``"browse"``, ``"ECS metadata"``, …), else None.
+
+    Real L1T downloads hold ``*_BR.hdf`` / ``*_BR.*.jpg``, ``*_V.tif`` / ``*_T.tif``, ``*.hdf.met`` /
+    ``*.hdf.xml`` and ``*_QA.txt`` next to the science ``.hdf``.
+    """
+    text = Path(name).name
+    for pattern, kind in _AUXILIARY:
+        if pattern.search(text):
+            return kind
+    return None
 
 
 _VERSIONS = {"3": "003", "003": "003", "3.0": "003", "31": "031", "031": "031", "3.1": "031"}

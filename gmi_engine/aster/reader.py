@@ -17,8 +17,8 @@ import numpy as np
 from osgeo import gdal
 
 from gmi_engine.aster.geometry import SUBSYSTEM_RES_M, UtmCorners, geotransform, utm_epsg
-from gmi_engine.aster.names import collection_version, granule_id, normalise_version
-from gmi_engine.errors import GmiFileError, MetadataValueError, MissingMetadataError, NotAsterL1TError
+from gmi_engine.aster.names import auxiliary_kind, collection_version, granule_id, is_granule_file, normalise_version
+from gmi_engine.errors import GmiError, GmiFileError, MetadataValueError, MissingMetadataError, NotAsterL1TError
 from gmi_engine.kernel.bands import SWIR_CUTOFF
 
 gdal.UseExceptions()
@@ -150,16 +150,38 @@ def _acquired(md: dict, path: Path) -> datetime:
                                  "YYYY-MM-DDThh:mm:ssZ") from None
 
 
-def _gains(md: dict, path: Path) -> dict:
+def _gains(items: list, path: Path) -> dict:
+    """Band -> gain from ``GAIN.n=01, HGH`` items, or ``GAIN=01, HGH`` ones (GDAL builds without the suffix).
+
+    ``items`` is ``GetMetadata_List()``: it keeps every duplicate ``GAIN`` item, a dict keeps the last.
+    """
     gains = {}
-    for key, value in md.items():
-        if not re.fullmatch(r"GAIN\.\d+", key):
+    for item in items:
+        key, _, value = item.partition("=")
+        if not re.fullmatch(r"GAIN(\.\d+)?", key):
             continue
         parts = [p.strip() for p in value.split(",")]
         if len(parts) != 2 or parts[1] not in GAIN_CODES:
             raise MetadataValueError(path, key, value, "'<band>, <gain>' with gain in " + "/".join(GAIN_CODES))
         gains[parts[0]] = parts[1]
     return gains
+
+
+def _pointing(md: dict, path: Path) -> dict:
+    """Subsystem -> pointing angle: ``POINTINGANGLE.n`` goes to the telescope ``SENSORNAME.n`` names.
+
+    Without a ``SENSORNAME.n`` the position decides (.1 VNIR, .2 SWIR, .3 TIR), as in full granules.
+    """
+    pointing = {}
+    for i, sub in enumerate(("VNIR", "SWIR", "TIR"), start=1):
+        key = "POINTINGANGLE.{}".format(i)
+        if key not in md:
+            continue
+        named = (md.get("SENSORNAME.{}".format(i)) or "").strip().strip('"').upper()
+        if named and named not in ("VNIR", "SWIR", "TIR"):
+            raise MetadataValueError(path, "SENSORNAME.{}".format(i), named, "VNIR, SWIR or TIR")
+        pointing[named or sub] = _floats(md, path, key, 1)[0]
+    return pointing
 
 
 def _open_container(path: Path) -> gdal.Dataset:
@@ -188,7 +210,7 @@ def open_granule(path) -> Granule:
         raise NotAsterL1TError("{}: no SHORTNAME metadata: not an ASTER L1T granule".format(path))
     if short != "AST_L1T":
         raise NotAsterL1TError("{}: SHORTNAME is {!r}, expected 'AST_L1T'".format(path, short))
-    gains = _gains(md, path)
+    gains = _gains(ds.GetMetadata_List() or [], path)
     bands = {}
     for name, desc in ds.GetSubDatasets():
         m = _SDS_RE.search(name)
@@ -208,6 +230,8 @@ def open_granule(path) -> Granule:
                                gains.get(code), incl_value)
     if not bands:
         raise NotAsterL1TError("{}: no VNIR/SWIR/TIR ImageData subdatasets".format(path))
+    if not gains and any(b.subsystem in ("VNIR", "SWIR") for b in bands.values()):
+        raise MissingMetadataError(path, "GAIN", "no GAIN.n or GAIN item: the VNIR/SWIR gains are unknown")
     ul_n, ul_e = _floats(md, path, "UPPERLEFTM", 2)
     lr_n, lr_e = _floats(md, path, "LOWERRIGHTM", 2)
     corners = UtmCorners(ul_n, ul_e, lr_n, lr_e)
@@ -225,11 +249,7 @@ def open_granule(path) -> Granule:
             raise MetadataValueError(path, "UPPERLEFTM/LOWERRIGHTM", "{}x{} for band {}".format(
                 b.rows, b.cols, b.code), "consistent with the corners ({}x{})".format(*expected))
     sun_az, sun_el = _floats(md, path, "SOLARDIRECTION", 2)
-    pointing = {}
-    for i, sub in enumerate(("VNIR", "SWIR", "TIR"), start=1):
-        key = "POINTINGANGLE.{}".format(i)
-        if key in md:
-            pointing[sub] = _floats(md, path, key, 1)[0]
+    pointing = _pointing(md, path)
     corners_ll = []
     for key in ("UPPERLEFT", "UPPERRIGHT", "LOWERRIGHT", "LOWERLEFT"):
         lat, lon = _floats(md, path, key, 2)
@@ -244,3 +264,31 @@ def open_granule(path) -> Granule:
                    bands=bands, utm_zone=zone, south=north < 0, corners=corners,
                    footprint_lonlat=tuple(corners_ll), cloud_cover=cloud, metadata=dict(md),
                    version=normalise_version(md.get("VERSIONID")) or collection_version(path.name))
+
+
+def skip_reason(path) -> Optional[str]:
+    """Why a file of a download folder is no granule to ingest (``"... (by name)"``/``"... (by content)"``), else None.
+
+    By name: the browse, ECS metadata and QA files of :func:`~gmi_engine.aster.names.auxiliary_kind`.
+    By content: an HDF4 file that is no AST_L1T granule (other SHORTNAME, no ImageData), or a non-HDF4
+    file not named like a granule. None (ingest it, and let its errors be failures) for everything
+    else, in particular a granule-named file that is not HDF4 (a broken download) or is unreadable.
+    """
+    path = Path(path)
+    kind = auxiliary_kind(path.name)
+    if kind is not None:
+        return "{} (by name)".format(kind)
+    try:
+        with open(path, "rb") as fh:
+            magic = fh.read(4)
+    except OSError:
+        return None
+    if magic != _HDF4_MAGIC:
+        return None if is_granule_file(path) else "not an HDF4 file (by content)"
+    try:
+        open_granule(path)
+    except NotAsterL1TError as exc:
+        return "not an AST_L1T granule (by content): {}".format(exc)
+    except (GmiError, RuntimeError):
+        return None
+    return None

@@ -75,10 +75,12 @@ def _cmd_ingest(args) -> int:
     bar = ProgressBar(len(granules), "ingest")
     summary = ingest_many(granules, args.workspace, options,
                           on_granule=lambda g: bar.update(note="{}: {} tiles".format(g.path.name, g.rows)))
+    for path, why in summary.skipped:
+        print("skipped {}: {}".format(path, why))
     summary.raise_first_error()
     with LocalStore(args.workspace) as store:
         stats = store.stats() if hasattr(store, "stats") else None
-    print("ingested {} granule(s), {} source rows into {}".format(len(granules), summary.rows, args.workspace))
+    print("ingested {} granule(s), {} source rows into {}".format(len(summary.ingested), summary.rows, args.workspace))
     if stats is not None:
         print(stats)
     return 0

@@ -59,19 +59,19 @@ def test_load_menu_toolbar_provider_and_unload(qgis_iface, qgis_new_project):
     try:
         assert registry.providerById("gmi") is instance.provider
         assert len(registry.providerById("gmi").algorithms()) >= 7
-        assert set(instance.actions) == {"load", "tiles", "run", "jobs", "settings", "help"}
+        assert set(instance.actions) == {"search", "load", "tiles", "run", "jobs", "settings", "help"}
         toolbar_actions = instance.toolbar.actions()
         assert [a.objectName() for a in toolbar_actions] == [
-            "gmi_action_load", "gmi_action_tiles", "gmi_action_run", "gmi_action_jobs"]
+            "gmi_action_search", "gmi_action_load", "gmi_action_tiles", "gmi_action_run", "gmi_action_jobs"]
         menu_calls = qgis_iface.addPluginToRasterMenu.call_args_list
-        assert [c.args[0] for c in menu_calls][-6:] == ["&GMI"] * 6
+        assert [c.args[0] for c in menu_calls][-7:] == ["&GMI"] * 7
         assert all(not a.icon().isNull() for a in instance.actions.values())
         qgis_iface.registerOptionsWidgetFactory.assert_called_with(instance.options_factory)
-        for key in ("load", "tiles", "run", "jobs"):
+        for key in ("search", "load", "tiles", "run", "jobs"):
             instance.actions[key].trigger()
             dialog = instance.dialogs[key]
             assert dialog.isVisible(), key
-        assert set(instance.open_dialogs) == {"load", "tiles", "run", "jobs"}
+        assert set(instance.open_dialogs) == {"search", "load", "tiles", "run", "jobs"}
     finally:
         factory = instance.options_factory
         instance.unload()

@@ -237,3 +237,36 @@ def test_mod09a1_fill_in_one_band_stays_in_that_band(tmp_path):
     fill = b02 == -28672
     assert 0.05 < fill.mean() < 0.5  # cells inside a fill pixel are fill ...
     assert (b02[~fill] == expected[1]).all()  # ... and cells across pixel edges average only valid ones
+
+
+def _as_netcdf(tif, out):
+    """The LP DAAC NetCDF form: ``ASTGTMV003_N32W108_dem.nc``, variable ``ASTER_GDEM_DEM`` on lat/lon."""
+    vrt = gdal.Translate("", str(tif), format="VRT")
+    vrt.GetRasterBand(1).SetMetadataItem("NETCDF_VARNAME", "ASTER_GDEM_DEM")
+    gdal.Translate(str(out), vrt, format="netCDF").FlushCache()
+    return out
+
+
+def _as_zip(tifs, out):
+    """The LP DAAC zip form: ``ASTGTMV003_N32W108.zip`` holding ``…_dem.tif`` and ``…_num.tif``."""
+    import zipfile
+
+    with zipfile.ZipFile(out, "w") as zf:
+        for tif in tifs:
+            zf.write(tif, tif.name)
+            zf.writestr(tif.name.replace("_dem.tif", "_num.tif"), b"")  # source-count files: never read
+    return out
+
+
+def test_zipped_and_netcdf_gdem_are_discovered_and_read(dems, tmp_path):
+    from gmi_engine.ancillary import discover
+
+    west, east = dems[0], dems[1]
+    assert "ASTER_GDEM_DEM" in gdal.Info(str(_as_netcdf(east, tmp_path / east.name.replace(".tif", ".nc"))))
+    _as_zip([west], tmp_path / west.name.replace("_dem.tif", ".zip"))
+    found = discover(tmp_path)
+    assert sorted(p.name for p in found.gdem) == ["ASTGTMV003_N32W108_dem.nc", "ASTGTMV003_N32W109.zip"]
+    expected = sample_altitude([east, west], CHINO)  # same order: the later tile wins on the shared edge
+    got = sample_altitude(found.gdem, CHINO)
+    assert abs(got.value - expected.value) * 1000 < 0.5 and got.n_valid == expected.n_valid
+    assert got.source == "GDEM: ASTGTMV003_N32W108_dem.nc, ASTGTMV003_N32W109.zip"

@@ -107,3 +107,52 @@ def test_v31_granule_name_and_versionid_are_read_and_recorded(granule_path, tmp_
     g = open_granule(v31)
     assert g.version == "031" and g.metadata["VERSIONID"].strip('"') == "3.1"
     assert g.granule_id == name[:-4] and g.acquired.isoformat() == "2006-09-06T18:02:42+00:00"
+
+
+# --- real downloads (issue 21): files rewritten to the forms found in real products -------------
+
+_GAIN_CLASS = re.compile(r'(OBJECT += GAIN\n)\s+CLASS += "\d+"\n')
+
+
+def test_gain_keys_without_class_suffix_are_parsed(granule_path, tmp_path):
+    """``GAIN=01, HGH`` (no ``.N``): every GAIN object without CLASS; GDAL lists them all under one key."""
+    src = granule_path("mixed_gains")
+    expected = open_granule(src).gains
+    bare = _copy_with_attr(src, tmp_path / src.name, "productmetadata.0", lambda t: _GAIN_CLASS.sub(r"\1", t))
+    from osgeo import gdal
+
+    listed = [item for item in gdal.Open(str(bare)).GetMetadata_List() if item.startswith("GAIN")]
+    assert listed and all(item.startswith("GAIN=") for item in listed)  # the rewrite is the real form
+    assert open_granule(bare).gains == expected and expected["04"] == "LO1"
+
+
+def test_empty_gain_table_with_image_data_is_an_error(granule_path, tmp_path):
+    src = granule_path("north")
+    no_gains = _copy_with_attr(src, tmp_path / src.name, "productmetadata.0",
+                               lambda t: re.sub(r"OBJECT += GAIN\n.*?END_OBJECT += GAIN\n", "", t, flags=re.S))
+    with pytest.raises(MissingMetadataError) as err:
+        open_granule(no_gains)
+    assert err.value.key == "GAIN" and str(no_gains) in str(err.value)
+
+
+def _pointing_group(pairs) -> str:
+    objs = []
+    for i, (sensor, angle) in enumerate(pairs, start=1):
+        for name, value in (("SENSORNAME", '"{}"'.format(sensor)), ("POINTINGANGLE", angle)):
+            objs.append('    OBJECT                 = {0}\n      CLASS                  = "{1}"\n'
+                        '      NUM_VAL                = 1\n      VALUE                  = {2}\n'
+                        '    END_OBJECT             = {0}\n\n'.format(name, i, value))
+    return "GROUP                  = POINTINGANGLES\n\n" + "".join(objs) + "  END_GROUP              = POINTINGANGLES"
+
+
+@pytest.mark.parametrize("case, pairs, expected", [
+    ("night_tir", [("TIR", "2.490")], {"TIR": 2.49}),
+    ("no_swir", [("VNIR", "5.721"), ("TIR", "5.709")], {"VNIR": 5.721, "TIR": 5.709}),
+])
+def test_pointing_angles_follow_the_sensor_named(granule_path, tmp_path, case, pairs, expected):
+    """TIR-only and no-SWIR granules: POINTINGANGLE.1 is the TIR (or .2 the TIR) when SENSORNAME says so."""
+    src = granule_path(case)
+    group = re.compile(r"GROUP += POINTINGANGLES\n.*?END_GROUP += POINTINGANGLES", re.S)
+    real = _copy_with_attr(src, tmp_path / src.name, "productmetadata.0",
+                           lambda t: group.sub(lambda _m: _pointing_group(pairs), t))
+    assert open_granule(real).pointing == expected

@@ -96,3 +96,41 @@ def test_on_start_names_each_granule_before_it_is_read(demo_small, options, tmp_
     assert events == [("start", 1, broken.name), ("start", 2, names[0]), ("done", names[0]),
                       ("start", 3, names[1]), ("done", names[1])]
     assert [f.path for f in summary.failed] == [broken]
+
+
+def _browse_hdf(path):
+    """An HDF4 file like a real ``_BR.hdf``: browse images, no ImageData swath."""
+    import numpy as np
+    from pyhdf.SD import SD, SDC
+
+    sd = SD(str(path), SDC.WRITE | SDC.CREATE)
+    try:
+        sds = sd.create("VNIR_Browse", SDC.UINT8, (8, 8))
+        sds[:] = np.arange(64, dtype=np.uint8).reshape(8, 8)
+        sds.endaccess()
+    finally:
+        sd.end()
+    return path
+
+
+def test_a_real_download_folder_ingests_the_granules_and_skips_the_rest(demo_small, options, tmp_path):
+    """Browse, ECS metadata and QA files beside the granules (real names) are skipped, never fatal."""
+    from osgeo import gdal
+
+    stem = demo_small.granules[0].name[:-4]
+    folder = tmp_path / "aster"
+    folder.mkdir()
+    by_name = [_browse_hdf(folder / (stem + "_BR.hdf")), folder / (stem + ".hdf.met"),
+               folder / (stem + "_QA.txt"), folder / (stem + "_V.tif"), folder / (stem + "_T.tif")]
+    for path in by_name[1:3]:
+        path.write_text("GROUP = INVENTORYMETADATA\nEND\n")
+    for path in by_name[3:]:
+        gdal.GetDriverByName("GTiff").Create(str(path), 4, 4, 3, gdal.GDT_Byte).FlushCache()
+    by_content = [_browse_hdf(folder / "browse_copy.hdf"), _browse_hdf(folder / "AST_L1T_renamed_browse.hdf")]
+    files = sorted(by_name + by_content) + list(demo_small.granules)
+    summary = ingest_many(files, tmp_path / "ws", options)
+    assert [g.path for g in summary.ingested] == list(demo_small.granules) and not summary.failed
+    skipped = dict(summary.skipped)
+    assert sorted(skipped) == sorted(by_name + by_content)
+    assert all("by name" in skipped[p] for p in by_name) and all("by content" in skipped[p] for p in by_content)
+    assert sorted(_files(tmp_path / "ws")) == sorted(p.name for p in demo_small.granules)
