@@ -3,7 +3,8 @@
 For every tile a granule's footprint touches: the DN bands 1–9 warped onto the tile and cropped
 (:mod:`gmi_engine.tiling`), the tile's 6S state (sun and view geometry and date from the granule;
 AOD550 and water vapour from the same day's MCD19A2; target altitude from GDEM; ozone from a
-zonal-mean climatology; aerosol model by a regional rule unless given) and its xa/xb/xc, the MOD09A1 reference sampled at 256² and a quality record.
+zonal-mean climatology; aerosol model given or by a regional rule) and its xa/xb/xc, the MOD09A1
+reference sampled at 256² and a quality record.
 Re-ingesting a granule replaces its rows. :func:`ingest_many` is the one job every front end runs.
 """
 from __future__ import annotations
@@ -22,8 +23,8 @@ from gmi_engine.ancillary.modis_reference import sample_mod09a1
 from gmi_engine.aster.geometry import view_geometry
 from gmi_engine.aster.names import granule_id
 from gmi_engine.aster.reader import Granule, open_granule
-from gmi_engine.atmosphere.coefficients import merge_telescopes
 from gmi_engine.atmosphere.aerosol_rule import AUTO, regional_aerosol_model
+from gmi_engine.atmosphere.coefficients import merge_telescopes
 from gmi_engine.atmosphere.columns import sixs_columns
 from gmi_engine.atmosphere.ozone import OZONE_SOURCE, climatology_ozone
 from gmi_engine.atmosphere.sixs import compute_many
@@ -122,7 +123,8 @@ def tile_state(granule: Granule, cut_bounds, options: IngestOptions) -> tuple:
     else:
         ozone, ozone_source = float(options.ozone), "options: ozone {} cm-atm".format(options.ozone)
     if options.aerosol_model is None:
-        model, model_source = "continental", "default: continental (no aerosol model given; 'auto' applies the regional rule)"
+        model = "continental"
+        model_source = "default: continental (no aerosol model given; 'auto' applies the regional rule)"
     elif str(options.aerosol_model).lower() == AUTO:
         model, model_source = regional_aerosol_model(lon, latitude)
     else:

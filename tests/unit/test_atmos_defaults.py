@@ -91,3 +91,21 @@ def test_desert_rule_with_the_continental_lut_runs_6s_directly_and_says_so(granu
     assert row.ac["state"]["aerosol_model"] == "desert"
     assert "aerosol" in row.ac["lut_fallback"].lower()
     assert row.ac["source"] != "lut" and "direct" in row.ac["source"]
+
+
+def test_stac_item_names_the_inputs_that_ran_on_defaults():
+    """Row inputs -> kernel result meta (ac_defaults per granule) -> STAC ``gmi:defaulted_inputs``."""
+    from gmi_engine.export.stac import AssetInfo, stac_item
+    from gmi_engine.grid import DEFAULT_GRID, TileIndex
+    from gmi_engine.kernel.pipeline import _common_meta
+
+    gid_a = "AST_L1T_00309062006180242_20150516014601_17781"
+    gid_b = "AST_L1T_00310082006180301_20150516014601_17782"
+    rows = [{"granule_id": gid_a, "acquired": "2006-09-06T18:02:42",
+             "ac": {"source": "6s-direct", "inputs": {"defaults": ["ozone", "aerosol_model"]}}},
+            {"granule_id": gid_b, "acquired": "2006-10-08T18:03:01",
+             "ac": {"source": "6s-direct", "inputs": {"defaults": []}}}]
+    meta = _common_meta("mosaic", rows, {}, {})
+    item = stac_item(DEFAULT_GRID, TileIndex(260, 526), "mosaic",
+                     [AssetInfo("b01", "b01.tif", "B1", "float32", float("nan"))], meta, (1024, 1024))
+    assert item["properties"]["gmi:defaulted_inputs"] == {gid_a: ["ozone", "aerosol_model"]}
