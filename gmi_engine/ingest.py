@@ -297,6 +297,12 @@ def ingest_granule(path, store, options: IngestOptions = IngestOptions(),
     return rows
 
 
+def _defaulted(rows: Sequence[SourceRow]) -> List[str]:
+    """The :data:`DEFAULTABLE_INPUTS` that any of ``rows`` ran on a default."""
+    used = {name for r in rows for name in (r.ac.get("inputs") or {}).get("defaults") or []}
+    return [name for name in DEFAULTABLE_INPUTS if name in used]
+
+
 #: What makes one tile be skipped within a granule: its ancillary values cannot make a 6S state.
 TILE_ERRORS = (TileInputError,)
 
@@ -314,6 +320,8 @@ class GranuleIngested:
     tiles: List[TileIndex]
     #: (tile, error) of the tiles skipped because their ancillaries could not make a 6S state.
     failed_tiles: List[tuple] = field(default_factory=list)
+    #: The 6S inputs (:data:`DEFAULTABLE_INPUTS` names) that some tile ran on a default instead of data.
+    defaulted: List[str] = field(default_factory=list)
 
 
 @dataclass(frozen=True)
@@ -398,7 +406,8 @@ def ingest_many(paths: Sequence, workspace, options: IngestOptions = IngestOptio
                 summary.not_tried = files[k + 1:]
                 break
             done = GranuleIngested(path, rows[0].granule_id if rows else granule_id(path) or path.stem, len(rows),
-                                   sorted({TileIndex(r.tile_x, r.tile_y) for r in rows}), skipped)
+                                   sorted({TileIndex(r.tile_x, r.tile_y) for r in rows}), skipped,
+                                   _defaulted(rows))
             summary.ingested.append(done)
             if on_granule is not None:
                 on_granule(done)
