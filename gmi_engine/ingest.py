@@ -3,7 +3,8 @@
 For every tile a granule's footprint touches: the DN bands 1–9 warped onto the tile and cropped
 (:mod:`gmi_engine.tiling`), the tile's 6S state (sun and view geometry and date from the granule;
 AOD550 and water vapour from the same day's MCD19A2; target altitude from GDEM; ozone from a
-documented default) and its xa/xb/xc, the MOD09A1 reference sampled at 256² and a quality record.
+zonal-mean climatology; aerosol model given or by a regional rule) and its xa/xb/xc, the MOD09A1
+reference sampled at 256² and a quality record.
 Re-ingesting a granule replaces its rows. :func:`ingest_many` is the one job every front end runs.
 """
 from __future__ import annotations
@@ -22,8 +23,10 @@ from gmi_engine.ancillary.modis_reference import sample_mod09a1
 from gmi_engine.aster.geometry import view_geometry
 from gmi_engine.aster.names import granule_id
 from gmi_engine.aster.reader import Granule, open_granule, skip_reason
+from gmi_engine.atmosphere.aerosol_rule import AUTO, regional_aerosol_model
 from gmi_engine.atmosphere.coefficients import merge_telescopes
 from gmi_engine.atmosphere.columns import sixs_columns
+from gmi_engine.atmosphere.ozone import OZONE_SOURCE, climatology_ozone
 from gmi_engine.atmosphere.sixs import compute_many
 from gmi_engine.atmosphere.state import AtmosphereState
 from gmi_engine.errors import GmiError, GmiInputError
@@ -33,9 +36,11 @@ from gmi_engine.progress import Cancelled, Progress, fraction, report, sub_range
 from gmi_engine.table import MODIS_BANDS, SourceRow
 from gmi_engine.tiling import TileCut, cut_granule, granule_tiles
 
-# Total ozone when no better source is configured: the 0.30 cm-atm (300 DU) of the 6S base case
-# (science.md §2.3); it moves only B1/B2, by ±0.004 per ±0.05 cm-atm.
+# The 6S base-case total ozone (300 DU, science.md §2.3); ingest now uses the climatology
+# (:mod:`gmi_engine.atmosphere.ozone`) unless ``IngestOptions.ozone`` is given.
 DEFAULT_OZONE_CM_ATM = 0.30
+#: Names of the ``inputs`` records whose value can come from a default instead of data.
+DEFAULTABLE_INPUTS = ("aod550", "water_vapour", "ozone", "altitude_km", "aerosol_model")
 _MODIS_DATE = re.compile(r"\.A(\d{4})(\d{3})\.")
 
 log = logging.getLogger(__name__)
@@ -49,8 +54,11 @@ class IngestOptions:
     gdem: Sequence[Path] = ()
     modis_ref: Sequence[Path] = ()
     tiles: Optional[Sequence[TileIndex]] = None
-    ozone: float = DEFAULT_OZONE_CM_ATM
-    aerosol_model: str = "continental"
+    #: Total ozone (cm-atm) for every tile; None = the latitude/day climatology (recorded as a default).
+    ozone: Optional[float] = None
+    #: 6S aerosol model; "auto" = the regional desert/continental rule; None = continental. Both
+    #: "auto" and None are recorded as defaults in the row's inputs.
+    aerosol_model: Optional[str] = None
     processes: int = 2
     grid: TileGrid = field(default_factory=lambda: DEFAULT_GRID)
     #: 6S LUT file for xa/xb/xc; None = direct 6S runs. States outside the LUT's envelope fall
@@ -86,6 +94,12 @@ def _clamped(record: dict, used: float, why: str) -> dict:
     return record
 
 
+def defaulted_inputs(inputs: dict) -> List[str]:
+    """The names in :data:`DEFAULTABLE_INPUTS` whose ``source`` in ``inputs`` is a default, not data."""
+    return [name for name in DEFAULTABLE_INPUTS
+            if str(inputs.get(name, {}).get("source", "")).startswith("default")]
+
+
 def tile_state(granule: Granule, cut_bounds, options: IngestOptions) -> tuple:
     """(VNIR state, SWIR state, inputs record) for one tile of a granule.
 
@@ -101,16 +115,28 @@ def tile_state(granule: Granule, cut_bounds, options: IngestOptions) -> tuple:
             altitude.value, MIN_ALTITUDE_KM, altitude.source))
     run_altitude = max(0.0, altitude.value)
     run_aod = max(0.0, aod.value)
-    ozone, ozone_source = options.ozone, "default: 0.30 cm-atm (6S base case)"
+    corners = granule.footprint_lonlat
+    lon = sum(x for x, _ in corners) / max(1, len(corners))
+    latitude = sum(lat for _, lat in corners) / max(1, len(corners))
+    if options.ozone is None:
+        ozone, ozone_source = climatology_ozone(latitude, granule.acquired.date()), OZONE_SOURCE
+    else:
+        ozone, ozone_source = float(options.ozone), "options: ozone {} cm-atm".format(options.ozone)
+    if options.aerosol_model is None:
+        model = "continental"
+        model_source = "default: continental (no aerosol model given; 'auto' applies the regional rule)"
+    elif str(options.aerosol_model).lower() == AUTO:
+        model, model_source = regional_aerosol_model(lon, latitude)
+    else:
+        model, model_source = options.aerosol_model, "options: aerosol_model"
     uw, uo3 = sixs_columns(wv.value, ozone, run_altitude)
-    latitude = sum(lat for _, lat in granule.footprint_lonlat) / max(1, len(granule.footprint_lonlat))
     view_zenith, view_azimuth = view_geometry(granule.pointing.get("VNIR", 0.0), latitude)
     state = AtmosphereState(
         sun_zenith=granule.sun_zenith, sun_azimuth=granule.sun_azimuth,
         view_zenith=view_zenith, view_azimuth=view_azimuth,
         month=granule.acquired.month, day=granule.acquired.day,
         aot550=run_aod, water_vapour=uw, ozone=uo3,
-        altitude_km=run_altitude, aerosol_model=options.aerosol_model)
+        altitude_km=run_altitude, aerosol_model=model)
     inputs = {
         "aod550": _clamped({"value": aod.value, "source": aod.source, "n_valid": aod.n_valid,
                             "orbits": aod.detail.get("orbit_selection")},
@@ -123,10 +149,12 @@ def tile_state(granule: Granule, cut_bounds, options: IngestOptions) -> tuple:
                                  "n_valid": altitude.n_valid},
                                 run_altitude, "below sea level: 6S run at 0 km"),
         "ozone": {"value": ozone, "source": ozone_source, "sixs_input": uo3},
+        "aerosol_model": {"value": state.aerosol_model, "source": model_source},
         "geometry": {"source": "granule metadata (SOLARDIRECTION, POINTINGANGLE.1 for B1-B3N, "
                      "POINTINGANGLE.2 for B4-B9, CALENDARDATE); view zenith at the ground, 6S view "
                      "azimuth = sensor seen from the target (docs/atmosphere.md)"},
     }
+    inputs["defaults"] = defaulted_inputs(inputs)
     swir_pointing = granule.pointing.get("SWIR", granule.pointing.get("VNIR", 0.0))
     swir_zenith, swir_azimuth = view_geometry(swir_pointing, latitude)
     swir_state = replace(state, view_zenith=swir_zenith, view_azimuth=swir_azimuth)
@@ -269,6 +297,12 @@ def ingest_granule(path, store, options: IngestOptions = IngestOptions(),
     return rows
 
 
+def _defaulted(rows: Sequence[SourceRow]) -> List[str]:
+    """The :data:`DEFAULTABLE_INPUTS` that any of ``rows`` ran on a default."""
+    used = {name for r in rows for name in (r.ac.get("inputs") or {}).get("defaults") or []}
+    return [name for name in DEFAULTABLE_INPUTS if name in used]
+
+
 #: What makes one tile be skipped within a granule: its ancillary values cannot make a 6S state.
 TILE_ERRORS = (TileInputError,)
 
@@ -286,6 +320,8 @@ class GranuleIngested:
     tiles: List[TileIndex]
     #: (tile, error) of the tiles skipped because their ancillaries could not make a 6S state.
     failed_tiles: List[tuple] = field(default_factory=list)
+    #: The 6S inputs (:data:`DEFAULTABLE_INPUTS` names) that some tile ran on a default instead of data.
+    defaulted: List[str] = field(default_factory=list)
 
 
 @dataclass(frozen=True)
@@ -377,7 +413,8 @@ def ingest_many(paths: Sequence, workspace, options: IngestOptions = IngestOptio
                 summary.not_tried = files[k + 1:]
                 break
             done = GranuleIngested(path, rows[0].granule_id if rows else granule_id(path) or path.stem, len(rows),
-                                   sorted({TileIndex(r.tile_x, r.tile_y) for r in rows}), skipped)
+                                   sorted({TileIndex(r.tile_x, r.tile_y) for r in rows}), skipped,
+                                   _defaulted(rows))
             summary.ingested.append(done)
             if on_granule is not None:
                 on_granule(done)

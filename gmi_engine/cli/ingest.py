@@ -31,7 +31,8 @@ def _lut_path(args) -> "Path | None":
     if args.lut == "":
         from gmi_engine.atmosphere.lut import default_lut_path
 
-        return default_lut_path(args.aerosol_model)
+        model = args.aerosol_model if args.aerosol_model not in (None, "auto") else "continental"
+        return default_lut_path(model)
     path = Path(args.lut)
     if not path.is_file():
         raise GmiFileError("--lut {}: no such file".format(path))
@@ -99,8 +100,10 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--modis-ref", nargs="*", default=[], metavar="MOD09A1",
                    help="MOD09A1 files/folders: the colour-balancing reference")
     add_tiles(p, "only these tiles (default: all touched)")
-    p.add_argument("--aerosol-model", default="continental",
-                   help="6S aerosol model: continental (default), maritime, urban, desert, biomass")
+    p.add_argument("--aerosol-model", default=None,
+                   help="6S aerosol model: continental (default, recorded as a default), auto (desert inside "
+                        "the desert boxes of gmi_engine.atmosphere.aerosol_rule, else continental), "
+                        "maritime, urban, desert, biomass")
     p.add_argument("--processes", type=int, default=2, help="6S worker processes (default 2)")
     p.add_argument("--lut", nargs="?", const="", default=None, metavar="NPZ",
                    help="6S coefficients from a look-up table: the shipped one for --aerosol-model, "

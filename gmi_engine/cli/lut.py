@@ -203,7 +203,8 @@ def register(sub: argparse._SubParsersAction) -> None:
     q.add_argument("--tile", type=tile_arg, required=True, help="global tile X,Y (or a tile key)")
     q.add_argument("--aod-file", action="append", default=[], help="MCD19A2 file (repeatable)")
     q.add_argument("--dem", action="append", default=[], help="GDEM tile (repeatable)")
-    q.add_argument("--ozone", type=float, default=0.30, help="total ozone, cm-atm (default 0.30)")
+    q.add_argument("--ozone", type=float, default=None,
+                   help="total ozone, cm-atm (default: the latitude/day climatology, recorded as a default)")
     q.add_argument("--aerosol-model", default="continental", choices=AEROSOL_MODELS)
     q.add_argument("--processes", type=int, default=2)
     how = q.add_mutually_exclusive_group()

@@ -114,6 +114,16 @@ def _asset(info: AssetInfo, resolution: float) -> Dict[str, Any]:
     return asset
 
 
+def defaulted_inputs(meta: Mapping[str, Any]) -> Dict[str, List[str]]:
+    """Granule id -> the 6S inputs it ran on defaults (AOD, water vapour, ozone, altitude, aerosol
+    model), from the result meta's ``granules`` list; granules without defaults are left out."""
+    found: Dict[str, List[str]] = {}
+    for entry in meta.get("granules") or []:
+        if isinstance(entry, Mapping) and entry.get("ac_defaults"):
+            found[str(entry.get("granule_id"))] = [str(n) for n in entry["ac_defaults"]]
+    return found
+
+
 def stac_item(grid: TileGrid, tile: TileIndex, method: str, assets: Sequence[AssetInfo],
               meta: Mapping[str, Any], shape: Tuple[int, int]) -> Dict[str, Any]:
     """The STAC item of ``method`` on ``tile``; ``meta`` is the rows' shared meta.
@@ -149,6 +159,9 @@ def stac_item(grid: TileGrid, tile: TileIndex, method: str, assets: Sequence[Ass
         "gmi:granules": granules,
         "gmi:meta": dict(meta),
     }
+    defaults = defaulted_inputs(meta)
+    if defaults:
+        properties["gmi:defaulted_inputs"] = defaults
     if geotransform is not None:
         g = geotransform
         properties["proj:transform"] = [g[1], g[2], g[0], g[4], g[5], g[3]]

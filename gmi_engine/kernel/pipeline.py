@@ -163,6 +163,8 @@ def _common_meta(method: str, rows: Sequence[Mapping[str, Any]], params: Mapping
             "swir_usable": bool((row.get("quality") or {}).get("swir_usable", True)),
             "ac_source": ac.get("source"),
             "ac_state": ac.get("state"),
+            # 6S inputs that came from a default, not data (ingest.DEFAULTABLE_INPUTS)
+            "ac_defaults": list((ac.get("inputs") or {}).get("defaults") or []),
         })
     return {
         "method": method,

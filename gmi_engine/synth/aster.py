@@ -53,7 +53,8 @@ class AsterSpec:
     swir_failure: Optional[bool] = None
     aod550: float = 0.12
     water_vapour: float = 1.1
-    ozone: float = 0.30
+    #: Total ozone above the ground (cm-atm); None = the climatology at centre_lat on the acquisition day.
+    ozone: Optional[float] = None
     altitude_km: float = 1.75
     aerosol_model: str = "continental"
     cloud_cover: int = 2
@@ -181,7 +182,7 @@ def _atmosphere(spec: AsterSpec, sun_azimuth: float, sun_elevation: float):
 
     view_zenith, view_azimuth = view_geometry(spec.pointing_deg[0], spec.centre_lat)
     # spec.water_vapour/ozone are the columns above the ground (what MCD19A2 reports)
-    water, ozone = sixs_columns(spec.water_vapour, spec.ozone, spec.altitude_km)
+    water, ozone = sixs_columns(spec.water_vapour, spec_ozone(spec), spec.altitude_km)
     state = AtmosphereState(
         sun_zenith=90.0 - sun_elevation, sun_azimuth=sun_azimuth,
         view_zenith=view_zenith, view_azimuth=view_azimuth,
@@ -352,6 +353,15 @@ def truth_paths(hdf_path) -> tuple:
     return p.with_suffix(".truth.json"), p.with_suffix(".truth.npz")
 
 
+def spec_ozone(spec) -> float:
+    """The scene's total ozone (cm-atm): ``spec.ozone`` or the climatology at its latitude and day."""
+    if spec.ozone is not None:
+        return float(spec.ozone)
+    from gmi_engine.atmosphere.ozone import climatology_ozone
+
+    return climatology_ozone(spec.centre_lat, spec.acquired_utc.date())
+
+
 def _write_truth(path, spec, fp, sun_az, sun_el, coeffs, gains, ucc, arrays) -> None:
     js, npz = truth_paths(path)
     truth = {
@@ -359,7 +369,7 @@ def _write_truth(path, spec, fp, sun_az, sun_el, coeffs, gains, ucc, arrays) -> 
         "acquired": spec.acquired_utc.isoformat(),
         "scene": json.loads(spec.scene.to_json()),
         "atmosphere": {"aod550": spec.aod550, "water_vapour": spec.water_vapour,
-                       "ozone": spec.ozone, "altitude_km": spec.altitude_km,
+                       "ozone": spec_ozone(spec), "altitude_km": spec.altitude_km,
                        "aerosol_model": spec.aerosol_model},
         "sun": {"azimuth": sun_az, "elevation": sun_el},
         "pointing_deg": list(spec.pointing_deg),

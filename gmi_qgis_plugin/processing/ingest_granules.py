@@ -75,6 +75,9 @@ class IngestGranules(GranuleParameters, AncillaryParameters, TilesParameter, Gmi
                     granule.path.name, granule.rows, " ".join("{},{}".format(t.ix, t.iy) for t in granule.tiles)))
             else:
                 feedback.pushWarning(self.tr("{}: no tile with valid pixels").format(granule.path.name))
+            if getattr(granule, "defaulted", None):
+                feedback.pushWarning(self.tr("{}: 6S ran on defaults, not data, for: {}").format(
+                    granule.path.name, ", ".join(granule.defaulted)))
 
         with engine_errors(self.tr("ingest")):
             summary = ingest_many(granules, workspace, options, progress=progress,

@@ -86,6 +86,16 @@ def test_batch_ingest_of_two_granules(batch, demo):
         assert all("MCD19A2" in r.ac["inputs"]["aod550"]["source"] for r in rows), rows[0].ac["inputs"]
 
 
+def test_ingest_without_ancillaries_warns_that_the_tile_ran_on_defaults(provider, demo, tmp_path):
+    """No MCD19A2 / GDEM: the run summary says which 6S inputs were defaults (issue 14 item 6)."""
+    feedback = RecordingFeedback()
+    run("ingest_granules", {"GRANULES": [str(demo.granules[0])], "WORKSPACE": str(tmp_path / "ws"),
+                            "TILES": "260,526"}, feedback=feedback)
+    warned = [w for w in feedback.warnings if "ran on defaults" in w]
+    assert len(warned) == 1 and demo.granules[0].name in warned[0], feedback.warnings
+    assert "aod550" in warned[0] and "water_vapour" in warned[0] and "altitude_km" in warned[0]
+
+
 def test_list_tiles_of_granules_with_workspace_counts(batch, demo):
     workspace, _ = batch
     result = run("list_tiles", {"GRANULES": [str(g) for g in demo.granules], "WORKSPACE": str(workspace),
