@@ -38,8 +38,6 @@ from gmi_qgis_plugin.errors import GmiPluginError
 GROUP_PIPELINE = "pipeline"
 GROUP_ANALYSIS = "analysis"
 
-DEFAULT_OZONE_CM_ATM = 0.30
-"""``gmi_engine.ingest.DEFAULT_OZONE_CM_ATM`` (the 6S base case), without importing GDAL at start-up."""
 
 _TILE_SPLIT = re.compile(r"[;\s]+")
 
@@ -319,9 +317,10 @@ class AncillaryParameters:
             parameter.setHelp(help_text)
             self.addParameter(parameter)
         self.add_advanced(QgsProcessingParameterNumber(
-            self.OZONE, tr("Total ozone (cm-atm)"), QgsProcessingParameterNumber.Double,
-            DEFAULT_OZONE_CM_ATM, False, 0.0, 1.0),
-            tr("Ozone column for 6S; 0.30 cm-atm (300 DU) is the 6S base case."))
+            self.OZONE, tr("Total ozone (cm-atm; empty = climatology)"), QgsProcessingParameterNumber.Double,
+            None, True, 0.0, 1.0),
+            tr("Ozone column for 6S. Empty: the zonal-mean climatology by latitude and day of year "
+               "(docs/atmosphere.md), recorded as a default in each tile's provenance."))
         self.add_advanced(self.enum_parameter(
             self.AEROSOL_MODEL, tr("6S aerosol model"), AEROSOL_MODELS, AEROSOL_MODELS[0]),
             tr("6S predefined aerosol type."))
@@ -332,6 +331,13 @@ class AncillaryParameters:
             self.SIXS_LUT, tr("6S lookup table (empty = direct 6S runs)"), optional=True),
             tr("A GMI 6S LUT file: xa/xb/xc are interpolated; states outside its envelope fall "
                "back to direct 6S runs (recorded in the row)."))
+
+    def optional_ozone(self, parameters: Dict[str, Any], context: QgsProcessingContext) -> Optional[float]:
+        """The OZONE value, or None (the climatology) when it is left empty."""
+        value = parameters.get(self.OZONE)
+        if value is None or (isinstance(value, str) and not value.strip()):
+            return None
+        return self.parameterAsDouble(parameters, self.OZONE, context)
 
     def ingest_options(self, parameters: Dict[str, Any], context: QgsProcessingContext,
                        tiles: Optional[list] = None) -> Any:
@@ -346,7 +352,7 @@ class AncillaryParameters:
             mcd19a2=self.files(parameters, self.MCD19A2, context, MCD19A2_PATTERNS),
             gdem=self.files(parameters, self.GDEM, context, GDEM_PATTERNS),
             modis_ref=modis, tiles=tiles,
-            ozone=self.parameterAsDouble(parameters, self.OZONE, context),
+            ozone=self.optional_ozone(parameters, context),
             aerosol_model=self.enum_value(parameters, self.AEROSOL_MODEL, context),
             processes=self.parameterAsInt(parameters, self.PROCESSES, context),
             lut=Path(lut) if lut else None)

@@ -94,6 +94,7 @@ def test_ingest_without_ancillaries_warns_that_the_tile_ran_on_defaults(provider
     warned = [w for w in feedback.warnings if "ran on defaults" in w]
     assert len(warned) == 1 and demo.granules[0].name in warned[0], feedback.warnings
     assert "aod550" in warned[0] and "water_vapour" in warned[0] and "altitude_km" in warned[0]
+    assert "ozone" in warned[0]  # OZONE left empty: the climatology, a default, not a user's value
 
 
 def test_list_tiles_of_granules_with_workspace_counts(batch, demo):

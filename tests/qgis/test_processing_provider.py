@@ -35,7 +35,7 @@ from qgis.core import (
 
 from gmi_engine.grid import DEFAULT_GRID, TileIndex
 from gmi_engine.indices import compile_formula
-from gmi_qgis_plugin.processing.base import DEFAULT_OZONE_CM_ATM, help_path, markdown_to_html, parse_tiles
+from gmi_qgis_plugin.processing.base import help_path, markdown_to_html, parse_tiles
 from gmi_qgis_plugin.processing.provider import ALGORITHMS, PROVIDER_ID, model_files
 
 REPO = Path(__file__).resolve().parents[2]
@@ -103,10 +103,8 @@ def test_enum_parameters_use_stable_strings(provider):
     assert alg.parameterDefinition("INDICES").allowMultiple()
     assert alg.parameterDefinition("WORKERS").defaultValue() == 1
     ingest = QgsApplication.processingRegistry().createAlgorithmById("gmi:ingest_granules")
-    assert ingest.parameterDefinition("OZONE").defaultValue() == pytest.approx(DEFAULT_OZONE_CM_ATM)
-    from gmi_engine.ingest import DEFAULT_OZONE_CM_ATM as ENGINE_OZONE
-
-    assert DEFAULT_OZONE_CM_ATM == ENGINE_OZONE
+    ozone = ingest.parameterDefinition("OZONE")  # empty: the engine's ozone climatology
+    assert ozone.defaultValue() is None and ozone.flags() & QgsProcessingParameterDefinition.FlagOptional
     export = QgsApplication.processingRegistry().createAlgorithmById("gmi:export_results")
     from gmi_engine.export import REFLECTANCE_DTYPES
     from gmi_engine.export.geotiff import COMPRESSIONS
