@@ -461,14 +461,31 @@ def _scene_reflectance(scene: SurfaceScene, h: int, v: int, size: int, rows: sli
     return out
 
 
+#: Flagged patches of :func:`write_mod09a1`: kind -> (sur_refl_state_500m word, reflectance or
+#: None = keep the scene's, factor on the scene's reflectance). Bits per the MOD09 user guide:
+#: 0-1 cloud state (01 cloudy), 2 shadow, 3-5 land/water (001 land, 011 shallow inland water),
+#: 10 internal cloud, 12 MOD35 snow/ice, 15 internal snow mask; 6-7 aerosol quantity 01 (low).
+STATE_CLEAR_LAND = (1 << 3) | (1 << 6)
+FLAGGED_PATCHES = {
+    "cloud": ((1 | (1 << 3) | (1 << 6) | (1 << 10)), 0.6, 1.0),
+    "shadow": (((1 << 2) | (1 << 3) | (1 << 6)), None, 0.3),
+    "snow": (((1 << 3) | (1 << 6) | (1 << 12) | (1 << 15)), 0.8, 1.0),
+    "water": (((3 << 3) | (1 << 6)), 0.02, 1.0),
+}
+
+
 def write_mod09a1(out_dir: Union[str, Path], h: int, v: int, date: DateLike, scene: SurfaceScene,
                   size: int = 2400, region: Optional[Tuple[float, float, float, float]] = None,
-                  production: _dt.datetime = PRODUCTION_TIME) -> Path:
+                  production: _dt.datetime = PRODUCTION_TIME,
+                  flagged: Sequence[Tuple[str, Tuple[float, float, float, float]]] = ()) -> Path:
     """Write a synthetic MOD09A1 v061 tile whose reflectance is the band-paired ``scene``.
 
     ``date`` is rounded down to its 8-day composite's first day (the name's ``AYYYYDDD``).
     ``region`` = (west, south, east, north) degrees limits where the scene is evaluated (see the
     module docstring); None evaluates the whole tile (slow at full size).
+    ``flagged``: (kind, lon/lat box) patches of :data:`FLAGGED_PATCHES` ("cloud": reflectance
+    0.6 in every band and a cloudy state word, "shadow", "snow", "water"); every other pixel is
+    clear land (state 0x48, QC MODLAND 00, every band's quality 0000).
     """
     sinu.check_tile(h, v)
     start = composite_start(date)
@@ -488,6 +505,17 @@ def write_mod09a1(out_dir: Union[str, Path], h: int, v: int, date: DateLike, sce
         rows, cols = sinu.window_of_lonlat_bbox(h, v, size, region)
     if rows.stop > rows.start and cols.stop > cols.start:
         refl[:, rows, cols] = _scene_reflectance(scene, h, v, size, rows, cols)
+    state = np.where(in_lens, np.uint16(STATE_CLEAR_LAND), np.uint16(65535)).astype(np.uint16)
+    for kind, box in flagged:
+        if kind not in FLAGGED_PATCHES:
+            raise GmiInputError("flagged: {!r} is not one of {}".format(kind, ", ".join(FLAGGED_PATCHES)))
+        word, value, factor = FLAGGED_PATCHES[kind]
+        pr, pc = sinu.window_of_lonlat_bbox(h, v, size, box)
+        patch = np.zeros((size, size), dtype=bool)
+        patch[pr, pc] = True
+        patch &= in_lens
+        state[patch] = word
+        refl[:, patch] = value if value is not None else refl[:, patch] * np.float32(factor)
     scaled = np.clip(np.rint(refl / np.float32(0.0001)), -100, 16000)
     bands = np.where(np.isnan(scaled), np.float32(-28672), scaled).astype(np.int16)
 
@@ -504,7 +532,6 @@ def write_mod09a1(out_dir: Union[str, Path], h: int, v: int, date: DateLike, sce
     overpass = mid + _dt.timedelta(hours=10.5 - _tile_centre_lon(h, v) / 15.0)
     sza = np.where(in_lens, _solar_zenith_deg(np.clip(lon, -180, 180), lat, overpass), 0.0)
     qc = np.where(in_lens, np.uint32((1 << 30) | (1 << 31)), np.uint32(4294967295)).astype(np.uint32)
-    state = np.where(in_lens, np.uint16((1 << 3) | (1 << 6)), np.uint16(65535)).astype(np.uint16)
     doy = np.where(in_lens, np.uint16(mid.timetuple().tm_yday), np.uint16(65535)).astype(np.uint16)
 
     def angle(values: np.ndarray, long_name: str, valid: tuple) -> Tuple[np.ndarray, dict]:
@@ -542,6 +569,7 @@ def write_mod09a1(out_dir: Union[str, Path], h: int, v: int, date: DateLike, sce
         "scene": json.loads(scene.to_json()), "modis_from_aster": MODIS_FROM_ASTER.tolist(),
         "background_reflectance": BACKGROUND_REFLECTANCE.tolist(),
         "scene_window": {"rows": [rows.start, rows.stop], "cols": [cols.start, cols.stop]},
+        "flagged": [[kind, list(box)] for kind, box in flagged],
     }
     truth_path(path).write_text(json.dumps(truth, indent=1, sort_keys=True))
     return path
