@@ -19,7 +19,7 @@ from typing import Callable, Iterable, List, Optional, Sequence, Set
 
 from gmi_engine.ancillary.aerosol import sample_aod_wv
 from gmi_engine.ancillary.elevation import sample_altitude
-from gmi_engine.ancillary.modis_reference import sample_mod09a1
+from gmi_engine.ancillary.modis_reference import reference_provenance, sample_mod09a1
 from gmi_engine.aster.geometry import view_geometry
 from gmi_engine.aster.names import granule_id
 from gmi_engine.aster.reader import Granule, open_granule, skip_reason
@@ -222,10 +222,12 @@ def _quality(granule: Granule, cut: TileCut) -> dict:
     }
 
 
-def _modis(options: IngestOptions, bounds) -> dict:
+def _modis(options: IngestOptions, bounds, day: date) -> dict:
+    """The tile's MOD09A1 reference bands: clear land of the composite(s) nearest ``day``."""
     if not options.modis_ref:
         return {}
-    stack = sample_mod09a1(list(options.modis_ref), bounds, size=256 * options.grid.tile_px // 1024)
+    stack = sample_mod09a1(list(options.modis_ref), bounds, size=256 * options.grid.tile_px // 1024,
+                           day=day)
     return {name: stack[i] for i, name in enumerate(MODIS_BANDS)}
 
 
@@ -285,12 +287,16 @@ def ingest_granule(path, store, options: IngestOptions = IngestOptions(),
         ac["state_swir"] = swir_states[k].to_dict()
         if fallbacks[k]:
             ac["lut_fallback"] = fallbacks[k]
+        if options.modis_ref:
+            ac["inputs"]["modis_ref"] = reference_provenance(list(options.modis_ref),
+                                                             granule.acquired.date())
         rows.append(SourceRow(
             granule_id=granule.granule_id, tile_x=cut.tile.ix, tile_y=cut.tile.iy,
             acquired=granule.acquired, min_row=cut.min_row, max_row=cut.max_row,
             min_col=cut.min_col, max_col=cut.max_col,
             bands={c: cut.bands[b_] for b_, c in zip(BANDS, BAND_COLUMNS) if b_ in cut.bands},
-            meta=granule_meta(granule), ac=ac, modis=_modis(options, b), quality=_quality(granule, cut)))
+            meta=granule_meta(granule), ac=ac, modis=_modis(options, b, granule.acquired.date()),
+            quality=_quality(granule, cut)))
         report(progress, fraction(k + 1, len(cuts)), "{}: tile {}/{}".format(granule.granule_id, k + 1, len(cuts)))
     check()
     store.replace_granule(granule.granule_id, rows)

@@ -27,8 +27,15 @@ b03    469        0.8 x B1 (no ASTER blue: extrapolated)
 b04    555        B1 (green)
 b05    1240       mean(B3N, B4)
 b06    1640       B4
-b07    2130       mean(B5, B6, B7, B8, B9)
+b07    2130       mean(B5, B6, B7, B8, B9); b07="continuum": the continuum at 2.130 um
 =====  =========  ===================================
+
+``b07="continuum"`` (opt-in, :func:`swir2_continuum`) is the physical model: MODIS b07
+(2.105-2.155 um) lies on the shoulder *before* the Al-OH, Mg-OH and CO3 absorptions that ASTER
+B5..B9 sample, so it is modelled as the spectrum's upper convex hull at 2.130 um through the band
+centres (:data:`ASTER_CENTRES_UM`) of B4 and B5..B9; only B4 lies left of 2.130 um, so the hull
+there is the highest chord from B4 to any of B5..B9. The default stays the band mean, which the
+"block" balancing method's pairing and its tests assume.
 
 Each 500 m pixel is the mean of 4 x 4 sample points of the scene. With ``region`` (a lon/lat box)
 the scene is evaluated only on the pixels covering it; every other land pixel holds
@@ -76,14 +83,35 @@ MODIS_FROM_ASTER = np.array([
 ], dtype=np.float64)
 
 DateLike = Union[_dt.date, _dt.datetime]
+#: ASTER band centres (um) of B1, B2, B3N, B4..B9.
+ASTER_CENTRES_UM = np.array([0.556, 0.661, 0.807, 1.656, 2.167, 2.209, 2.262, 2.336, 2.400])
+MODIS_B07_UM = 2.130
+B07_MODELS = ("mean", "continuum")
 
 
-def aster_to_modis(refl9: np.ndarray) -> np.ndarray:
-    """MODIS b01..b07 reflectance (7, ...) from ASTER B1..B9 reflectance (9, ...)."""
+def swir2_continuum(refl9: np.ndarray) -> np.ndarray:
+    """Continuum (upper convex hull) reflectance at 2.130 um (...) from ASTER B1..B9 (9, ...)."""
+    refl9 = np.asarray(refl9, dtype=np.float64)
+    b4 = refl9[3]
+    t = (MODIS_B07_UM - ASTER_CENTRES_UM[3]) / (ASTER_CENTRES_UM[4:] - ASTER_CENTRES_UM[3])
+    t = t.reshape((5,) + (1,) * b4.ndim)
+    return (b4[None] + (refl9[4:] - b4[None]) * t).max(axis=0)
+
+
+def aster_to_modis(refl9: np.ndarray, b07: str = "mean") -> np.ndarray:
+    """MODIS b01..b07 reflectance (7, ...) from ASTER B1..B9 reflectance (9, ...).
+
+    ``b07``: "mean" (of B5..B9, :data:`MODIS_FROM_ASTER`) or "continuum" (:func:`swir2_continuum`).
+    """
     refl9 = np.asarray(refl9, dtype=np.float64)
     if refl9.shape[0] != 9:
         raise GmiInputError("expected 9 ASTER bands first, got shape {}".format(refl9.shape))
-    return np.tensordot(MODIS_FROM_ASTER, refl9, axes=(1, 0))
+    if b07 not in B07_MODELS:
+        raise GmiInputError("b07: {!r} is not one of {}".format(b07, ", ".join(B07_MODELS)))
+    out = np.tensordot(MODIS_FROM_ASTER, refl9, axes=(1, 0))
+    if b07 == "continuum":
+        out[6] = swir2_continuum(refl9)
+    return out
 
 
 BACKGROUND_REFLECTANCE = aster_to_modis(np.array(MATERIALS["background"]))
@@ -443,7 +471,7 @@ def composite_start(date: DateLike) -> _dt.date:
 
 
 def _scene_reflectance(scene: SurfaceScene, h: int, v: int, size: int, rows: slice, cols: slice,
-                       sub: int = 4, chunk_rows: int = 32) -> np.ndarray:
+                       sub: int = 4, chunk_rows: int = 32, b07: str = "mean") -> np.ndarray:
     """(7, n_rows, n_cols) MODIS reflectance of the scene averaged over sub x sub points per pixel;
     NaN where the pixel centre lies outside the sinusoid's lens."""
     r_idx = np.arange(size)[rows]
@@ -456,20 +484,44 @@ def _scene_reflectance(scene: SurfaceScene, h: int, v: int, size: int, rows: sli
         inside = np.abs(lon) <= 180.0
         refl9 = scene.reflectance_at_lonlat(np.where(inside, lon, 0.0), lat)
         refl9 = np.where(inside[None], refl9, np.nan)
-        block = aster_to_modis(refl9.mean(axis=(-2, -1)))
+        if b07 == "continuum":  # the hull per sample point, then the pixel mean
+            block = aster_to_modis(refl9, b07).mean(axis=(-2, -1))
+        else:
+            block = aster_to_modis(refl9.mean(axis=(-2, -1)))
         out[:, start:start + block.shape[1]] = block
     return out
 
 
+#: Flagged patches of :func:`write_mod09a1`: kind -> (sur_refl_state_500m word, reflectance or
+#: None = keep the scene's, factor on the scene's reflectance). Bits per the MOD09 user guide:
+#: 0-1 cloud state (01 cloudy), 2 shadow, 3-5 land/water (001 land, 011 shallow inland water),
+#: 10 internal cloud, 12 MOD35 snow/ice, 15 internal snow mask; 6-7 aerosol quantity 01 (low).
+STATE_CLEAR_LAND = (1 << 3) | (1 << 6)
+FLAGGED_PATCHES = {
+    "cloud": ((1 | (1 << 3) | (1 << 6) | (1 << 10)), 0.6, 1.0),
+    "shadow": (((1 << 2) | (1 << 3) | (1 << 6)), None, 0.3),
+    "snow": (((1 << 3) | (1 << 6) | (1 << 12) | (1 << 15)), 0.8, 1.0),
+    "water": (((3 << 3) | (1 << 6)), 0.02, 1.0),
+}
+
+
 def write_mod09a1(out_dir: Union[str, Path], h: int, v: int, date: DateLike, scene: SurfaceScene,
                   size: int = 2400, region: Optional[Tuple[float, float, float, float]] = None,
-                  production: _dt.datetime = PRODUCTION_TIME) -> Path:
+                  production: _dt.datetime = PRODUCTION_TIME,
+                  flagged: Sequence[Tuple[str, Tuple[float, float, float, float]]] = (),
+                  b07: str = "mean") -> Path:
     """Write a synthetic MOD09A1 v061 tile whose reflectance is the band-paired ``scene``.
 
     ``date`` is rounded down to its 8-day composite's first day (the name's ``AYYYYDDD``).
     ``region`` = (west, south, east, north) degrees limits where the scene is evaluated (see the
     module docstring); None evaluates the whole tile (slow at full size).
+    ``flagged``: (kind, lon/lat box) patches of :data:`FLAGGED_PATCHES` ("cloud": reflectance
+    0.6 in every band and a cloudy state word, "shadow", "snow", "water"); every other pixel is
+    clear land (state 0x48, QC MODLAND 00, every band's quality 0000).
+    ``b07``: "mean" or "continuum" (module docstring; the background pixels follow it too).
     """
+    if b07 not in B07_MODELS:
+        raise GmiInputError("b07: {!r} is not one of {}".format(b07, ", ".join(B07_MODELS)))
     sinu.check_tile(h, v)
     start = composite_start(date)
     out_dir = Path(out_dir)
@@ -480,14 +532,26 @@ def write_mod09a1(out_dir: Union[str, Path], h: int, v: int, date: DateLike, sce
     lon, lat = sinu.xy_to_lonlat(x, y)
     in_lens = np.abs(lon) <= 180.0
     refl = np.empty((7, size, size), dtype=np.float32)
-    refl[:] = BACKGROUND_REFLECTANCE[:, None, None]
+    refl[:] = (BACKGROUND_REFLECTANCE if b07 == "mean" else
+               aster_to_modis(np.array(MATERIALS["background"]), b07))[:, None, None]
     refl[:, ~in_lens] = np.nan
     if region is None:
         rows, cols = slice(0, size), slice(0, size)
     else:
         rows, cols = sinu.window_of_lonlat_bbox(h, v, size, region)
     if rows.stop > rows.start and cols.stop > cols.start:
-        refl[:, rows, cols] = _scene_reflectance(scene, h, v, size, rows, cols)
+        refl[:, rows, cols] = _scene_reflectance(scene, h, v, size, rows, cols, b07=b07)
+    state = np.where(in_lens, np.uint16(STATE_CLEAR_LAND), np.uint16(65535)).astype(np.uint16)
+    for kind, box in flagged:
+        if kind not in FLAGGED_PATCHES:
+            raise GmiInputError("flagged: {!r} is not one of {}".format(kind, ", ".join(FLAGGED_PATCHES)))
+        word, value, factor = FLAGGED_PATCHES[kind]
+        pr, pc = sinu.window_of_lonlat_bbox(h, v, size, box)
+        patch = np.zeros((size, size), dtype=bool)
+        patch[pr, pc] = True
+        patch &= in_lens
+        state[patch] = word
+        refl[:, patch] = value if value is not None else refl[:, patch] * np.float32(factor)
     scaled = np.clip(np.rint(refl / np.float32(0.0001)), -100, 16000)
     bands = np.where(np.isnan(scaled), np.float32(-28672), scaled).astype(np.int16)
 
@@ -504,7 +568,6 @@ def write_mod09a1(out_dir: Union[str, Path], h: int, v: int, date: DateLike, sce
     overpass = mid + _dt.timedelta(hours=10.5 - _tile_centre_lon(h, v) / 15.0)
     sza = np.where(in_lens, _solar_zenith_deg(np.clip(lon, -180, 180), lat, overpass), 0.0)
     qc = np.where(in_lens, np.uint32((1 << 30) | (1 << 31)), np.uint32(4294967295)).astype(np.uint32)
-    state = np.where(in_lens, np.uint16((1 << 3) | (1 << 6)), np.uint16(65535)).astype(np.uint16)
     doy = np.where(in_lens, np.uint16(mid.timetuple().tm_yday), np.uint16(65535)).astype(np.uint16)
 
     def angle(values: np.ndarray, long_name: str, valid: tuple) -> Tuple[np.ndarray, dict]:
@@ -542,6 +605,7 @@ def write_mod09a1(out_dir: Union[str, Path], h: int, v: int, date: DateLike, sce
         "scene": json.loads(scene.to_json()), "modis_from_aster": MODIS_FROM_ASTER.tolist(),
         "background_reflectance": BACKGROUND_REFLECTANCE.tolist(),
         "scene_window": {"rows": [rows.start, rows.stop], "cols": [cols.start, cols.stop]},
+        "flagged": [[kind, list(box)] for kind, box in flagged], "b07": b07,
     }
     truth_path(path).write_text(json.dumps(truth, indent=1, sort_keys=True))
     return path

@@ -318,3 +318,25 @@ def test_full_size_mod09a1_on_chino_tile_matches_scene(full_size):
     assert np.abs(got - truth).max() < 0.004
     # Not the background constant: the scene was evaluated here.
     assert np.abs(got - BACKGROUND_REFLECTANCE).max() > 0.01
+
+
+def test_b07_continuum_is_the_shoulder_before_the_absorptions():
+    """Independent hull: B4 at 1.656 um, B5..B9 at 2.167..2.400 um, evaluated at 2.130 um."""
+    kaol = np.array(MATERIALS["kaolinite"])
+    centres = [1.656, 2.167, 2.209, 2.262, 2.336, 2.400]
+    chords = [kaol[3] + (kaol[3 + j] - kaol[3]) * (2.130 - 1.656) / (centres[j] - 1.656) for j in range(1, 6)]
+    m = aster_to_modis(kaol, b07="continuum")
+    assert m[6] == pytest.approx(max(chords), abs=1e-12)
+    assert m[6] > kaol[4:].mean() + 0.02  # above the absorption-including band mean
+    assert m[:6] == pytest.approx(aster_to_modis(kaol)[:6])
+    with pytest.raises(ValueError):
+        aster_to_modis(kaol, b07="max")
+
+
+def test_mod09a1_continuum_b07(tmp_path):
+    uniform = SurfaceScene(weights={"kaolinite": 1.0}, texture_amplitude=0.0)
+    p = write_mod09a1(tmp_path, 8, 5, DATE, uniform, size=60, b07="continuum")
+    b7 = gdal.Open(sds(p, "MOD_Grid_500m_Surface_Reflectance", "sur_refl_b07")).ReadAsArray()
+    expected = int(round(aster_to_modis(np.array(MATERIALS["kaolinite"]), b07="continuum")[6] * 1e4))
+    assert np.count_nonzero(b7 == expected) > 0.5 * b7.size
+    assert json.loads(truth_path(p).read_text())["b07"] == "continuum"
