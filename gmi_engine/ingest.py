@@ -181,9 +181,11 @@ def _node_arrays(state: AtmosphereState, swir: AtmosphereState, inputs: dict, bo
     n = options.field_nodes
     heights = altitude_nodes(list(options.gdem), bounds, n).ravel()
     heights = np.where(np.isfinite(heights), heights, inputs["altitude_km"]["value"])
-    heights = np.maximum(heights, 0.0)
-    columns = np.array([sixs_columns(inputs["water_vapour"]["value"], inputs["ozone"]["value"], h)
-                        for h in heights])
+    heights = np.round(np.maximum(heights, 0.0), 2)
+    levels = np.unique(heights)  # 10 m steps: few distinct levels per tile
+    per_level = np.array([sixs_columns(inputs["water_vapour"]["value"], inputs["ozone"]["value"], h)
+                          for h in levels])
+    columns = per_level[np.searchsorted(levels, heights)]
     args = {}
     for name, vnir_value, swir_value in (
             ("sun_zenith", state.sun_zenith, swir.sun_zenith),
@@ -223,8 +225,12 @@ def tile_fields(states: Sequence[AtmosphereState], swir_states: Sequence[Atmosph
         parts.append(args)
         usable.append(len(out) - 1)
     if parts:
-        joined = {k: np.concatenate([p[k] for p in parts]) for k in parts[0]}
-        xa, xb, xc = tables.lookup(**joined)
+        names = list(parts[0])
+        joined = np.stack([np.concatenate([p[k] for p in parts]) for k in names], axis=1)
+        # nodes differ by altitude only: look each distinct state up once (altitude to 10 m)
+        joined[:, names.index("altitude_km")] = np.round(joined[:, names.index("altitude_km")], 2)
+        distinct, inverse = np.unique(joined, axis=0, return_inverse=True)
+        xa, xb, xc = (c[inverse.ravel()] for c in tables.lookup(**dict(zip(names, distinct.T))))
         k, nn = 3, n * n
         for j, t in enumerate(usable):
             base = 2 * nn * j
