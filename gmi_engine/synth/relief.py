@@ -38,6 +38,8 @@ from gmi_engine.synth.modis import write_mcd19a2
 BASE_REFLECTANCE = np.array([0.10, 0.13, 0.20, 0.28, 0.30, 0.30, 0.29, 0.27, 0.26])
 #: Altitudes (km) of the direct 6S runs; pixel heights are interpolated between them.
 LEVELS_KM = tuple(round(0.25 * k, 2) for k in range(1, 11))
+#: Coarser levels (0.5 km apart) for quick runs: fewer 6S runs.
+QUICK_LEVELS_KM = (0.25, 0.75, 1.25, 1.75, 2.25, 2.5)
 LOW_KM, RELIEF_KM = 0.3, 2.0
 GDEM_STEP_DEG = 1.0 / 1200.0
 
@@ -110,6 +112,7 @@ def level_coefficients(spec: AsterSpec, sun_zenith: float, sun_azimuth: float,
         vnir = np.array([getattr(c, name) for c in runs[:n]])
         swir = np.array([getattr(c, name) for c in runs[n:]])
         out[name] = np.concatenate([vnir[:, :3], swir[:, 3:]], axis=1)
+    out["levels"] = np.asarray(levels, dtype=np.float64)
     return out
 
 
@@ -131,7 +134,7 @@ def _replace_dn(path: Path, spec: AsterSpec, coeffs: Dict[str, np.ndarray], west
             x, y = lattice(np.arange(rows, dtype=np.float64), np.arange(cols, dtype=np.float64))
             lon, lat = merc_to_ll.transform(x, y)
             z = height_km(lon, lat, west, east)
-            xa, xb, xc = (np.interp(z, LEVELS_KM, coeffs[n][:, k]) for n in ("xa", "xb", "xc"))
+            xa, xb, xc = (np.interp(z, coeffs["levels"], coeffs[n][:, k]) for n in ("xa", "xb", "xc"))
             rho = true_reflectance(x, y)[k]
             radiance = (rho / (1.0 - xc * rho) + xb) / xa
             new = np.floor(radiance / truth["ucc"][b] + 0.5) + 1.0
@@ -142,8 +145,8 @@ def _replace_dn(path: Path, spec: AsterSpec, coeffs: Dict[str, np.ndarray], west
         sd.end()
 
 
-def write_relief_case(out_dir, processes: int = 2) -> ReliefCase:
-    """Write the granule (DN from per-pixel direct 6S), its GDEM and MCD19A2 into ``out_dir``."""
+def write_relief_case(out_dir, processes: int = 2, levels: Sequence[float] = LEVELS_KM) -> ReliefCase:
+    """Write the granule (DN from per-pixel direct 6S at ``levels``), its GDEM and MCD19A2."""
     out = Path(out_dir)
     (out / "gdem").mkdir(parents=True, exist_ok=True)
     spec = relief_spec()
@@ -154,7 +157,7 @@ def write_relief_case(out_dir, processes: int = 2) -> ReliefCase:
     lat = spec.centre_lat
     gdem = _write_gdem(out / "gdem" / "relief_dem.tif", west - 0.02, east + 0.02, lat - 0.15, lat + 0.15)
     coeffs = level_coefficients(spec, 90.0 - truth["sun"]["elevation"], truth["sun"]["azimuth"],
-                                processes=processes)
+                                levels=levels, processes=processes)
     _replace_dn(granule, spec, coeffs, west, east)
     mcd = write_mcd19a2(out / "mcd19a2", 8, 5, spec.acquired.date(), aod550=spec.aod550,
                         water_vapour=spec.water_vapour, cloud_fraction=0.0, bad_qa_fraction=0.0,
@@ -169,4 +172,4 @@ def _footprint_lonlat(spec: AsterSpec) -> list:
 
 
 __all__ = ["ReliefCase", "write_relief_case", "true_reflectance", "height_km", "level_coefficients",
-           "relief_spec", "BASE_REFLECTANCE", "LEVELS_KM"]
+           "relief_spec", "BASE_REFLECTANCE", "LEVELS_KM", "QUICK_LEVELS_KM"]
