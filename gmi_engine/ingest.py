@@ -17,8 +17,10 @@ from functools import lru_cache
 from pathlib import Path
 from typing import Callable, Iterable, List, Optional, Sequence, Set
 
+import numpy as np
+
 from gmi_engine.ancillary.aerosol import sample_aod_wv
-from gmi_engine.ancillary.elevation import sample_altitude
+from gmi_engine.ancillary.elevation import altitude_nodes, sample_altitude
 from gmi_engine.ancillary.modis_reference import reference_provenance, sample_mod09a1
 from gmi_engine.aster.geometry import view_geometry
 from gmi_engine.aster.names import granule_id
@@ -32,6 +34,7 @@ from gmi_engine.atmosphere.state import AtmosphereState
 from gmi_engine.errors import GmiError, GmiInputError
 from gmi_engine.grid import DEFAULT_GRID, TileGrid, TileIndex
 from gmi_engine.kernel.bands import BAND_COLUMNS, BANDS
+from gmi_engine.kernel.fields import encode_field
 from gmi_engine.progress import Cancelled, Progress, fraction, report, sub_range
 from gmi_engine.table import MODIS_BANDS, SourceRow
 from gmi_engine.tiling import TileCut, cut_granule, granule_tiles
@@ -44,6 +47,10 @@ DEFAULTABLE_INPUTS = ("aod550", "water_vapour", "ozone", "altitude_km", "aerosol
 _MODIS_DATE = re.compile(r"\.A(\d{4})(\d{3})\.")
 
 log = logging.getLogger(__name__)
+
+
+#: Default coefficient-field nodes per tile side: 16 x 16 blocks of 64 pixels (~1.9 km).
+FIELD_NODES = 17
 
 
 @dataclass
@@ -64,6 +71,9 @@ class IngestOptions:
     #: 6S LUT file for xa/xb/xc; None = direct 6S runs. States outside the LUT's envelope fall
     #: back to direct 6S (logged; the row's ``ac`` then has source "6s-direct" and "lut_fallback").
     lut: Optional[Path] = None
+    #: Coefficient-field nodes per tile side (``n - 1`` blocks, nodes on the tile edges, see
+    #: :mod:`gmi_engine.kernel.fields`); used with a LUT only. 0 = one state per tile (no field).
+    field_nodes: int = FIELD_NODES
 
 
 def modis_date(path) -> Optional[date]:
@@ -188,6 +198,77 @@ def _cached_lut(path: str, mtime_ns: int):
     return load_lut(path)
 
 
+def _node_arrays(state: AtmosphereState, swir: AtmosphereState, inputs: dict, bounds,
+                 options: IngestOptions) -> dict:
+    """LUT lookup arrays of one tile's field nodes: VNIR nodes then SWIR nodes (``2 n n`` states).
+
+    Altitude per node from GDEM (:func:`~gmi_engine.ancillary.elevation.altitude_nodes`; the tile
+    mean where GDEM has no data; below sea level runs at 0 km), the tile's AOD, above-surface
+    water vapour and ozone rescaled to 6S's sea-level columns for each node's altitude.
+    """
+    n = options.field_nodes
+    heights = altitude_nodes(list(options.gdem), bounds, n).ravel()
+    heights = np.where(np.isfinite(heights), heights, inputs["altitude_km"]["value"])
+    heights = np.round(np.maximum(heights, 0.0), 2)
+    levels = np.unique(heights)  # 10 m steps: few distinct levels per tile
+    per_level = np.array([sixs_columns(inputs["water_vapour"]["value"], inputs["ozone"]["value"], h)
+                          for h in levels])
+    columns = per_level[np.searchsorted(levels, heights)]
+    args = {}
+    for name, vnir_value, swir_value in (
+            ("sun_zenith", state.sun_zenith, swir.sun_zenith),
+            ("view_zenith", state.view_zenith, swir.view_zenith),
+            ("relative_azimuth", state.relative_azimuth, swir.relative_azimuth),
+            ("month", state.month, swir.month), ("day", state.day, swir.day),
+            ("aot550", state.aot550, swir.aot550)):
+        args[name] = np.concatenate([np.full(n * n, float(vnir_value)), np.full(n * n, float(swir_value))])
+    args["water_vapour"] = np.tile(columns[:, 0], 2)
+    args["ozone"] = np.tile(columns[:, 1], 2)
+    args["altitude_km"] = np.tile(heights, 2)
+    return args
+
+
+def tile_fields(states: Sequence[AtmosphereState], swir_states: Sequence[AtmosphereState],
+                inputs: Sequence[dict], bounds: Sequence, options: IngestOptions) -> list:
+    """Per tile: its ``ac["field"]`` dict, or a str saying why it has none.
+
+    All tiles' node states go through ONE vectorised LUT lookup; a tile with a node outside the
+    LUT's envelope keeps its single state (the reason is returned instead of a field).
+    """
+    if options.lut is None or options.field_nodes < 2 or not states:
+        return ["one state per tile (no LUT or field_nodes < 2)"] * len(states)
+    path = Path(options.lut)
+    tables = _cached_lut(str(path), path.stat().st_mtime_ns if path.exists() else 0).tables
+    n = options.field_nodes
+    out, parts, usable = [], [], []
+    for s, w, i, b in zip(states, swir_states, inputs, bounds):
+        args = _node_arrays(s, w, i, b, options)
+        try:
+            tables.check_envelope(**{k: v for k, v in args.items()
+                                     if k not in ("relative_azimuth", "month", "day")})
+        except GmiInputError as exc:
+            out.append("field nodes outside the LUT: {}".format(exc))
+            continue
+        out.append(None)
+        parts.append(args)
+        usable.append(len(out) - 1)
+    if parts:
+        names = list(parts[0])
+        joined = np.stack([np.concatenate([p[k] for p in parts]) for k in names], axis=1)
+        # nodes differ by altitude only: look each distinct state up once (altitude to 10 m)
+        joined[:, names.index("altitude_km")] = np.round(joined[:, names.index("altitude_km")], 2)
+        distinct, inverse = np.unique(joined, axis=0, return_inverse=True)
+        xa, xb, xc = (c[inverse.ravel()] for c in tables.lookup(**dict(zip(names, distinct.T))))
+        k, nn = 3, n * n
+        for j, t in enumerate(usable):
+            base = 2 * nn * j
+            coeffs = [np.concatenate([c[base:base + nn, :k], c[base + nn:base + 2 * nn, k:]], axis=1)
+                      for c in (xa, xb, xc)]
+            values = np.stack([c.T.reshape(len(BANDS), n, n) for c in coeffs])
+            out[t] = encode_field(values)
+    return out
+
+
 def granule_meta(granule: Granule) -> dict:
     """The source row's ``meta``: what the kernel needs from the granule's metadata."""
     return {
@@ -279,6 +360,7 @@ def ingest_granule(path, store, options: IngestOptions = IngestOptions(),
     n = len(states)
     coefficients = [merge_telescopes(v, w) for v, w in zip(both[:n], both[n:])]
     fallbacks = ["; ".join(filter(None, r)) or None for r in zip(reasons[:n], reasons[n:])]
+    fields = tile_fields(states, swir_states, inputs, bounds, options)
     rows = []
     for k, (cut, b, coeffs, inp) in enumerate(zip(cuts, bounds, coefficients, inputs)):
         check()
@@ -290,6 +372,10 @@ def ingest_granule(path, store, options: IngestOptions = IngestOptions(),
         if options.modis_ref:
             ac["inputs"]["modis_ref"] = reference_provenance(list(options.modis_ref),
                                                              granule.acquired.date())
+        if isinstance(fields[k], dict):
+            ac["field"] = fields[k]
+        else:
+            ac["field_note"] = fields[k]
         rows.append(SourceRow(
             granule_id=granule.granule_id, tile_x=cut.tile.ix, tile_y=cut.tile.iy,
             acquired=granule.acquired, min_row=cut.min_row, max_row=cut.max_row,

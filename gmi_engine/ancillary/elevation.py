@@ -10,7 +10,7 @@ from __future__ import annotations
 import math
 import os
 from pathlib import Path
-from typing import Any, Iterable
+from typing import Any, Iterable, Optional
 
 import numpy as np
 from osgeo import gdal
@@ -54,11 +54,12 @@ def _paths(paths: Any) -> list:
     return out, names
 
 
-def _warp_mean_m(paths: list, bounds: tuple, resolution: float) -> np.ndarray:
-    """Average-resampled heights (float32, NaN = no data) on the EPSG:3857 grid of the area."""
+def _warp_mean_m(paths: list, bounds: tuple, resolution: float, cells: Optional[int] = None) -> np.ndarray:
+    """Average-resampled heights (float32, NaN = no data) on the EPSG:3857 grid of the area
+    (``cells`` x ``cells`` when given, else cells of ``resolution`` metres)."""
     xmin, ymin, xmax, ymax = bounds
-    width = max(1, int(math.ceil((xmax - xmin) / resolution - 1e-9)))
-    height = max(1, int(math.ceil((ymax - ymin) / resolution - 1e-9)))
+    width = cells or max(1, int(math.ceil((xmax - xmin) / resolution - 1e-9)))
+    height = cells or max(1, int(math.ceil((ymax - ymin) / resolution - 1e-9)))
     gdal.PushErrorHandler("CPLQuietErrorHandler")
     try:
         out = gdal.Warp("", paths, format="MEM", dstSRS="EPSG:3857", outputBounds=bounds, width=width,
@@ -94,3 +95,16 @@ def sample_altitude(gdem_paths: Iterable, bounds: Any, resolution: float = 240.0
     if not valid.all():
         source += " (covers {:.0%} of the area)".format(valid.mean())
     return Sample(float(h.mean()) / 1000.0, source, int(valid.sum()), detail)
+
+
+def altitude_nodes(gdem_paths: Iterable, bounds: Any, nodes: int) -> np.ndarray:
+    """Terrain height (km, float64, NaN = no data) at ``nodes`` x ``nodes`` points spanning an
+    EPSG:3857 area corner to corner (row 0 north), each the GDEM mean over one node spacing
+    around the point (the coefficient-field grid of :mod:`gmi_engine.kernel.fields`)."""
+    paths = _paths(gdem_paths)
+    xmin, ymin, xmax, ymax = as_bounds(bounds)
+    if not paths:
+        return np.full((nodes, nodes), np.nan)
+    hx = (xmax - xmin) / (nodes - 1) / 2.0
+    hy = (ymax - ymin) / (nodes - 1) / 2.0
+    return _warp_mean_m(paths, (xmin - hx, ymin - hy, xmax + hx, ymax + hy), 0.0, cells=nodes) / 1000.0

@@ -26,6 +26,7 @@ import numpy as np
 from gmi_engine.kernel import KERNEL_VERSION
 from gmi_engine.kernel.bands import BAND_COLUMNS, BANDS, band_index
 from gmi_engine.kernel.errors import GmiInputError
+from gmi_engine.kernel.fields import decode_field, interpolate
 from gmi_engine.kernel.radiometry import (
     dn_to_radiance,
     surface_reflectance,
@@ -74,12 +75,16 @@ def row_reflectance(row: Mapping[str, Any], tile_px: int = 1024) -> Tuple[np.nda
     gains = meta.get("gains") or {}
     coeffs = (row.get("ac") or {}).get("bands")
     kind = "surface" if coeffs else "toa"
+    field = decode_field(row.get("ac")) if coeffs else None
+    bbox = (r0, r1, c0, c1)
     out = np.full((len(BANDS), tile_px, tile_px), np.nan, dtype=np.float32)
     for column, dn in sorted(row["bands"].items()):
         k = BAND_COLUMNS.index(column)
         ucc = unit_conversion_coefficient(BANDS[k], gains.get(column, "NOR"), incl.get(column))
         radiance = dn_to_radiance(dn, ucc)
-        if coeffs:
+        if field is not None:
+            refl = surface_reflectance(radiance, *(interpolate(field[j, k], bbox, tile_px) for j in range(3)))
+        elif coeffs:
             c = coeffs[column]
             refl = surface_reflectance(radiance, c["xa"], c["xb"], c["xc"])
         else:
