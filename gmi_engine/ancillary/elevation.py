@@ -101,10 +101,10 @@ def altitude_nodes(gdem_paths: Iterable, bounds: Any, nodes: int) -> np.ndarray:
     """Terrain height (km, float64, NaN = no data) at ``nodes`` x ``nodes`` points spanning an
     EPSG:3857 area corner to corner (row 0 north), each the GDEM mean over one node spacing
     around the point (the coefficient-field grid of :mod:`gmi_engine.kernel.fields`)."""
-    paths = _paths(gdem_paths)
+    paths, gdal_names = _paths(gdem_paths)
     xmin, ymin, xmax, ymax = as_bounds(bounds)
     if not paths:
         return np.full((nodes, nodes), np.nan)
     hx = (xmax - xmin) / (nodes - 1) / 2.0
     hy = (ymax - ymin) / (nodes - 1) / 2.0
-    return _warp_mean_m(paths, (xmin - hx, ymin - hy, xmax + hx, ymax + hy), 0.0, cells=nodes) / 1000.0
+    return _warp_mean_m(gdal_names, (xmin - hx, ymin - hy, xmax + hx, ymax + hy), 0.0, cells=nodes) / 1000.0

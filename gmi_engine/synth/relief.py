@@ -30,6 +30,7 @@ from gmi_engine.synth.aster import (
     _utm_transformers,
     load_truth,
     make_footprint,
+    spec_ozone,
     write_aster_l1t,
 )
 from gmi_engine.synth.modis import write_mcd19a2
@@ -100,7 +101,7 @@ def level_coefficients(spec: AsterSpec, sun_zenith: float, sun_azimuth: float,
     for pointing in spec.pointing_deg[:2]:
         vz, va = view_geometry(pointing, spec.centre_lat)
         for z in levels:
-            uw, uo3 = sixs_columns(spec.water_vapour, spec.ozone, z)
+            uw, uo3 = sixs_columns(spec.water_vapour, spec_ozone(spec), z)
             states.append(AtmosphereState(
                 sun_zenith=sun_zenith, sun_azimuth=sun_azimuth, view_zenith=vz, view_azimuth=va,
                 month=spec.acquired.month, day=spec.acquired.day, aot550=spec.aod550,
