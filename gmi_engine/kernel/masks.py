@@ -5,17 +5,22 @@ Every function here returns boolean ``(H, W)`` masks (True = the property holds)
 documented in ``docs/kernel.md``; all thresholds are reflectance (0..1) and can be overridden
 through the ``params`` mapping with the keys of :data:`MASK_DEFAULTS`.
 
-Cloud test (reflectance thresholds, no thermal bands): a pixel is cloud when it is
+Cloud test (reflectance thresholds, plus band 13 when it is given): a pixel is cloud when it is
 
 - bright in green: ``B1 >= cloud_b1_min`` (0.60),
 - spectrally flat in the VNIR: ``B2/B1`` and ``B3N/B2`` both in ``[cloud_flat_min,
   cloud_flat_max]`` (0.80 .. 1.25),
 - bright at 1.65 um: ``B4 >= cloud_b4_min`` (0.45) -- applied only where B4 is usable (finite
   and the granule's SWIR is healthy), so post-2008 granules are tested on the VNIR alone,
+- cold in the thermal infrared: band-13 brightness temperature ``BT13 <= cloud_bt13_max``
+  (290 K) -- applied only where a finite BT13 is given (daytime L1T carries TIR),
 
-then grown by ``cloud_buffer`` pixels (2). The brightest synthetic minerals (kaolinite B1 0.45,
-alunite 0.40, calcite 0.35) stay below the B1 threshold; white salt/gypsum flats (B1 > 0.6 and
-flat) would be flagged -- a known limit of a reflectance-only test.
+then grown by ``cloud_buffer`` pixels (2). Without BT13, white salt/gypsum flats and bleached
+clays on sunlit slopes (bright and flat) are flagged -- the limit of a reflectance-only test; the
+thermal test removes them: in daytime they are warm (> 292 K on the porphyry test scene), while
+cloud tops >= 1.5 km above a 300 K ground are below 290 K at the 6.5 K/km lapse rate. The 290 K
+default is chosen for that scene and is a parameter; cold-season ground or warm low cloud need
+another value.
 """
 from __future__ import annotations
 
@@ -29,6 +34,8 @@ N_BANDS = 9
 VNIR = (0, 1, 2)
 SWIR = (3, 4, 5, 6, 7, 8)
 B1, B2, B3N, B4 = 0, 1, 2, 3
+#: Planck constants K1 (W m-2 sr-1 um-1) and K2 (K) of ASTER band 13 (science.md section 1.4).
+B13_K1, B13_K2 = 866.468575, 1350.069147
 
 #: Default thresholds (reflectance) and sizes (pixels) of the masks.
 MASK_DEFAULTS = {
@@ -36,6 +43,7 @@ MASK_DEFAULTS = {
     "cloud_flat_min": 0.80,
     "cloud_flat_max": 1.25,
     "cloud_b4_min": 0.45,
+    "cloud_bt13_max": 290.0,
     "cloud_buffer": 2,
     "ndwi_min": 0.20,
     "ndvi_min": 0.40,
@@ -107,9 +115,22 @@ def swir_unusable(refl: np.ndarray, swir_usable: bool, inplace: bool = False) ->
     return out
 
 
+def brightness_temperature_b13(radiance: np.ndarray) -> np.ndarray:
+    """Band-13 brightness temperature (K, float32) from radiance: ``K2 / ln(K1 / L + 1)``; NaN if L <= 0."""
+    rad = np.asarray(radiance, dtype=np.float64)
+    with np.errstate(divide="ignore", invalid="ignore"):
+        out = B13_K2 / np.log(B13_K1 / rad + 1.0)
+    out[~(rad > 0)] = np.nan
+    return out.astype(np.float32)
+
+
 def cloud_mask(refl: np.ndarray, params: Optional[Mapping[str, Any]] = None,
-               swir_usable: bool = True) -> np.ndarray:
-    """Cloud pixels by the reflectance-threshold rule of the module docstring (buffered)."""
+               swir_usable: bool = True, bt13: Optional[np.ndarray] = None) -> np.ndarray:
+    """Cloud pixels by the rule of the module docstring (buffered).
+
+    ``bt13``: band-13 brightness temperature (K) on the same ``(H, W)`` grid, NaN where unknown;
+    None (or NaN) leaves the reflectance tests alone to decide.
+    """
     arr = check_reflectance(refl)
     p = mask_params(params)
     b1, b2, b3 = arr[B1], arr[B2], arr[B3N]
@@ -125,6 +146,11 @@ def cloud_mask(refl: np.ndarray, params: Optional[Mapping[str, Any]] = None,
         if swir_usable:
             b4 = arr[B4]
             cloud &= (b4 >= np.float32(p["cloud_b4_min"])) | ~np.isfinite(b4)
+        if bt13 is not None:
+            bt = np.asarray(bt13)
+            if bt.shape != cloud.shape:
+                raise GmiInputError("bt13: expected shape {}, got {}".format(cloud.shape, bt.shape))
+            cloud &= (bt <= np.float32(p["cloud_bt13_max"])) | ~np.isfinite(bt)
     return dilate(cloud, p["cloud_buffer"])
 
 
@@ -198,8 +224,12 @@ def dilate(mask: np.ndarray, pixels: int) -> np.ndarray:
 
 
 def granule_masks(refl: np.ndarray, swir_usable: bool,
-                  params: Optional[Mapping[str, Any]] = None) -> GranuleMasks:
-    """The VNIR / SWIR validity (eroded by ``erode_pixels``) and cloud masks of one granule."""
+                  params: Optional[Mapping[str, Any]] = None,
+                  bt13: Optional[np.ndarray] = None) -> GranuleMasks:
+    """The VNIR / SWIR validity (eroded by ``erode_pixels``) and cloud masks of one granule.
+
+    ``bt13`` (K, optional) enables the thermal cloud test, see :func:`cloud_mask`.
+    """
     arr = check_reflectance(refl)
     p = mask_params(params)
     vnir = erode_edges(valid_mask(arr, VNIR), p["erode_pixels"])
@@ -207,5 +237,5 @@ def granule_masks(refl: np.ndarray, swir_usable: bool,
         swir = erode_edges(valid_mask(arr, SWIR), p["erode_pixels"])
     else:
         swir = np.zeros(arr.shape[1:], dtype=bool)
-    cloud = cloud_mask(arr, p, swir_usable=bool(swir_usable)) & vnir
+    cloud = cloud_mask(arr, p, swir_usable=bool(swir_usable), bt13=bt13) & vnir
     return GranuleMasks(vnir=vnir, swir=swir, cloud=cloud)

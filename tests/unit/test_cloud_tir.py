@@ -1,0 +1,95 @@
+"""Cloud mask with the B13 brightness-temperature test on the porphyry scene (issue 16 item 4).
+
+Bright, flat ground (halite/gypsum playa, bleached argillic clays on sunlit slopes) passes the
+reflectance-only cloud rule; the thermal test must tell it from bright, cold cloud. Clouds are
+inserted as soft blobs whose top temperatures follow a 6.5 K/km lapse rate for tops 2-8 km above a
+300 K ground (248-287 K); the ground's brightness temperature is the scene's kinetic temperature
+lowered by 3 K for an emissivity below one.
+"""
+from __future__ import annotations
+
+import numpy as np
+
+from gmi_engine.kernel.masks import MASK_DEFAULTS, cloud_mask, dilate, granule_masks
+from gmi_engine.synth.porphyry import PorphyryScene, scene_grid
+
+CLOUD = np.array((0.78, 0.80, 0.82, 0.62, 0.45, 0.44, 0.43, 0.42, 0.40), dtype=np.float32)
+
+
+def cloudy_scene(seed: int = 5):
+    """Observed reflectance and BT13 with cloud blobs, the cloud fraction and the abundances."""
+    scene = PorphyryScene()
+    x, y = scene_grid(scene, 18000.0, 90.0)
+    obs = scene.observe(x, y, 137.0, 64.0, np.random.default_rng(seed))
+    rng = np.random.default_rng(seed)
+    h, w = x.shape
+    rows, cols = np.mgrid[0:h, 0:w]
+    frac = np.zeros((h, w))
+    top = np.full((h, w), np.nan)
+    for _ in range(14):
+        r0, c0 = rng.integers(0, h), rng.integers(0, w)
+        radius = rng.uniform(4, 14)
+        d = np.hypot(rows - r0, cols - c0) / radius
+        blob = np.clip(1.5 - d, 0.0, 1.0)
+        t_top = 300.0 - 6.5 * rng.uniform(2.0, 8.0)
+        top = np.where(blob > frac, t_top, top)
+        frac = np.maximum(frac, blob)
+    brightness = rng.uniform(0.95, 1.1, (h, w)).astype(np.float32)
+    refl = obs["reflectance"] * (1 - frac) + (CLOUD[:, None, None] * brightness) * frac
+    ground_bt = obs["temperature"] - 3.0
+    bt13 = np.where(frac > 0, ground_bt * (1 - frac) + np.nan_to_num(top) * frac, ground_bt)
+    return scene, refl.astype(np.float32), bt13.astype(np.float32), frac, obs["abundances"]
+
+
+def bright_ground(scene, ab):
+    """Playa (halite + gypsum >= 50 %), gypsum >= 30 % and argillic (kaolinite + alunite >= 30 %)."""
+    n = scene.material_names
+    playa = ab[n.index("halite")] + ab[n.index("gypsum")] >= 0.5
+    argillic = ab[n.index("kaolinite")] + ab[n.index("alunite")] >= 0.3
+    return playa | (ab[n.index("gypsum")] >= 0.3) | argillic
+
+
+def test_thermal_test_spares_playa_and_argillic_and_finds_cloud():
+    scene, refl, bt13, frac, ab = cloudy_scene()
+    clear = ~dilate(frac > 0, MASK_DEFAULTS["cloud_buffer"])
+    ground = bright_ground(scene, ab) & clear
+    assert ground.sum() > 500
+    cloud = cloud_mask(refl, bt13=bt13)
+    false_positive = int((cloud & ground).sum())
+    detected = float(cloud[frac >= 0.9].mean())
+    assert false_positive == 0
+    assert detected >= 0.95
+    assert float(cloud[clear].mean()) == 0.0  # no clear pixel of the scene is cloud
+
+
+def test_reflectance_only_rule_flags_the_bright_ground():
+    """Why the thermal test exists: without B13 the playa and bright clays look like cloud."""
+    scene, refl, bt13, frac, ab = cloudy_scene()
+    clear = ~dilate(frac > 0, MASK_DEFAULTS["cloud_buffer"])
+    ground = bright_ground(scene, ab) & clear
+    assert (cloud_mask(refl) & ground).sum() > 100
+
+
+def test_nan_bt13_falls_back_to_the_reflectance_rule_and_threshold_is_a_parameter():
+    _, refl, bt13, frac, _ = cloudy_scene()
+    no_tir = np.full_like(bt13, np.nan)
+    assert np.array_equal(cloud_mask(refl, bt13=no_tir), cloud_mask(refl))
+    # a threshold below every cloud top finds no cloud
+    assert not cloud_mask(refl, {"cloud_bt13_max": 200.0}, bt13=bt13).any()
+
+
+def test_granule_masks_pass_bt13_through():
+    _, refl, bt13, frac, _ = cloudy_scene()
+    m = granule_masks(refl, swir_usable=True, bt13=bt13)
+    assert np.array_equal(m.cloud, cloud_mask(refl, bt13=bt13) & m.vnir)
+
+
+def test_b13_brightness_temperature_inverts_plancks_law():
+    from gmi_engine.kernel.masks import brightness_temperature_b13
+
+    # Planck radiance at ASTER band 13's effective wavelength 10.657 um, physical constants
+    c1, c2, lam = 1.191042e8, 14387.77, 10.657  # W um4 m-2 sr-1, um K, um
+    temps = np.array([250.0, 290.0, 320.0])
+    radiance = c1 / (lam ** 5 * (np.exp(c2 / (lam * temps)) - 1.0))
+    assert np.allclose(brightness_temperature_b13(radiance), temps, atol=0.1)
+    assert np.isnan(brightness_temperature_b13(np.array([0.0, -1.0]))).all()
