@@ -29,7 +29,7 @@ EDGE_MARGIN_M = 90.0
 @pytest.fixture(scope="module")
 def lut_workspace(demo_small, tmp_path_factory):
     options = IngestOptions(mcd19a2=demo_small.mcd19a2, gdem=demo_small.gdem,
-                            lut=default_lut_path())
+                            modis_ref=demo_small.mod09a1, lut=default_lut_path())  # as demo_workspace
     ws = tmp_path_factory.mktemp("ws-lut")
     with LocalStore(ws) as store:
         for path in demo_small.granules:
