@@ -138,17 +138,25 @@ def write_case(case: Case, out_dir: Path, side_km: float) -> Path:
 
 
 def granule_state(granule, case: Case):
-    """The exact 6S state of the granule: geometry from its metadata, atmosphere from the case."""
-    from gmi_engine.aster.geometry import view_geometry
-    from gmi_engine.atmosphere.state import AtmosphereState
-    from gmi_engine.ingest import DEFAULT_OZONE_CM_ATM
+    """The exact 6S state of the granule: geometry from its metadata, atmosphere from the case.
 
-    view_zenith, view_azimuth = view_geometry(granule.pointing.get("VNIR", 0.0))
+    The case's water vapour is the column above the ground (as MCD19A2 reports it) and the ozone
+    the climatology, both given to 6S as its sea-level equivalents at the case's altitude, as
+    the synthetic writer and ingest do (``atmosphere.columns.sixs_columns``).
+    """
+    from gmi_engine.aster.geometry import view_geometry
+    from gmi_engine.atmosphere.columns import sixs_columns
+    from gmi_engine.atmosphere.ozone import climatology_ozone
+    from gmi_engine.atmosphere.state import AtmosphereState
+
+    lat = tile_centre_lonlat()[1]
+    view_zenith, view_azimuth = view_geometry(granule.pointing.get("VNIR", 0.0), lat)
+    water, ozone = sixs_columns(case.water_vapour, climatology_ozone(lat, granule.acquired.date()),
+                                case.altitude_km)
     return AtmosphereState(
         sun_zenith=granule.sun_zenith, sun_azimuth=granule.sun_azimuth, view_zenith=view_zenith,
         view_azimuth=view_azimuth, month=granule.acquired.month, day=granule.acquired.day,
-        aot550=case.aot, water_vapour=case.water_vapour, ozone=DEFAULT_OZONE_CM_ATM,
-        altitude_km=case.altitude_km)
+        aot550=case.aot, water_vapour=water, ozone=ozone, altitude_km=case.altitude_km)
 
 
 # ------------------------------------------------------------------------------------ truth

@@ -133,7 +133,8 @@ def test_atmospheric_parameters_match_what_ingest_stored(batch, demo, tmp_path):
     assert result["ALTITUDE_KM"] == stored["state"]["altitude_km"] and result["TILE_COUNT"] == 1
     saved = json.loads(record.read_text())
     ac = saved["tiles"][0]["ac"]
-    assert ac["bands"] == stored["bands"] and ac["inputs"] == stored["inputs"]
+    stored_6s_inputs = {k: v for k, v in stored["inputs"].items() if k != "modis_ref"}  # balancing, not 6S
+    assert ac["bands"] == stored["bands"] and ac["inputs"] == stored_6s_inputs
 
 
 def test_run_method_computes_then_skips_up_to_date_tiles(batch):
@@ -262,7 +263,8 @@ def test_cancel_stops_ingest_between_tiles_and_run_before_a_tile(batch, demo, tm
     result = run("ingest_granules", dict(ancillaries(demo), GRANULES=[str(g) for g in demo.granules],
                                          WORKSPACE=str(tmp_path / "ws"), TILES="260,526"), feedback=feedback)
     assert (result["GRANULE_COUNT"], result["ROWS"], result["TILES_TOUCHED"]) == (1, 1, KEY)
-    assert feedback.warnings == ["Cancelled: {} was not ingested".format(demo.granules[1].name)]
+    cancelled = [w for w in feedback.warnings if "ran on defaults" not in w]  # ozone: the climatology
+    assert cancelled == ["Cancelled: {} was not ingested".format(demo.granules[1].name)]
     with LocalStore(tmp_path / "ws", create=False) as store:
         assert [r.meta["file"] for r in store.tile_rows(TILE)] == [demo.granules[0].name]
     # a run cancelled before its first tile computes nothing and says so
