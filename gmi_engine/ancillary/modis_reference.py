@@ -142,7 +142,9 @@ def sample_mod09a1(paths: Union[str, os.PathLike, Iterable], bounds: Any, size: 
     scratch = []  # type: List[str]
     gdal.PushErrorHandler("CPLQuietErrorHandler")
     try:
-        sources = [_masked_copy(p, scratch) for p in paths] if qa else paths
+        sources = [c for c in (_masked_copy(p, scratch, b) for p in paths) if c] if qa else paths
+        if qa and not sources:  # no file reaches the area
+            return out
         if len(paths) == 1 and not qa:
             layers = [_subdataset(paths[0], band) for band in BANDS]
         else:
@@ -172,20 +174,53 @@ def sample_mod09a1(paths: Union[str, os.PathLike, Iterable], bounds: Any, size: 
     return out
 
 
-def _masked_copy(path: str, scratch: List[str]) -> str:
-    """A /vsimem GeoTIFF of the 7 bands of ``path`` with non-clear-land pixels set to fill."""
-    state = gdal.Open(_subdataset(path, STATE))
-    qc = gdal.Open(_subdataset(path, QC))
-    st, q = state.ReadAsArray(), qc.ReadAsArray()
-    name = "/vsimem/gmi-mod09a1-{}.tif".format(uuid.uuid4().hex)
+def _source_window(dataset: Any, bounds: Sequence[float], margin: int = 2) -> Optional[tuple]:
+    """(xoff, yoff, width, height) of ``dataset``'s pixels covering an EPSG:3857 area (plus
+    ``margin`` pixels for the average warp), or None when the area misses the file."""
+    from osgeo import osr
+
+    target = osr.SpatialReference()
+    target.ImportFromWkt(dataset.GetProjection())
+    target.SetAxisMappingStrategy(osr.OAMS_TRADITIONAL_GIS_ORDER)
+    mercator = osr.SpatialReference()
+    mercator.ImportFromEPSG(3857)
+    mercator.SetAxisMappingStrategy(osr.OAMS_TRADITIONAL_GIS_ORDER)
+    to_file = osr.CoordinateTransformation(mercator, target)
+    xmin, ymin, xmax, ymax = bounds
+    steps = [i / 8.0 for i in range(9)]  # the edges, not only the corners (sinusoidal shear)
+    edge = ([(xmin + (xmax - xmin) * t, ymin) for t in steps] + [(xmin + (xmax - xmin) * t, ymax) for t in steps]
+            + [(xmin, ymin + (ymax - ymin) * t) for t in steps] + [(xmax, ymin + (ymax - ymin) * t) for t in steps])
+    points = [to_file.TransformPoint(x, y)[:2] for x, y in edge]
+    x0, dx, _, y0, _, dy = dataset.GetGeoTransform()
+    cols = [(px - x0) / dx for px, _ in points]
+    rows = [(py - y0) / dy for _, py in points]
+    c0 = max(0, int(np.floor(min(cols))) - margin)
+    r0 = max(0, int(np.floor(min(rows))) - margin)
+    c1 = min(dataset.RasterXSize, int(np.ceil(max(cols))) + margin)
+    r1 = min(dataset.RasterYSize, int(np.ceil(max(rows))) + margin)
+    if c1 <= c0 or r1 <= r0:
+        return None
+    return c0, r0, c1 - c0, r1 - r0
+
+
+def _masked_copy(path: str, scratch: List[str], bounds: Sequence[float]) -> Optional[str]:
+    """A /vsimem GeoTIFF of the 7 bands of ``path`` over the area's window, non-clear-land
+    pixels set to fill; None when the area misses the file."""
     first = gdal.Open(_subdataset(path, BANDS[0]))
-    ds = gdal.GetDriverByName("GTiff").Create(name, first.RasterXSize, first.RasterYSize, len(BANDS),
-                                              gdal.GDT_Int16)
+    window = _source_window(first, bounds)
+    if window is None:
+        return None
+    xoff, yoff, width, height = window
+    st = gdal.Open(_subdataset(path, STATE)).ReadAsArray(xoff, yoff, width, height)
+    q = gdal.Open(_subdataset(path, QC)).ReadAsArray(xoff, yoff, width, height)
+    name = "/vsimem/gmi-mod09a1-{}.tif".format(uuid.uuid4().hex)
+    ds = gdal.GetDriverByName("GTiff").Create(name, width, height, len(BANDS), gdal.GDT_Int16)
     scratch.append(name)
-    ds.SetGeoTransform(first.GetGeoTransform())
+    x0, dx, rx, y0, ry, dy = first.GetGeoTransform()
+    ds.SetGeoTransform((x0 + xoff * dx + yoff * rx, dx, rx, y0 + xoff * ry + yoff * dy, ry, dy))
     ds.SetProjection(first.GetProjection())
     for i, band in enumerate(BANDS):
-        values = gdal.Open(_subdataset(path, band)).ReadAsArray()
+        values = gdal.Open(_subdataset(path, band)).ReadAsArray(xoff, yoff, width, height)
         values = np.where(clear_land(st, q, i), values, FILL).astype(np.int16)
         b = ds.GetRasterBand(i + 1)
         b.SetNoDataValue(FILL)
