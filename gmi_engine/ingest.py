@@ -15,13 +15,13 @@ from dataclasses import dataclass, field, replace
 from datetime import date
 from functools import lru_cache
 from pathlib import Path
-from typing import Callable, Iterable, List, Optional, Sequence, Set
+from typing import Any, Callable, Iterable, List, Optional, Sequence, Set
 
 import numpy as np
 
 from gmi_engine.ancillary.aerosol import sample_aod_wv
 from gmi_engine.ancillary.elevation import altitude_nodes, sample_altitude
-from gmi_engine.ancillary.modis_reference import reference_provenance, sample_mod09a1
+from gmi_engine.ancillary.modis_reference import Mod09a1Reference, reference_provenance
 from gmi_engine.aster.geometry import view_geometry
 from gmi_engine.aster.names import granule_id
 from gmi_engine.aster.reader import Granule, open_granule, skip_reason
@@ -303,13 +303,17 @@ def _quality(granule: Granule, cut: TileCut) -> dict:
     }
 
 
-def _modis(options: IngestOptions, bounds, day: date) -> dict:
-    """The tile's MOD09A1 reference bands: clear land of the composite(s) nearest ``day``."""
-    if not options.modis_ref:
-        return {}
-    stack = sample_mod09a1(list(options.modis_ref), bounds, size=256 * options.grid.tile_px // 1024,
-                           day=day)
-    return {name: stack[i] for i, name in enumerate(MODIS_BANDS)}
+def _modis(options: IngestOptions, bounds: Sequence[Any], day: date) -> List[dict]:
+    """Per tile, its MOD09A1 reference bands: clear land of the composite(s) nearest ``day``,
+    the files read once for all the granule's tiles (empty dicts without ``modis_ref``)."""
+    if not options.modis_ref or not bounds:
+        return [{} for _ in bounds]
+    area = (min(b.xmin for b in bounds), min(b.ymin for b in bounds),
+            max(b.xmax for b in bounds), max(b.ymax for b in bounds))
+    size = 256 * options.grid.tile_px // 1024
+    with Mod09a1Reference(list(options.modis_ref), area, day=day) as reference:
+        stacks = [reference.sample(b, size=size) for b in bounds]
+    return [{name: stack[i] for i, name in enumerate(MODIS_BANDS)} for stack in stacks]
 
 
 class IngestCancelled(Exception):
@@ -362,6 +366,7 @@ def ingest_granule(path, store, options: IngestOptions = IngestOptions(),
     fallbacks = ["; ".join(filter(None, r)) or None for r in zip(reasons[:n], reasons[n:])]
     fields = tile_fields(states, swir_states, inputs, bounds, options)
     rows = []
+    modis = _modis(options, bounds, granule.acquired.date())
     for k, (cut, b, coeffs, inp) in enumerate(zip(cuts, bounds, coefficients, inputs)):
         check()
         ac = coeffs.to_dict()
@@ -381,7 +386,7 @@ def ingest_granule(path, store, options: IngestOptions = IngestOptions(),
             acquired=granule.acquired, min_row=cut.min_row, max_row=cut.max_row,
             min_col=cut.min_col, max_col=cut.max_col,
             bands={c: cut.bands[b_] for b_, c in zip(BANDS, BAND_COLUMNS) if b_ in cut.bands},
-            meta=granule_meta(granule), ac=ac, modis=_modis(options, b, granule.acquired.date()),
+            meta=granule_meta(granule), ac=ac, modis=modis[k],
             quality=_quality(granule, cut)))
         report(progress, fraction(k + 1, len(cuts)), "{}: tile {}/{}".format(granule.granule_id, k + 1, len(cuts)))
     check()

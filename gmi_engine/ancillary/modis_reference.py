@@ -122,56 +122,101 @@ def sample_mod09a1(paths: Union[str, os.PathLike, Iterable], bounds: Any, size: 
     ``paths`` is one file or several (neighbouring MODIS tiles are mosaicked). With ``day`` only
     the composite(s) nearest it per MODIS tile are used (:func:`nearest_composites`). With ``qa``
     pixels that are not clear land (:func:`clear_land`) are fill before warping. Cells no file
-    covers are -28672; with no file at all every cell is.
+    covers are -28672; with no file at all every cell is. Several areas of one acquisition:
+    :class:`Mod09a1Reference` reads the files once.
     """
-    if isinstance(paths, (str, os.PathLike)):
-        paths = [paths]
-    paths = [os.fspath(p) for p in paths]
-    b = as_bounds(bounds)
-    out = np.full((len(BANDS), size, size), FILL, dtype=np.int16)
-    for p in paths:
-        if not os.path.isfile(p):
-            raise GmiFileError("{}: MOD09A1 file not found".format(p))
-    if not paths:
-        return out
-    paths = nearest_composites(paths, day)
-    for band in BANDS + ((STATE, QC) if qa else ()):  # a missing field is named before warping
+    with Mod09a1Reference(paths, bounds, day=day, qa=qa) as reference:
+        return reference.sample(bounds, size)
+
+
+class Mod09a1Reference:
+    """The MOD09A1 reference of one acquisition over an EPSG:3857 area, read once.
+
+    The files are checked, the composites nearest ``day`` chosen and (with ``qa``) the window
+    of each file that covers ``area`` copied to memory with non-clear-land pixels as fill;
+    :meth:`sample` then warps any part of the area (a tile) from that copy, as
+    :func:`sample_mod09a1` would from the files. Use as a context manager (frees the copies).
+    """
+
+    def __init__(self, paths: Union[str, os.PathLike, Iterable], area: Any,
+                 day: Optional[_dt.date] = None, qa: bool = True):
+        if isinstance(paths, (str, os.PathLike)):
+            paths = [paths]
+        paths = [os.fspath(p) for p in paths]
         for p in paths:
-            open_gdal(_subdataset(p, band), "MOD09A1 field {}:{}".format(GRID, band))
-    # One warp of a 7-band stack (per band a mosaic of the files when there are several).
-    scratch = []  # type: List[str]
-    gdal.PushErrorHandler("CPLQuietErrorHandler")
-    try:
-        sources = [c for c in (_masked_copy(p, scratch, b) for p in paths) if c] if qa else paths
+            if not os.path.isfile(p):
+                raise GmiFileError("{}: MOD09A1 file not found".format(p))
+        self.paths = nearest_composites(paths, day)
+        self._scratch = []  # type: List[str]
+        self._stack = None  # type: Any
+        if not self.paths:
+            return
+        for band in BANDS + ((STATE, QC) if qa else ()):  # a missing field is named before warping
+            for p in self.paths:
+                open_gdal(_subdataset(p, band), "MOD09A1 field {}:{}".format(GRID, band))
+        # One 7-band stack to warp (per band a mosaic of the files when there are several).
+        gdal.PushErrorHandler("CPLQuietErrorHandler")
+        try:
+            self._stack = self._build_stack(as_bounds(area), qa)
+        except RuntimeError as exc:
+            self.close()
+            raise GmiFileError("{}: cannot read MOD09A1 over the area ({})".format(
+                ", ".join(self.paths), exc)) from None
+        finally:
+            gdal.PopErrorHandler()
+
+    def _build_stack(self, area: Sequence[float], qa: bool) -> Any:
+        sources = [c for c in (_masked_copy(p, self._scratch, area) for p in self.paths) if c] if qa else self.paths
         if qa and not sources:  # no file reaches the area
-            return out
-        if len(paths) == 1 and not qa:
-            layers = [_subdataset(paths[0], band) for band in BANDS]
+            return None
+        if len(self.paths) == 1 and not qa:
+            layers = [_subdataset(self.paths[0], band) for band in BANDS]
         else:
             layers = []
             for band in BANDS:
                 name = "/vsimem/gmi-mod09a1-{}-{}.vrt".format(uuid.uuid4().hex, band)
-                src = [_subdataset(p, band) for p in paths] if not qa else sources
+                src = [_subdataset(p, band) for p in self.paths] if not qa else sources
                 kwargs = {} if not qa else {"bandList": [BANDS.index(band) + 1]}
                 gdal.BuildVRT(name, src, srcNodata=FILL, VRTNodata=FILL, **kwargs).FlushCache()
-                scratch.append(name)
+                self._scratch.append(name)
                 layers.append(name)
-        stack = gdal.BuildVRT("", layers, separate=True, srcNodata=FILL, VRTNodata=FILL)
-        warped = gdal.Warp("", stack, format="MEM", dstSRS="EPSG:3857", outputBounds=b, width=size,
-                           height=size, resampleAlg="average", srcNodata=FILL, dstNodata=FILL,
-                           outputType=gdal.GDT_Int16, multithread=False,
-                           warpOptions=["UNIFIED_SRC_NODATA=NO"])  # fill is per band
-    except RuntimeError as exc:
-        raise GmiFileError("{}: cannot warp MOD09A1 to the tile ({})".format(", ".join(paths), exc)) from None
-    finally:
-        gdal.PopErrorHandler()
-        for name in scratch:
+        return gdal.BuildVRT("", layers, separate=True, srcNodata=FILL, VRTNodata=FILL)
+
+    def sample(self, bounds: Any, size: int = 256) -> np.ndarray:
+        """The reference over ``bounds`` (inside the area), int16 (7, size, size), fill -28672."""
+        out = np.full((len(BANDS), size, size), FILL, dtype=np.int16)
+        if self._stack is None:
+            return out
+        gdal.PushErrorHandler("CPLQuietErrorHandler")
+        try:
+            warped = gdal.Warp("", self._stack, format="MEM", dstSRS="EPSG:3857",
+                               outputBounds=as_bounds(bounds), width=size, height=size,
+                               resampleAlg="average", srcNodata=FILL, dstNodata=FILL,
+                               outputType=gdal.GDT_Int16, multithread=False,
+                               warpOptions=["UNIFIED_SRC_NODATA=NO"])  # fill is per band
+        except RuntimeError as exc:
+            raise GmiFileError("{}: cannot warp MOD09A1 to the tile ({})".format(
+                ", ".join(self.paths), exc)) from None
+        finally:
+            gdal.PopErrorHandler()
+        if warped is None:
+            raise GmiFileError("{}: cannot warp MOD09A1 to the tile ({})".format(
+                ", ".join(self.paths), gdal.GetLastErrorMsg()))
+        out[:] = warped.ReadAsArray().reshape(out.shape)
+        return out
+
+    def close(self) -> None:
+        """Free the in-memory copies."""
+        self._stack = None
+        for name in self._scratch:
             gdal.Unlink(name)
-    if warped is None:
-        raise GmiFileError("{}: cannot warp MOD09A1 to the tile ({})".format(", ".join(paths),
-                                                                     gdal.GetLastErrorMsg()))
-    out[:] = warped.ReadAsArray().reshape(out.shape)
-    return out
+        self._scratch = []
+
+    def __enter__(self) -> "Mod09a1Reference":
+        return self
+
+    def __exit__(self, *exc: Any) -> None:
+        self.close()
 
 
 def _source_window(dataset: Any, bounds: Sequence[float], margin: int = 2) -> Optional[tuple]:
