@@ -13,6 +13,7 @@ import multiprocessing
 import os
 from concurrent.futures import FIRST_COMPLETED, ProcessPoolExecutor, wait
 from dataclasses import dataclass, field
+from multiprocessing import forkserver
 from typing import Any, Callable, Dict, Iterable, List, Mapping, Optional, Protocol, Tuple
 
 from gmi_engine.backends.file_cells import is_reference, missing_file, reference_for, relative_reference
@@ -162,6 +163,8 @@ def run_local(workspace, method: str, params: Optional[Mapping[str, Any]] = None
     again (``report.export``; nothing shared is written when the run is cancelled).
     """
     workers = workers or os.cpu_count() or 1
+    if workers > 1:
+        _pool_context(start=True)  # the worker server imports the engine while the tiles are planned
     execute = _run_serial if workers == 1 else functools.partial(_run_pool, workers=workers)
     return run_tiles(workspace, method, execute, params, tiles=tiles, progress=progress,
                      cancelled=cancelled, force=force, export=export)
@@ -247,9 +250,9 @@ def _run_pool(workspace: str, jobs: List[TileJob], method: str, params: Dict[str
               cancelled: Cancelled, report: RunReport, export: Optional[ExportJob] = None, *,
               workers: int) -> None:
     """Keep at most ``workers`` tiles in flight; commit each as it finishes."""
-    ctx = multiprocessing.get_context("spawn")  # safe inside Qt/QGIS processes too
     pending = list(jobs)
-    with ProcessPoolExecutor(max_workers=workers, mp_context=ctx) as pool:
+    with ProcessPoolExecutor(max_workers=workers, mp_context=_pool_context(), initializer=_adopt_parent,
+                             initargs=(dict(os.environ), os.getcwd())) as pool:
         running = {}
         try:
             while pending or running:
@@ -271,3 +274,29 @@ def _run_pool(workspace: str, jobs: List[TileJob], method: str, params: Dict[str
                 fut.cancel()
             pool.shutdown(wait=False, cancel_futures=True)
             raise
+
+
+def _pool_context(start: bool = False) -> Any:
+    """The multiprocessing context of the worker pool.
+
+    ``forkserver`` where the platform has it: one clean server process (started from the Python
+    executable, never forked from this one, so safe inside Qt/QGIS) imports the engine once and
+    each worker is forked from it ready to compute, instead of importing numpy, GDAL and the
+    engine again as a ``spawn`` worker does (about 0.6 s per worker here). ``start`` launches the
+    server now, so its imports overlap the caller's planning. Elsewhere ``spawn``.
+    """
+    if "forkserver" not in multiprocessing.get_all_start_methods():
+        return multiprocessing.get_context("spawn")
+    context = multiprocessing.get_context("forkserver")
+    context.set_forkserver_preload([__name__])
+    if start:
+        forkserver.ensure_running()
+    return context
+
+
+def _adopt_parent(environment: Dict[str, str], cwd: str) -> None:
+    """Worker initializer: the parent's environment and working directory as they are now (a
+    forkserver worker would otherwise have the server's, from when it started)."""
+    os.environ.clear()
+    os.environ.update(environment)
+    os.chdir(cwd)
