@@ -7,6 +7,7 @@ values). The tile keeps the bounding box of pixels where any band is valid (incl
 """
 from __future__ import annotations
 
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from typing import Iterable, Iterator, Optional
 
@@ -73,23 +74,29 @@ def cut_granule(granule: Granule, grid: TileGrid = DEFAULT_GRID,
     if not sources:
         return
     px = grid.tile_px
-    for tile in wanted:
-        b = grid.bounds(tile)
-        arrays = {}
-        for codes, src in sources:
-            warped = gdal.Warp("", src, format="MEM", dstSRS="EPSG:3857",
-                               outputBounds=(b.xmin, b.ymin, b.xmax, b.ymax), width=px, height=px,
-                               resampleAlg="near", srcNodata=0, dstNodata=0,
-                               outputType=gdal.GDT_Byte)
-            data = warped.ReadAsArray().reshape(len(codes), px, px)
-            arrays.update(zip(codes, data))
-        valid = np.zeros((px, px), dtype=bool)
-        for arr in arrays.values():
-            valid |= arr > 0
-        rows = np.flatnonzero(valid.any(axis=1))
-        if rows.size == 0:
-            continue
-        cols = np.flatnonzero(valid.any(axis=0))
-        r0, r1, c0, c1 = int(rows[0]), int(rows[-1]), int(cols[0]), int(cols[-1])
-        yield TileCut(tile, r0, r1, c0, c1,
-                      {code: np.ascontiguousarray(a[r0:r1 + 1, c0:c1 + 1]) for code, a in arrays.items()})
+
+    def warp(source: tuple, b) -> dict:
+        codes, src = source
+        warped = gdal.Warp("", src, format="MEM", dstSRS="EPSG:3857",
+                           outputBounds=(b.xmin, b.ymin, b.xmax, b.ymax), width=px, height=px,
+                           resampleAlg="near", srcNodata=0, dstNodata=0, outputType=gdal.GDT_Byte)
+        return dict(zip(codes, warped.ReadAsArray().reshape(len(codes), px, px)))
+
+    # The subsystems are warped side by side (GDAL releases the GIL; each thread reads only its
+    # own source dataset), one tile at a time.
+    with ThreadPoolExecutor(max_workers=len(sources), thread_name_prefix="gmi-cut") as pool:
+        for tile in wanted:
+            b = grid.bounds(tile)
+            arrays = {}
+            for part in pool.map(lambda source: warp(source, b), sources):
+                arrays.update(part)
+            valid = np.zeros((px, px), dtype=bool)
+            for arr in arrays.values():
+                valid |= arr > 0
+            rows = np.flatnonzero(valid.any(axis=1))
+            if rows.size == 0:
+                continue
+            cols = np.flatnonzero(valid.any(axis=0))
+            r0, r1, c0, c1 = int(rows[0]), int(rows[-1]), int(cols[0]), int(cols[-1])
+            yield TileCut(tile, r0, r1, c0, c1,
+                          {code: np.ascontiguousarray(a[r0:r1 + 1, c0:c1 + 1]) for code, a in arrays.items()})

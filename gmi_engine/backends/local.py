@@ -23,6 +23,7 @@ import logging
 import os
 import sqlite3
 import struct
+from concurrent.futures import ThreadPoolExecutor
 from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import datetime, timezone
@@ -293,6 +294,14 @@ class LocalStore:
         record["acquired"] = format_utc(record["acquired"])
         return [self._geometry(row.tile_x, row.tile_y)] + [record[n] for n in SOURCE_SCHEMA.names]
 
+    def _source_records(self, rows: List[SourceRow]) -> List[List[Any]]:
+        """:meth:`_source_record` of each row, encoded in threads (zlib releases the GIL)."""
+        if len(rows) < 2:
+            return [self._source_record(r) for r in rows]
+        with ThreadPoolExecutor(max_workers=min(len(rows), os.cpu_count() or 1, 4),
+                                thread_name_prefix="gmi-encode") as pool:
+            return list(pool.map(self._source_record, rows))
+
     def _insert_source(self, conn: sqlite3.Connection, records: List[List[Any]]) -> None:
         cols = ", ".join('"{}"'.format(n) for n in (GEOMETRY_COLUMN,) + SOURCE_SCHEMA.names)
         marks = ", ".join("?" for _ in range(len(SOURCE_SCHEMA.names) + 1))
@@ -304,7 +313,7 @@ class LocalStore:
         All rows must belong to ``granule_id`` and name distinct tiles. The rows are encoded
         before the transaction starts (so the write lock is held only for the SQL).
         """
-        records, tiles = [], set()
+        checked, tiles = [], set()  # type: List[SourceRow], set
         for row in rows:
             if row.granule_id != granule_id:
                 raise SchemaError("granule_id: row of {!r} given to replace_granule({!r})".format(
@@ -312,7 +321,8 @@ class LocalStore:
             if row.tile in tiles:
                 raise SchemaError("tile_x/tile_y: tile {} appears twice for granule {}".format(row.tile, granule_id))
             tiles.add(row.tile)
-            records.append(self._source_record(row))
+            checked.append(row)
+        records = self._source_records(checked)
         with self._transaction() as conn:
             conn.execute('DELETE FROM "gmi_source" WHERE granule_id = ?', (granule_id,))
             self._insert_source(conn, records)
