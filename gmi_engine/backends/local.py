@@ -429,6 +429,13 @@ class LocalStore:
         return [TileIndex(x, y) for x, y in self._query(
             'SELECT DISTINCT tile_x, tile_y FROM "gmi_source" ORDER BY tile_x, tile_y')]
 
+    def tile_pixels(self) -> Dict[TileIndex, int]:
+        """Per tile, the pixels its source rows' boxes hold (a tile's work), from the row bounds
+        only (nothing decoded)."""
+        return {TileIndex(x, y): int(n) for x, y, n in self._query(
+            'SELECT tile_x, tile_y, SUM((max_row - min_row + 1) * (max_col - min_col + 1)) '
+            'FROM "gmi_source" GROUP BY tile_x, tile_y')}
+
     def granules(self) -> List[str]:
         """Granule ids with source rows, sorted."""
         return [g for (g,) in self._query('SELECT DISTINCT granule_id FROM "gmi_source" ORDER BY granule_id')]

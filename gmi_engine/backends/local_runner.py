@@ -14,7 +14,7 @@ import os
 from concurrent.futures import FIRST_COMPLETED, ProcessPoolExecutor, wait
 from dataclasses import dataclass, field
 from multiprocessing import forkserver
-from typing import Any, Callable, Dict, Iterable, List, Mapping, Optional, Protocol, Tuple
+from typing import Any, Callable, Dict, Iterable, Iterator, List, Mapping, Optional, Protocol, Tuple
 
 from gmi_engine.backends.file_cells import is_reference, missing_file, reference_for, relative_reference
 from gmi_engine.backends.local import LocalStore
@@ -137,12 +137,13 @@ TileJob = Tuple[TileIndex, str]
 class TileExecutor(Protocol):
     """Computes tile jobs somewhere (this process, a pool, a Dask cluster) and commits each result.
 
-    Called with the workspace path, the jobs (largest first), the method, the merged
+    Called with the workspace path, the jobs (largest first; an iterator that plans each job
+    when it is taken, so take them as needed), the method, the merged
     parameters, ``commit``, ``cancelled`` and the report (set ``report.cancelled`` on a stop)
     and the export job; :func:`_compute_tile` is the unit of work, ``commit`` the only writer.
     """
 
-    def __call__(self, workspace: str, jobs: List[TileJob], method: str, params: Dict[str, Any],
+    def __call__(self, workspace: str, jobs: Iterable[TileJob], method: str, params: Dict[str, Any],
                  commit: Commit, cancelled: Cancelled, report: RunReport,
                  export: Optional[ExportJob]) -> None:
         """Compute ``jobs`` and ``commit`` each; return when all are committed or on a cancel."""
@@ -187,25 +188,31 @@ def run_tiles(workspace, method: str, execute: TileExecutor, params: Optional[Ma
         export = ExportJob(str(export.out_dir), export.options.checked(), export.store_files)
     with LocalStore(workspace, create=False) as store:
         todo_tiles = list(tiles) if tiles is not None else store.tiles()
-        jobs = []
-        work = {}  # type: Dict[TileIndex, int]
-        for tile in todo_tiles:
-            rows = store.tile_rows(tile)
-            digest = inputs_digest([kernel_row(r) for r in rows], method, p)
-            if not force and _up_to_date(store, tile, method, digest):
-                report.skipped.append(tile)
-            else:
-                jobs.append((tile, digest))
-                work[tile] = sum((r.max_row - r.min_row + 1) * (r.max_col - r.min_col + 1) for r in rows)
         # Largest tiles first, so no worker is left with a big tile at the end (results do not
-        # depend on the order: every tile is computed on its own).
-        jobs.sort(key=lambda job: (-work[job[0]], job[0]))
+        # depend on the order: every tile is computed on its own). The sizes come from the row
+        # bounds; a tile's rows are decoded for its digest only when it is next in line, so the
+        # first tiles start computing while the rest are planned.
+        work = store.tile_pixels()
+        order = sorted(todo_tiles, key=lambda t: (-work.get(t, 0), t))
         total = len(todo_tiles)
-        done = len(report.skipped)
+        done = 0
         assembler = None
         if export is not None:
             assembler = ExportAssembler(export.out_dir, method, store.grid, export.options)
-        report_progress(progress, fraction(done, total), "{} up to date".format(done))
+        report_progress(progress, 0.0, "{} tiles to check".format(total))
+
+        def plan() -> Iterator[TileJob]:
+            nonlocal done
+            for tile in order:
+                rows = store.tile_rows(tile)
+                digest = inputs_digest([kernel_row(r) for r in rows], method, p)
+                if not force and _up_to_date(store, tile, method, digest):
+                    report.skipped.append(tile)
+                    done += 1
+                    report_progress(progress, fraction(done, total),
+                                    "up to date {}/{} ({})".format(len(report.skipped), total, store.grid.key(tile)))
+                else:
+                    yield tile, digest
 
         def commit(tile: TileIndex, outcome: TileOutcome) -> None:
             nonlocal done
@@ -219,7 +226,7 @@ def run_tiles(workspace, method: str, execute: TileExecutor, params: Optional[Ma
                             "computed {}/{} tiles ({})".format(done, total, store.grid.key(tile)))
 
         try:
-            execute(str(workspace), jobs, method, p, commit, cancelled, report, export)
+            execute(str(workspace), plan(), method, p, commit, cancelled, report, export)
             if assembler is not None and not report.cancelled:
                 for k, tile in enumerate(report.skipped, start=1):  # up to date: from the store
                     if cancelled():
@@ -236,7 +243,7 @@ def run_tiles(workspace, method: str, execute: TileExecutor, params: Optional[Ma
     return report
 
 
-def _run_serial(workspace: str, jobs: List[TileJob], method: str, params: Dict[str, Any], commit: Commit,
+def _run_serial(workspace: str, jobs: Iterable[TileJob], method: str, params: Dict[str, Any], commit: Commit,
                 cancelled: Cancelled, report: RunReport, export: Optional[ExportJob] = None) -> None:
     """Compute the tiles one after the other in this process."""
     for tile, digest in jobs:
@@ -246,21 +253,27 @@ def _run_serial(workspace: str, jobs: List[TileJob], method: str, params: Dict[s
         commit(tile, _compute_tile(workspace, tile, method, params, digest, export))
 
 
-def _run_pool(workspace: str, jobs: List[TileJob], method: str, params: Dict[str, Any], commit: Commit,
+def _run_pool(workspace: str, jobs: Iterable[TileJob], method: str, params: Dict[str, Any], commit: Commit,
               cancelled: Cancelled, report: RunReport, export: Optional[ExportJob] = None, *,
               workers: int) -> None:
     """Keep at most ``workers`` tiles in flight; commit each as it finishes."""
-    pending = list(jobs)
+    pending = iter(jobs)
+    more = True
     with ProcessPoolExecutor(max_workers=workers, mp_context=_pool_context(), initializer=_adopt_parent,
                              initargs=(dict(os.environ), os.getcwd())) as pool:
         running = {}
         try:
-            while pending or running:
-                while pending and len(running) < workers and not cancelled():
-                    tile, digest = pending.pop(0)
+            while more or running:
+                while more and len(running) < workers and not cancelled():
+                    job = next(pending, None)
+                    if job is None:
+                        more = False
+                        break
+                    tile, digest = job
                     running[pool.submit(_compute_tile, workspace, tile, method, params, digest, export)] = tile
                 if not running:
-                    report.cancelled = True
+                    if more:
+                        report.cancelled = True
                     break
                 finished, _ = wait(running, return_when=FIRST_COMPLETED)
                 for fut in finished:
@@ -268,7 +281,7 @@ def _run_pool(workspace: str, jobs: List[TileJob], method: str, params: Dict[str
                     commit(tile, fut.result())
                 if cancelled():
                     report.cancelled = True
-                    pending.clear()
+                    more = False
         except BaseException:
             for fut in running:
                 fut.cancel()

@@ -185,7 +185,8 @@ class ExportAssembler(object):
 
     Files may be written anywhere (threads, worker processes) and arrive in any order:
     :meth:`claim` reserves a (tile, output), :meth:`add` records its file, :meth:`add_tile` a
-    whole tile's, and :meth:`finish` writes the shared files. Nothing depends on the arrival order
+    whole tile's (and writes its STAC item while the other tiles compute), and :meth:`finish`
+    writes the shared files. Nothing depends on the arrival order
     (the stretch sample is order-free, the report is sorted).
     """
 
@@ -202,6 +203,7 @@ class ExportAssembler(object):
         self._meta: Dict[TileIndex, Dict[str, Any]] = {}
         self._styles: Dict[str, Optional[OutputStyle]] = {}
         self._samplers: Dict[str, StretchSampler] = {}
+        self._stac: Dict[TileIndex, Path] = {}
         self._start = time.perf_counter()
 
     def style(self, output: str) -> Optional[OutputStyle]:
@@ -241,6 +243,15 @@ class ExportAssembler(object):
             self.note_meta(tile, output, meta)
         for item in sorted(files, key=lambda f: f.output):  # STAC assets in output order
             self.add(item)
+        if self.options.stac and tile in self._files:  # the tile is complete: its item now
+            self._stac[tile] = self._write_tile_stac(tile)
+
+    def _write_tile_stac(self, tile: TileIndex) -> Path:
+        written = {o: f.written for o, f in self._files[tile].items()}
+        for output in written:
+            self.style(output)
+        return _write_stac(self.layout, self.grid, tile, self.method, written, self._meta[tile],
+                           self._styles, self.options.cog)
 
     def write_rows(self, rows: Iterable[Union[ResultRow, StoredResult]], threads: Optional[int] = None,
                    progress: Optional[Progress] = None, tiles: Optional[int] = None) -> None:
@@ -302,19 +313,21 @@ class ExportAssembler(object):
         report.geotiffs = [written[t][o].path for t in tiles for o in sorted(written[t])]
         for output in found:
             self.style(output)  # files written elsewhere (worker processes) had their own look-up
-        for output in report.outputs:
-            rasters = [written[t][output].path for t in tiles if output in written[t]]
-            vrt = geotiff.build_vrt(self.layout.output_vrt(method, output), rasters, descriptions=[output])
-            report.vrts.append(vrt)
-            qml = _output_qml(output, written, tiles, self._styles.get(output),
-                              self._samplers.get(output), report)
-            for raster in rasters + [vrt]:
-                report.styles.append(write_qml(raster, qml))
+        rasters = {o: [written[t][o].path for t in tiles if o in written[t]] for o in report.outputs}
+        with ThreadPoolExecutor(max_workers=_thread_count(None), thread_name_prefix="gmi-vrt") as pool:
+            vrts = [pool.submit(geotiff.build_vrt, self.layout.output_vrt(method, output), rasters[output],
+                                descriptions=[output]) for output in report.outputs]  # GDAL opens in threads
+            for output, future in zip(report.outputs, vrts):
+                qml = _output_qml(output, written, tiles, self._styles.get(output),
+                                  self._samplers.get(output), report)
+                vrt = future.result()
+                report.vrts.append(vrt)
+                for raster in rasters[output] + [vrt]:
+                    report.styles.append(write_qml(raster, qml))
         _write_rgb_presets(self.layout, self.grid, method, tiles, written, report)
-        if self.options.stac:
+        if self.options.stac:  # tiles added whole (add_tile) have theirs already
             for tile in tiles:
-                report.stac_items.append(_write_stac(self.layout, self.grid, tile, method, written[tile],
-                                                     self._meta[tile], self._styles, self.options.cog))
+                report.stac_items.append(self._stac[tile] if tile in self._stac else self._write_tile_stac(tile))
         report.seconds = time.perf_counter() - self._start
         return report
 
