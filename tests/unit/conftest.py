@@ -57,3 +57,18 @@ def workspace(demo_workspace, tmp_path):
     ws = tmp_path / "ws"
     shutil.copytree(demo_workspace[0], ws)
     return ws
+
+
+@pytest.fixture(scope="session")
+def reference_run(demo_workspace, tmp_path_factory):
+    """An uninterrupted single-process mineral_indices run on a copy of the demo workspace
+    (read it, or copy it before changing it)."""
+    import shutil
+
+    from gmi_engine.backends.local_runner import run_local
+
+    ws = tmp_path_factory.mktemp("ref") / "ws"
+    shutil.copytree(demo_workspace[0], ws)
+    report = run_local(ws, "mineral_indices", workers=1)
+    assert len(report.computed) == 2 and not report.skipped
+    return ws

@@ -1,36 +1,25 @@
 """The Dask backend on a real distributed.LocalCluster of 2 worker processes (issue 19)."""
 from __future__ import annotations
 
-import shutil
 import threading
 import time
 
 import distributed
 import pytest
+from run_support import METHOD, result_bytes
 
 from gmi_engine.backends.dask import dask_client, run_dask
 from gmi_engine.backends.local import LocalStore
-from gmi_engine.backends.local_runner import run_local
 from gmi_engine.errors import GmiInputError
 from gmi_engine.kernel.pipeline import MASK_OUTPUT
 
-METHOD = "mineral_indices"
 OUTPUTS_PER_TILE = 24  # 23 indices + the valid mask
 
 
-def _result_bytes(ws) -> dict:
-    with LocalStore(ws, create=False) as store:
-        return {r.key: (r.to_dict()["data"], r.to_dict()["meta"]) for r in store.iter_results(METHOD)}
-
-
 @pytest.fixture(scope="module")
-def local_reference(demo_workspace, tmp_path_factory):
+def local_reference(reference_run):
     """The local backend's results (one process) on a copy of the demo workspace."""
-    ws = tmp_path_factory.mktemp("local-ref") / "ws"
-    shutil.copytree(demo_workspace[0], ws)
-    report = run_local(ws, METHOD, workers=1)
-    assert len(report.computed) == 2
-    return _result_bytes(ws)
+    return result_bytes(reference_run)
 
 
 @pytest.fixture(scope="module")
@@ -46,7 +35,7 @@ def test_results_are_byte_identical_to_the_local_backend(client, workspace, loca
     report = run_dask(workspace, METHOD, client=client)
     assert len(report.computed) == 2 and not report.skipped and not report.cancelled
     assert len(local_reference) == 2 * OUTPUTS_PER_TILE
-    assert _result_bytes(workspace) == local_reference
+    assert result_bytes(workspace) == local_reference
     rerun = run_dask(workspace, METHOD, client=client)
     assert rerun.computed == [] and len(rerun.skipped) == 2
 
@@ -79,7 +68,7 @@ def test_worker_restarted_by_its_nanny_mid_task_the_job_finishes_once(client, wo
     assert not report.cancelled
     with LocalStore(workspace, create=False) as store:
         assert len(list(store.iter_results(METHOD))) == 2 * OUTPUTS_PER_TILE  # nothing twice, nothing missing
-    assert _result_bytes(workspace) == local_reference
+    assert result_bytes(workspace) == local_reference
 
 
 @pytest.mark.slow
@@ -102,7 +91,7 @@ def test_cancel_keeps_whole_tiles_and_the_next_run_resumes(client, workspace, lo
     resumed = run_dask(workspace, METHOD, client=client)
     assert resumed.skipped == report.computed and len(resumed.computed) == 1
     assert resumed.computed[0] not in report.computed
-    assert _result_bytes(workspace) == local_reference
+    assert result_bytes(workspace) == local_reference
 
 
 def test_scheduler_and_local_cluster_are_exclusive():
@@ -117,6 +106,6 @@ def test_gmi_run_backend_dask_local_cluster(workspace, local_reference, capsys):
 
     assert main(["run", "-w", str(workspace), "-m", METHOD, "--backend", "dask", "--local-cluster", "2"]) == 0
     assert "2 tiles computed, 0 up to date" in capsys.readouterr().out
-    assert _result_bytes(workspace) == local_reference
+    assert result_bytes(workspace) == local_reference
     assert main(["run", "-w", str(workspace), "-m", METHOD, "--local-cluster", "2"]) == 1
     assert "--backend dask" in capsys.readouterr().err

@@ -9,36 +9,19 @@ import sys
 import time
 
 import numpy as np
-import pytest
+from run_support import METHOD, result_bytes
 
 from gmi_engine.backends.local import LocalStore
 from gmi_engine.backends.local_runner import run_local
 from gmi_engine.grid import TileIndex
 from gmi_engine.kernel.pipeline import MASK_OUTPUT
 
-METHOD = "mineral_indices"
-
-
-def _result_bytes(ws, method=METHOD) -> dict:
-    with LocalStore(ws, create=False) as store:
-        return {r.key: (r.to_dict()["data"], r.to_dict()["meta"]) for r in store.iter_results(method)}
-
-
-@pytest.fixture(scope="module")
-def reference_run(demo_workspace, tmp_path_factory):
-    """An uninterrupted single-process run on a copy of the demo workspace."""
-    ws = tmp_path_factory.mktemp("ref") / "ws"
-    shutil.copytree(demo_workspace[0], ws)
-    report = run_local(ws, METHOD, workers=1)
-    assert len(report.computed) == 2 and not report.skipped
-    return ws
-
 
 def test_workers_1_and_2_give_byte_identical_results(reference_run, demo_workspace, tmp_path):
     ws = tmp_path / "ws"
     shutil.copytree(demo_workspace[0], ws)
     run_local(ws, METHOD, workers=2)
-    one, two = _result_bytes(reference_run), _result_bytes(ws)
+    one, two = result_bytes(reference_run), result_bytes(ws)
     assert len(one) == 2 * 24  # 23 indices + the valid mask, two tiles
     assert one == two
 
@@ -50,7 +33,7 @@ def test_rerun_skips_up_to_date_tiles_and_force_recomputes(reference_run, tmp_pa
     assert report.computed == [] and len(report.skipped) == 2
     report = run_local(ws, METHOD, workers=1, tiles=[TileIndex(260, 526)], force=True)
     assert report.computed == [TileIndex(260, 526)]
-    assert _result_bytes(ws) == _result_bytes(reference_run)
+    assert result_bytes(ws) == result_bytes(reference_run)
 
 
 def test_changed_parameters_recompute(reference_run, tmp_path):
@@ -82,7 +65,7 @@ def test_killed_run_resumes_to_the_same_bytes(reference_run, demo_workspace, tmp
     assert committed == 1, "the run should be killed after its first committed tile"
     report = run_local(ws, METHOD, workers=1)
     assert len(report.skipped) == 1 and len(report.computed) == 1
-    assert _result_bytes(ws) == _result_bytes(reference_run)
+    assert result_bytes(ws) == result_bytes(reference_run)
 
 
 def test_results_have_nan_nodata_and_provenance(reference_run, demo_workspace, tmp_path):
