@@ -8,12 +8,14 @@ candidates; equal sums go to the granule first in the best-pixel granule order.
 """
 from __future__ import annotations
 
+import argparse
 import json
 from pathlib import Path
 
 import numpy as np
 import pytest
 
+from gmi_engine.cli.options import add_method_params, method_params
 from gmi_engine.kernel import indices as kernel_indices
 from gmi_engine.kernel.bands import BAND_COLUMNS
 from gmi_engine.kernel.errors import GmiInputError
@@ -238,3 +240,12 @@ def test_best_pixel_with_one_granule_for_all_bands_is_untouched():
 def test_allow_mixed_provenance_must_be_true_or_false():
     with pytest.raises(GmiInputError, match="allow_mixed_provenance"):
         run("mineral_indices", mixed_rows(), dict(TILE, mosaic={"allow_mixed_provenance": "yes"}))
+
+
+def test_cli_flag_sets_the_mosaic_parameter():
+    parser = argparse.ArgumentParser()
+    add_method_params(parser)
+    assert "mosaic" not in method_params(parser.parse_args([]))
+    params = method_params(parser.parse_args(["--strategy", "median", "--allow-mixed-provenance"]))
+    assert params["strategy"] == "median" and params["mosaic"] == {"allow_mixed_provenance": True}
+    assert "medoid" in parser.format_help()
