@@ -50,12 +50,19 @@ def add_method(parser: Any) -> None:
 def add_strategy(parser: Any) -> None:
     """``--strategy`` with the kernel's mosaic strategies (default best-pixel)."""
     parser.add_argument("--strategy", default=STRATEGIES[0], choices=STRATEGIES,
-                        help="how granules are combined (default {})".format(STRATEGIES[0]))
+                        help="how granules are combined per pixel (default {}): best-pixel = the best "
+                             "granule by coverage, cloud cover and date; first-valid = the earliest; "
+                             "median = the medoid (the granule whose spectrum is nearest the others', "
+                             "never an average of dates); docs/kernel.md".format(STRATEGIES[0]))
 
 
 def add_method_params(parser: Any) -> None:
-    """``--strategy``, ``--no-balance`` and ``--indices``: the method parameters of ``run``."""
+    """``--strategy``, ``--allow-mixed-provenance``, ``--no-balance``, ``--indices``: the method parameters."""
     add_strategy(parser)
+    parser.add_argument("--allow-mixed-provenance", action="store_true",
+                        help="compute the indices that read VNIR and SWIR bands (ferrous_iron, gossan, "
+                             "ferric_oxides) also where the mosaic took the two band groups from "
+                             "different granules (default: NaN there)")
     parser.add_argument("--no-balance", action="store_true",
                         help="mineral_indices on the unbalanced mosaic")
     parser.add_argument("--indices", nargs="*", metavar="ID", help="only these index ids")
@@ -64,6 +71,8 @@ def add_method_params(parser: Any) -> None:
 def method_params(args: argparse.Namespace) -> dict:
     """The kernel parameters of :func:`add_method_params`."""
     params = {"strategy": args.strategy, "balance": not args.no_balance}
+    if args.allow_mixed_provenance:
+        params["mosaic"] = {"allow_mixed_provenance": True}
     if args.indices:
         params["indices"] = list(args.indices)
     return params

@@ -11,14 +11,16 @@
 
 Both follow the :mod:`gmi_engine.progress` protocol and write with the shared
 :class:`~gmi_engine.export.results.ExportOptions`. SWIR indices are NaN wherever a SWIR band is
-NaN (the kernel's SWIR rule, per pixel).
+NaN (the kernel's SWIR rule, per pixel); on workspace results, an index reading both VNIR and
+SWIR bands is NaN where the provenance bands name two granules (the kernel's mixed-provenance
+rule, unless the results were computed with ``allow_mixed_provenance``).
 """
 from __future__ import annotations
 
 import os
 from dataclasses import dataclass
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, Iterator, Optional, Sequence, Union
+from typing import TYPE_CHECKING, Any, Iterator, Mapping, Optional, Sequence, Union
 
 import numpy as np
 
@@ -26,6 +28,8 @@ from gmi_engine.errors import GmiFileError, GmiInputError
 from gmi_engine.grid import TileIndex
 from gmi_engine.kernel.bands import BAND_COLUMNS
 from gmi_engine.kernel.indices import IndexLibrary, compute_indices
+from gmi_engine.kernel.mosaic import mixed_provenance
+from gmi_engine.kernel.pipeline import PROVENANCE_OUTPUTS
 from gmi_engine.progress import Cancelled, Progress, fraction, report
 from gmi_engine.table import MASK_OUTPUT, ResultRow
 
@@ -74,10 +78,27 @@ def source_method(store: "LocalStore", choice: str = "auto") -> str:
                         "mineral_indices keeps only the indices)")
 
 
-def evaluate_stack(stack: np.ndarray, index_id: str, library: IndexLibrary) -> np.ndarray:
-    """Index ``index_id`` on a (9, rows, cols) reflectance stack; SWIR masked where any SWIR band is NaN."""
+def evaluate_stack(stack: np.ndarray, index_id: str, library: IndexLibrary,
+                   same_source: Union[bool, np.ndarray] = True) -> np.ndarray:
+    """Index ``index_id`` on a (9, rows, cols) reflectance stack; SWIR masked where any SWIR band is NaN.
+
+    ``same_source``: False (per pixel) where VNIR and SWIR come from different granules; an index
+    reading both groups is NaN there (the kernel's mixed-provenance rule).
+    """
     swir_ok = np.isfinite(stack[3:]).all(axis=0)
-    return compute_indices(stack, ids=[index_id], swir_usable=swir_ok, library=library)[index_id]
+    return compute_indices(stack, ids=[index_id], swir_usable=swir_ok, library=library,
+                           same_source=same_source)[index_id]
+
+
+def _same_source(results: Mapping[str, Any], meta: Mapping[str, Any]) -> Union[bool, np.ndarray]:
+    """False where the tile's provenance bands name two granules, unless its mosaic allowed that."""
+    mosaic_meta = (meta.get("steps") or {}).get("mosaic") or {}
+    if (mosaic_meta.get("params") or {}).get("allow_mixed_provenance"):
+        return True
+    if not all(name in results for name in PROVENANCE_OUTPUTS):
+        return True
+    provenance = np.stack([results[name].data for name in PROVENANCE_OUTPUTS])
+    return ~mixed_provenance(provenance)
 
 
 def index_rows(store: "LocalStore", method: str, tiles: Sequence[TileIndex], index_id: str,
@@ -100,7 +121,7 @@ def index_rows(store: "LocalStore", method: str, tiles: Sequence[TileIndex], ind
         stack = np.stack([results[c].data for c in BAND_COLUMNS]).astype(np.float32, copy=False)
         meta = dict(results[MASK_OUTPUT].meta if MASK_OUTPUT in results else results[BAND_COLUMNS[0]].meta)
         meta["custom_index"] = {"id": index_id, "formula": formula, "source_method": method}
-        data = evaluate_stack(stack, index_id, library)
+        data = evaluate_stack(stack, index_id, library, _same_source(results, meta))
         report(progress, fraction(done + 1, len(tiles)), "tile {},{}".format(tile.ix, tile.iy))
         yield ResultRow(tile.ix, tile.iy, RESULT_METHOD, index_id, data, meta)
 

@@ -393,6 +393,11 @@ class Formula(object):
         """True when the formula reads any SWIR band (b4..b9)."""
         return any(band in SWIR_BANDS for band in self.bands)
 
+    @property
+    def crosses_groups(self) -> bool:
+        """True when the formula reads a VNIR band (b1..b3) and a SWIR band (b4..b9)."""
+        return self.needs_swir and any(band in VNIR_BANDS for band in self.bands)
+
     def evaluate(self, bands: Mapping[str, np.ndarray]) -> np.ndarray:
         """The formula on ``bands`` (band name -> array, all one shape) as a float32 array."""
         if self._program is None:

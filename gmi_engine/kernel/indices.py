@@ -55,6 +55,11 @@ class IndexDefinition(NamedTuple):
         """True when the index reads any SWIR band (NaN where SWIR is unusable)."""
         return any(band in SWIR_BANDS for band in self.bands)
 
+    @property
+    def crosses_groups(self) -> bool:
+        """True when the index reads a VNIR and a SWIR band (NaN where they come from two granules)."""
+        return self.compiled.crosses_groups
+
     def to_dict(self) -> Dict[str, Any]:
         """The entry as it is stored in the library file."""
         entry = self._asdict()
@@ -124,10 +129,11 @@ class IndexLibrary(object):
         return program
 
     def compute(self, bands: BandsInput, ids: Optional[Sequence[str]] = None,
-                swir_usable: SwirUsable = True, out: Optional[Mapping[str, np.ndarray]] = None
-                ) -> Dict[str, np.ndarray]:
+                swir_usable: SwirUsable = True, out: Optional[Mapping[str, np.ndarray]] = None,
+                same_source: SwirUsable = True) -> Dict[str, np.ndarray]:
         """See :func:`compute_indices`."""
-        return compute_indices(bands, ids, swir_usable, library=self, out=out)
+        return compute_indices(bands, ids, swir_usable, library=self, out=out,
+                               same_source=same_source)
 
     def to_dict(self) -> Dict[str, Any]:
         """The library in its file layout."""
@@ -323,7 +329,8 @@ def band_arrays(bands: BandsInput) -> Dict[str, np.ndarray]:
 
 def compute_indices(bands: BandsInput, ids: Optional[Sequence[str]] = None,
                     swir_usable: SwirUsable = True, library: Optional[IndexLibrary] = None,
-                    out: Optional[Mapping[str, np.ndarray]] = None) -> Dict[str, np.ndarray]:
+                    out: Optional[Mapping[str, np.ndarray]] = None,
+                    same_source: SwirUsable = True) -> Dict[str, np.ndarray]:
     """Index id -> float32 array for ``ids`` (default: every index of the library, in order).
 
     ``bands``: band name -> array (all one shape) or a (9, ...) array, b1 first; anything not
@@ -331,6 +338,9 @@ def compute_indices(bands: BandsInput, ids: Optional[Sequence[str]] = None,
     (its SWIR bands may then be absent); a boolean array of the band shape does so per pixel.
     NaN in a band gives NaN in every index reading it; see :mod:`.formula` for division rules.
     ``out``: arrays to write into (e.g. the previous result), see :meth:`.Program.run`.
+    ``same_source``: True where the pixel's VNIR and SWIR bands come from one acquisition; a
+    boolean array of the band shape makes the indices that read both a VNIR and a SWIR band
+    (:attr:`IndexDefinition.crosses_groups`) NaN where it is False.
     """
     library = library if library is not None else default_library()
     ids = tuple(library.ids if ids is None else ids)
@@ -356,7 +366,36 @@ def compute_indices(bands: BandsInput, ids: Optional[Sequence[str]] = None,
                 results[index_id] = target
             else:
                 results[index_id] = np.full(shape, np.nan, dtype=np.float32)
+    _mask_mixed(results, definitions, same_source)
     return {index_id: results[index_id] for index_id in ids}
+
+
+def _mask_mixed(results: Mapping[str, np.ndarray], definitions: Sequence[IndexDefinition],
+                same_source: SwirUsable) -> None:
+    """NaN in the cross-group indices where ``same_source`` is False (in place)."""
+    if isinstance(same_source, (bool, np.bool_)):
+        if same_source:
+            return
+        mixed = None  # type: Optional[np.ndarray]
+    else:
+        agree = np.asarray(same_source)
+        if agree.dtype != np.bool_:
+            raise GmiInputError("same_source must be a bool or a boolean array, got dtype {}".format(
+                agree.dtype))
+        if agree.all():
+            return
+        mixed = ~agree
+    for definition in definitions:
+        if not definition.crosses_groups:
+            continue
+        data = results[definition.id]
+        if mixed is None:
+            data.fill(np.nan)
+            continue
+        if mixed.shape != data.shape:
+            raise GmiInputError("same_source has shape {}, index {} has {}".format(
+                mixed.shape, definition.id, data.shape))
+        np.copyto(data, np.float32(np.nan), where=mixed)
 
 
 def _mask_swir(arrays: Dict[str, np.ndarray], usable: np.ndarray, needed: Sequence[str]

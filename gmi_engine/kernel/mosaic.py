@@ -7,9 +7,11 @@ per granule with ``granule_id``, ``acquired`` (ISO text), ``cloud_cover`` (0..10
 Output: ``(mosaic, provenance, meta)`` -- the ``(9, H, W)`` float32 mosaic (NaN = no data), an
 ``(2, H, W)`` int16 provenance band (plane 0 = the granule that gave B1-B3N, plane 1 = the one
 that gave B4-B9; values are indices into the input sequence, :data:`NO_DATA` (-1) where no granule
-contributes and :data:`SEVERAL` (-2) where the median of several granules was taken) and a
-JSON-able ``meta`` dict. The VNIR and SWIR band groups are each taken whole from one granule, so
-band ratios inside a group never mix acquisitions.
+contributes) and a JSON-able ``meta`` dict. Every strategy takes the VNIR and the SWIR band group
+of a pixel each whole from one granule, so band ratios inside a group never mix acquisitions.
+Where the two groups of a pixel come from different granules (``mixed provenance``), indices
+that read both a VNIR and a SWIR band are NaN in the pipeline unless the parameter
+``allow_mixed_provenance`` is true (:mod:`.pipeline`).
 
 Masks per granule (:mod:`.masks`): the VNIR group is usable where B1, B2, B3N are all finite,
 the SWIR group where B4..B9 are all finite and the granule's SWIR is healthy, both after eroding
@@ -28,9 +30,12 @@ Strategies (``strategy``):
 ``first-valid``
     The first granule in acquisition order whose group is usable and clear at the pixel.
 ``median``
-    Per band, the median over the granules whose group is usable and clear at the pixel
-    (mean of the two middle values for an even count); provenance is the granule when only
-    one contributes, else -2.
+    The per-pixel medoid: among the granules usable and clear at the pixel, the one whose
+    spectrum has the least sum of L1 distances (reflectance) to the other candidates' spectra.
+    Where at least one granule has both groups usable, the medoid of those over B1..B9 gives
+    all nine bands; elsewhere each group is the medoid of its own candidates over its bands.
+    Equal sums (always so with two candidates) go to the granule first in the best-pixel
+    granule order. No value is ever averaged across acquisitions.
 """
 from __future__ import annotations
 
@@ -46,10 +51,9 @@ from .masks import SWIR, VNIR, GranuleMasks, check_reflectance, granule_masks, m
 
 STRATEGIES = ("best-pixel", "first-valid", "median")
 NO_DATA = -1
-SEVERAL = -2
 #: Mosaic parameters beyond the mask thresholds of :data:`.masks.MASK_DEFAULTS`.
-MOSAIC_DEFAULTS = {"cloud_fallback": False, "target_date": None}  # type: Dict[str, Any]
-_SORT_NETWORK_MAX = 8
+MOSAIC_DEFAULTS = {"cloud_fallback": False, "target_date": None,
+                   "allow_mixed_provenance": False}  # type: Dict[str, Any]
 
 
 def parse_time(value: Any, field: str) -> _dt.datetime:
@@ -126,7 +130,7 @@ def mosaic(stack: Sequence[np.ndarray], infos: Sequence[Mapping[str, Any]],
     order = _granule_order(granules, clear_cover, p["target_date"], strategy)
     out = np.full(shape, np.nan, dtype=np.float32)
     if strategy == "median":
-        prov = _median(arrays, masks, p["cloud_fallback"], out)
+        prov = _median(arrays, masks, order, p["cloud_fallback"], out)
     else:
         prov = _best(arrays, masks, order, p["cloud_fallback"], strategy == "best-pixel", out)
     meta = _meta(granules, masks, clear_cover, order, prov, strategy, p)
@@ -143,10 +147,11 @@ def _checked_array(a: np.ndarray, i: int) -> np.ndarray:
 def _params(params: Optional[Mapping[str, Any]]) -> Dict[str, Any]:
     p = mask_params(params)
     given = params or {}
-    fallback = given.get("cloud_fallback", MOSAIC_DEFAULTS["cloud_fallback"])
-    if not isinstance(fallback, (bool, np.bool_)):
-        raise GmiInputError("params.cloud_fallback: {!r} is not true/false".format(fallback))
-    p["cloud_fallback"] = bool(fallback)
+    for key in ("cloud_fallback", "allow_mixed_provenance"):
+        value = given.get(key, MOSAIC_DEFAULTS[key])
+        if not isinstance(value, (bool, np.bool_)):
+            raise GmiInputError("params.{}: {!r} is not true/false".format(key, value))
+        p[key] = bool(value)
     target = given.get("target_date")
     p["target_date"] = None if target is None else parse_time(target, "params.target_date")
     return p
@@ -154,8 +159,8 @@ def _params(params: Optional[Mapping[str, Any]]) -> Dict[str, Any]:
 
 def _granule_order(granules: List[_Granule], clear_cover: List[float],
                    target: Optional[_dt.datetime], strategy: str) -> List[int]:
-    """Granule indices, best first, per the strategy's documented rule."""
-    if strategy != "best-pixel":
+    """Granule indices, best first, per the strategy's documented rule (median: the best-pixel order)."""
+    if strategy == "first-valid":
         return sorted(range(len(granules)), key=lambda i: (granules[i].acquired, i))
 
     def key(i: int) -> Tuple[float, float, float, int]:
@@ -212,72 +217,108 @@ def _select(usable: List[np.ndarray], masks: List[GranuleMasks], priority: Dict[
     return prov
 
 
-def _median(arrays: List[np.ndarray], masks: List[GranuleMasks], fallback: bool,
-            out: np.ndarray) -> np.ndarray:
-    """Per-band median over the usable, clear granules; fills ``out``, returns provenance."""
-    provs = []
-    for group, bands in (("vnir", VNIR), ("swir", SWIR)):
-        usable = [getattr(m, group) for m in masks]
-        cands = [u & ~m.cloud for u, m in zip(usable, masks)]
-        if fallback:
-            any_clear = np.logical_or.reduce(cands)
-            cands = [c | (u & ~any_clear) for c, u in zip(cands, usable)]
-        count = np.zeros(usable[0].shape, dtype=np.int16)
-        first = np.full(usable[0].shape, NO_DATA, dtype=np.int16)
-        for g in reversed(range(len(cands))):
-            count += cands[g]
-            first[cands[g]] = g
-        weights = _median_weights(count, len(cands))
-        penalties = [np.where(c, np.float32(0.0), _BIG) for c in cands]
-        for b in bands:
-            out[b] = _masked_median([a[b] for a in arrays], penalties, weights)
-        prov = np.where(count > 1, np.int16(SEVERAL), first).astype(np.int16)
-        provs.append(prov)
-    return np.stack(provs)
+def _median(arrays: List[np.ndarray], masks: List[GranuleMasks], order: List[int],
+            fallback: bool, out: np.ndarray) -> np.ndarray:
+    """Per-pixel medoid of the usable, clear granules (module doc); fills ``out``, returns provenance.
 
-
-_BIG = np.float32(np.finfo(np.float32).max)
-
-
-def _median_weights(count: np.ndarray, n: int) -> Tuple[List[np.ndarray], List[np.ndarray], np.ndarray]:
-    """0/1 float32 weights picking the lower / upper middle of n sorted values, and a 0/NaN term.
-
-    Picking by multiply-and-add is several times faster than boolean selection on full tiles.
+    Works in blocks of :data:`MEDOID_BLOCK_PIXELS` pixels, so the temporaries stay small whatever
+    the tile size and granule count (about ``3 n + 4`` float32 arrays of one block).
     """
-    low = [((count - 1) // 2 == k).astype(np.float32) for k in range(n)]
-    high = [(count // 2 == k).astype(np.float32) for k in range(n)]
-    empty = np.where(count == 0, np.float32(np.nan), np.float32(0.0)).astype(np.float32)
-    return low, high, empty
+    cands = [_candidates([getattr(m, group) for m in masks], masks, fallback)
+             for group in ("vnir", "swir")]
+    shape = out.shape[1:]
+    prov = np.full((2,) + shape, NO_DATA, dtype=np.int16)
+    rows = max(1, MEDOID_BLOCK_PIXELS // max(1, shape[1]))
+    for r0 in range(0, shape[0], rows):
+        block = slice(r0, r0 + rows)
+        _medoid_block([a[:, block] for a in arrays], [c[block] for c in cands[0]],
+                      [c[block] for c in cands[1]], order, prov[:, block])
+    for g, a in enumerate(arrays):
+        for plane, bands in ((prov[0], VNIR), (prov[1], SWIR)):
+            take = plane == g
+            for b in bands:
+                np.copyto(out[b], a[b], where=take)
+    return prov
 
 
-def _masked_median(values: List[np.ndarray], penalties: List[np.ndarray],
-                   weights: Tuple[List[np.ndarray], List[np.ndarray], np.ndarray]) -> np.ndarray:
-    """Median of ``values[g]`` where ``penalties[g]`` is 0 (not _BIG); NaN where there is none."""
-    rows = []
-    for v, pen in zip(values, penalties):  # non-candidates (and NaN) become _BIG and sort last
-        row = v + pen
-        rows.append(np.fmin(row, _BIG, out=row))
-    n = len(rows)
-    if n > _SORT_NETWORK_MAX:
-        cube = np.stack(rows)
-        cube.sort(axis=0)
-        rows = list(cube)
-    else:
-        for rnd in range(n):  # odd-even transposition sort, element-wise
-            for j in range(rnd % 2, n - 1, 2):
-                lo = np.minimum(rows[j], rows[j + 1])
-                np.maximum(rows[j], rows[j + 1], out=rows[j + 1])
-                rows[j] = lo
-    w_low, w_high, empty = weights
-    out = rows[0] * w_low[0]
-    tmp = np.empty_like(out)
-    for row, w_lo, w_hi in zip(rows, w_low, w_high):
-        if w_lo is not w_low[0]:
-            out += np.multiply(row, w_lo, out=tmp)
-        out += np.multiply(row, w_hi, out=tmp)
-    out *= np.float32(0.5)
-    out += empty
-    return out
+#: Pixels per block of the medoid (a block's temporaries stay in the CPU cache).
+MEDOID_BLOCK_PIXELS = 65536
+
+
+def _candidates(usable: List[np.ndarray], masks: List[GranuleMasks], fallback: bool) -> List[np.ndarray]:
+    """Usable and clear, per granule; with ``fallback`` also usable where no granule is clear."""
+    cands = [u & ~m.cloud for u, m in zip(usable, masks)]
+    if fallback:
+        any_clear = np.logical_or.reduce(cands)
+        cands = [c | (u & ~any_clear) for c, u in zip(cands, usable)]
+    return cands
+
+
+def _medoid_block(arrays: List[np.ndarray], vnir: List[np.ndarray], swir: List[np.ndarray],
+                  order: List[int], prov: np.ndarray) -> None:
+    """Medoid provenance of one block of rows into ``prov`` ((2, rows, W) int16, NO_DATA filled).
+
+    Cost of granule g = sum over the other candidates h of the L1 distance between their
+    spectra: over B1..B9 among the complete candidates (both groups usable), over one group's
+    bands among that group's candidates where no granule is complete.
+    """
+    n = len(arrays)
+    shape = vnir[0].shape
+    complete = [v & s for v, s in zip(vnir, swir)]
+    some_complete = np.logical_or.reduce(complete)
+    split = ~some_complete & (np.logical_or.reduce(vnir) | np.logical_or.reduce(swir))
+    need_split = bool(split.any())
+    costs = [[np.zeros(shape, dtype=np.float32) for _ in range(n)] for _ in range(3 if need_split else 1)]
+    d_vnir = np.empty(shape, dtype=np.float32)
+    d_swir = np.empty(shape, dtype=np.float32)
+    tmp = np.empty(shape, dtype=np.float32)
+    both = np.empty(shape, dtype=bool)
+    for i in range(n):
+        for j in range(i + 1, n):
+            _l1(arrays[i], arrays[j], VNIR, d_vnir, tmp)
+            _l1(arrays[i], arrays[j], SWIR, d_swir, tmp)
+            pairs = [(complete, np.add(d_vnir, d_swir, out=tmp))]
+            if need_split:
+                pairs += [(vnir, d_vnir), (swir, d_swir)]
+            for k, (cand, dist) in enumerate(pairs):
+                np.logical_and(cand[i], cand[j], out=both)
+                np.add(costs[k][i], dist, out=costs[k][i], where=both)
+                np.add(costs[k][j], dist, out=costs[k][j], where=both)
+    joint = _argmin(costs[0], complete, order)
+    prov[0] = joint
+    prov[1] = joint
+    if need_split:
+        for plane, k, cand in ((0, 1, vnir), (1, 2, swir)):
+            np.copyto(prov[plane], _argmin(costs[k], cand, order), where=split)
+
+
+def _l1(a: np.ndarray, b: np.ndarray, bands: Sequence[int], out: np.ndarray, tmp: np.ndarray) -> None:
+    """``out`` = sum over ``bands`` of ``|a[band] - b[band]|`` (NaN where either is NaN)."""
+    for k, band in enumerate(bands):
+        target = out if k == 0 else tmp
+        np.subtract(a[band], b[band], out=target)
+        np.abs(target, out=target)
+        if k:
+            out += tmp
+
+
+def _argmin(costs: List[np.ndarray], cands: List[np.ndarray], order: List[int]) -> np.ndarray:
+    """Per pixel the candidate of least cost, the first in ``order`` among equal costs; else NO_DATA."""
+    best = np.full(cands[0].shape, np.inf, dtype=np.float32)
+    pick = np.full(cands[0].shape, NO_DATA, dtype=np.int16)
+    better = np.empty(cands[0].shape, dtype=bool)
+    for g in order:
+        np.less(costs[g], best, out=better)
+        better &= cands[g]
+        pick[better] = g
+        np.copyto(best, costs[g], where=better)
+    return pick
+
+
+def mixed_provenance(provenance: np.ndarray) -> np.ndarray:
+    """``(H, W)`` bool: both groups have data and come from different granules."""
+    vnir, swir = provenance[0], provenance[1]
+    return (vnir >= 0) & (swir >= 0) & (vnir != swir)
 
 
 def _meta(granules: List[_Granule], masks: List[GranuleMasks], clear_cover: List[float],
@@ -306,7 +347,8 @@ def _meta(granules: List[_Granule], masks: List[GranuleMasks], clear_cover: List
     return {
         "strategy": strategy,
         "provenance_planes": ["vnir", "swir"],
-        "provenance_codes": {"no_data": NO_DATA, "several": SEVERAL},
+        "provenance_codes": {"no_data": NO_DATA},
+        "mixed_provenance_fraction": mixed_provenance(prov).mean(),
         "granules": entries,
         "vnir_valid_fraction": int(np.count_nonzero(prov[0] != NO_DATA)) / float(pixels),
         "swir_valid_fraction": int(np.count_nonzero(prov[1] != NO_DATA)) / float(pixels),

@@ -14,7 +14,9 @@ Methods (those of the reference CLI): ``mosaic`` (9 surface-reflectance bands, t
 band and a valid mask), ``color_balancing`` (the granules normalized to each other on their
 overlap, mosaicked, and balanced per band to MOD09A1) and ``mineral_indices`` (the index library
 on the balanced mosaic, or on the plain mosaic when ``balance`` is false; with no MODIS reference
-only the overlap normalization applies). Python 3.7 syntax, numpy + stdlib only.
+only the overlap normalization applies). Indices that read both a VNIR and a SWIR band are NaN
+where the mosaic took the two groups from different granules, unless the mosaic parameter
+``allow_mixed_provenance`` is true. Python 3.7 syntax, numpy + stdlib only.
 """
 import hashlib
 import json
@@ -207,6 +209,18 @@ def _result(tile: Tuple[int, int], method: str, output: str, data: np.ndarray,
             "data": data, "meta": meta}
 
 
+def _same_source(provenance: np.ndarray, mosaic_meta: Mapping[str, Any]) -> Any:
+    """True, or per pixel False where VNIR and SWIR come from two granules (mixed provenance).
+
+    With the mosaic parameter ``allow_mixed_provenance`` true, or where no pixel is mixed, True.
+    """
+    from gmi_engine.kernel.mosaic import mixed_provenance
+
+    if mosaic_meta["params"]["allow_mixed_provenance"] or not mosaic_meta["mixed_provenance_fraction"]:
+        return True
+    return ~mixed_provenance(provenance)
+
+
 def run(method: str, rows: Sequence[Mapping[str, Any]],
         params: Optional[Mapping[str, Any]] = None) -> List[Dict[str, Any]]:
     """Compute ``method`` for the source rows of one tile; returns the result rows."""
@@ -232,7 +246,8 @@ def run(method: str, rows: Sequence[Mapping[str, Any]],
         from gmi_engine.kernel.indices import compute_indices
 
         swir_ok = np.isfinite(refl[band_index("04"):]).all(axis=0)
-        indices = compute_indices(refl, ids=p["indices"], swir_usable=swir_ok)
+        indices = compute_indices(refl, ids=p["indices"], swir_usable=swir_ok,
+                                  same_source=_same_source(provenance, step_meta["mosaic"]))
         for index_id, data in indices.items():
             out.append(_result(tile, method, index_id, data, meta))
     else:

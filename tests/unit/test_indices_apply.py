@@ -231,3 +231,34 @@ def test_index_raster_stops_when_cancelled_and_refuses_bad_inputs(library, tmp_p
         index_raster(rgb, tmp_path / "o", INDEX_ID, library)
     with pytest.raises(GmiFileError, match="GDAL cannot open"):
         index_raster(tmp_path / "missing.tif", tmp_path / "o", INDEX_ID, library)
+
+
+@pytest.mark.parametrize("allowed", [False, True])
+def test_index_rows_apply_the_mixed_provenance_rule(tmp_path, allowed):
+    """A user formula reading B3N and B4 is NaN where the provenance bands name two granules."""
+    library = default_library().with_index(user_index("vnir_swir", "b3/b4", "VNIR over SWIR")).with_index(
+        user_index(INDEX_ID, FORMULA, "Clay ratio"))
+    stack = reflectance_stack(3, PX, PX)
+    vnir = np.zeros((PX, PX), np.int16)
+    swir = np.zeros((PX, PX), np.int16)
+    swir[100:300, 200:600] = 1  # SWIR from another granule
+    vnir[:5] = -1
+    meta = {"method": "mosaic", "steps": {"mosaic": {"params": {"allow_mixed_provenance": allowed}}}}
+    rows = [ResultRow(260, 526, "mosaic", column, stack[i], meta) for i, column in enumerate(BAND_COLUMNS)]
+    rows += [ResultRow(260, 526, "mosaic", "provenance_vnir", vnir, meta),
+             ResultRow(260, 526, "mosaic", "provenance_swir", swir, meta)]
+    with LocalStore(tmp_path / "ws") as store:
+        store.put_results(rows)
+        got = {index_id: list(index_rows(store, "mosaic", TILES[:1], index_id, library))[0].data
+               for index_id in ("vnir_swir", INDEX_ID)}
+    with np.errstate(all="ignore"):
+        plain = (stack[2] / stack[3]).astype(np.float32)
+    plain[~np.isfinite(stack[3:]).all(axis=0)] = np.nan
+    mixed = np.zeros((PX, PX), bool)
+    mixed[100:300, 200:600] = True
+    np.testing.assert_allclose(got["vnir_swir"][~mixed], plain[~mixed], rtol=1e-6, equal_nan=True)
+    if allowed:
+        np.testing.assert_allclose(got["vnir_swir"][mixed], plain[mixed], rtol=1e-6, equal_nan=True)
+    else:
+        assert np.isnan(got["vnir_swir"][mixed]).all() and np.isfinite(plain[mixed]).all()
+    np.testing.assert_allclose(got[INDEX_ID], expected_clay_ratio(stack), rtol=1e-6, equal_nan=True)

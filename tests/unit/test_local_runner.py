@@ -26,6 +26,16 @@ def test_workers_1_and_2_give_byte_identical_results(reference_run, demo_workspa
     assert one == two
 
 
+def test_median_medoid_is_byte_identical_across_worker_counts(demo_workspace, tmp_path):
+    runs = []
+    for workers in (1, 2):
+        ws = tmp_path / "ws{}".format(workers)
+        shutil.copytree(demo_workspace[0], ws)
+        run_local(ws, METHOD, {"strategy": "median"}, workers=workers)
+        runs.append(_result_bytes(ws))
+    assert len(runs[0]) == 2 * 24 and runs[0] == runs[1]
+
+
 def test_rerun_skips_up_to_date_tiles_and_force_recomputes(reference_run, tmp_path):
     ws = tmp_path / "ws"
     shutil.copytree(reference_run, ws)
