@@ -5,4 +5,4 @@ of the project outside this package and nothing beyond numpy and the standard li
 """
 
 #: Version of the kernel's numerical behaviour; recorded in every result row's meta.
-KERNEL_VERSION = "0.2.0"
+KERNEL_VERSION = "0.3.0"

@@ -32,7 +32,7 @@ def test_median_medoid_is_byte_identical_across_worker_counts(demo_workspace, tm
         ws = tmp_path / "ws{}".format(workers)
         shutil.copytree(demo_workspace[0], ws)
         run_local(ws, METHOD, {"strategy": "median"}, workers=workers)
-        runs.append(_result_bytes(ws))
+        runs.append(result_bytes(ws))
     assert len(runs[0]) == 2 * 24 and runs[0] == runs[1]
 
 

@@ -124,7 +124,7 @@ class TileFailure:
                    tuple(meta.get("granules") or ()))
 
     def describe(self) -> str:
-        """``tile 260,526 (mineral_indices): BlobError: ... [kernel 0.2.0]``."""
+        """``tile 260,526 (mineral_indices): BlobError: ... [kernel 0.3.0]``."""
         version = " [kernel {}]".format(self.kernel_version) if self.kernel_version else ""
         return "tile {},{} ({}): {}{}".format(self.tile_x, self.tile_y, self.method, self.error, version)
 
