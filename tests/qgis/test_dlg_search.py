@@ -12,7 +12,7 @@ from __future__ import annotations
 import sys
 import threading
 from contextlib import contextmanager
-from datetime import datetime, timedelta
+from datetime import date, datetime, timedelta
 from pathlib import Path
 from typing import Callable, Dict, Iterator, List, Tuple
 
@@ -37,13 +37,14 @@ from cmr_replay import CmrReplay, umm_item
 from loopback_http import closed_port_url, loopback_server
 
 from gmi_engine.acquire.errors import DownloadError
+from gmi_engine.acquire.search import search_aster
 from gmi_engine.aster.reader import open_granule
 from gmi_engine.backends.local import LocalStore
 from gmi_engine.synth.aster import write_aster_l1t
 from gmi_engine.synth.demo import GDEM_TILES, MODIS_TILE, demo_specs
 from gmi_engine.synth.gdem import write_gdem
 from gmi_engine.synth.modis import write_mcd19a2, write_mod09a1
-from gmi_qgis_plugin.gui.dlg_search import FILL_ALPHA, STYLE_RULES, DlgSearch
+from gmi_qgis_plugin.gui.dlg_search import FILL_ALPHA, STYLE_RULES, DlgSearch, footprint_layer
 from gmi_qgis_plugin.toolbelt.state import PluginState
 from gmi_qgis_plugin.toolbelt.tasks import TaskCancelled
 
@@ -241,3 +242,17 @@ def test_cancel_leaves_a_part_file_and_an_empty_workspace(qgis_iface, archive, t
     assert dialog.lbl_status.text().startswith("Cancelled")
     assert 0 < part.stat().st_size < held.stat().st_size and not (part.parent / held.name).exists()
     assert _workspace_rows(tmp_path / "ws") == []
+
+
+def test_footprints_across_the_antimeridian_are_valid_multipolygons():
+    """Both CMR forms (a polygon jumping from +179 to -179 and two GPolygons meeting at ±180)."""
+    with responses.RequestsMock() as mock:
+        CmrReplay(mock)
+        records = search_aster((179.0, -18.0, 180.0, -16.0), date(2005, 1, 1), date(2007, 12, 31))
+    layer = footprint_layer(records)
+    assert layer.crs().authid() == "EPSG:4326" and layer.featureCount() == 2
+    for feature in layer.getFeatures():
+        parts = feature.geometry().asMultiPolygon()
+        assert len(parts) == 2 and feature.geometry().isGeosValid(), feature["granule"]
+        box = feature.geometry().boundingBox()
+        assert (box.xMinimum(), box.xMaximum()) == (-180.0, 180.0)
