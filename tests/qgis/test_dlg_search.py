@@ -207,6 +207,7 @@ def test_search_footprints_ticks_and_download_ingest_over_loopback_fill_the_work
     rows = _workspace_rows(tmp_path / "ws")
     assert sorted({r.granule_id for r in rows}) == sorted(demo)
     assert sorted({r.meta["file"] for r in rows}) == sorted(p.name for p in archive["aster"])
+    assert {r.meta["version"] for r in rows} == {"003"}
     for row in rows:  # the downloaded MCD19A2, GDEM and MOD09A1 were used, not the defaults
         assert not {"aod550", "water_vapour", "altitude_km"} & set(row.ac["inputs"]["defaults"]), row.ac["inputs"]
         assert row.ac["inputs"]["modis_ref"]
