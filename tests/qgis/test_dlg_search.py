@@ -257,3 +257,48 @@ def test_footprints_across_the_antimeridian_are_valid_multipolygons():
         assert len(parts) == 2 and feature.geometry().isGeosValid(), feature["granule"]
         box = feature.geometry().boundingBox()
         assert (box.xMinimum(), box.xMaximum()) == (-180.0, 180.0)
+
+
+def test_area_of_interest_from_the_canvas_a_drawn_rectangle_and_a_polygon_layer(qgis_iface):
+    """Each AOI kind in degrees, projected with pyproj (not QGIS) for the expectation."""
+    from pyproj import Transformer
+    from qgis.core import QgsFeature, QgsGeometry, QgsVectorLayer
+
+    canvas = qgis_iface.mapCanvas()
+    canvas.setDestinationCrs(QgsCoordinateReferenceSystem("EPSG:3857"))
+    to_merc = Transformer.from_crs("EPSG:4326", "EPSG:3857", always_xy=True)
+    canvas.setExtent(QgsRectangle(*to_merc.transform_bounds(*AOI)))
+    dialog = DlgSearch(PluginState(), canvas)
+    layer = QgsVectorLayer("Polygon?crs=EPSG:32613", "aoi polygons", "memory")
+    try:
+        shown = canvas.extent()
+        west, south = to_merc.transform(shown.xMinimum(), shown.yMinimum(), direction="INVERSE")
+        east, north = to_merc.transform(shown.xMaximum(), shown.yMaximum(), direction="INVERSE")
+        assert dialog.aoi_bbox() == pytest.approx((west, south, east, north), abs=1e-6)
+        dialog.start_drawing()
+        assert canvas.mapTool() is dialog._tool
+        dialog._tool.extentChanged.emit(QgsRectangle(*to_merc.transform_bounds(-108.2, 32.8, -108.0, 32.9)))
+        assert dialog.cbo_aoi.currentData() == "drawn"
+        assert dialog.aoi_bbox() == pytest.approx((-108.2, 32.8, -108.0, 32.9), abs=1e-6)
+        to_utm = Transformer.from_crs("EPSG:4326", "EPSG:32613", always_xy=True)
+        boxes = [to_utm.transform_bounds(*box) for box in ((-108.3, 32.7, -108.1, 32.8), (-107.6, 33.1, -107.5, 33.2))]
+        features = []
+        for box in boxes:
+            feature = QgsFeature()
+            feature.setGeometry(QgsGeometry.fromRect(QgsRectangle(*box)))
+            features.append(feature)
+        assert layer.dataProvider().addFeatures(features)[0]
+        QgsProject.instance().addMapLayer(layer)
+        dialog.cbo_aoi.setCurrentIndex(dialog.cbo_aoi.findData("layer"))
+        dialog.cbo_layer.setLayer(layer)
+        union = (min(b[0] for b in boxes), min(b[1] for b in boxes), max(b[2] for b in boxes), max(b[3] for b in boxes))
+        expected = Transformer.from_crs("EPSG:32613", "EPSG:4326", always_xy=True).transform_bounds(*union)
+        got = dialog.aoi_bbox()
+        assert got[0] <= -108.3 and got[2] >= -107.5 and got == pytest.approx(expected, abs=1e-3)
+        dialog.chk_selected.setChecked(True)
+        layer.selectByIds([next(layer.getFeatures()).id()])
+        assert dialog.aoi_bbox() == pytest.approx((-108.3, 32.7, -108.1, 32.8), abs=0.01)
+    finally:
+        canvas.unsetMapTool(dialog._tool)
+        QgsProject.instance().removeMapLayer(layer.id())
+        dialog.deleteLater()
