@@ -9,7 +9,6 @@ of the QGIS auth config; requests to it pass through ``responses`` to the real s
 """
 from __future__ import annotations
 
-import sys
 import threading
 from contextlib import contextmanager
 from datetime import date, datetime, timedelta
@@ -18,7 +17,9 @@ from typing import Callable, Dict, Iterator, List, Tuple
 
 import pytest
 import responses
-from plugin_support import wait_until
+from cmr_replay import CmrReplay, umm_item
+from loopback_http import closed_port_url, loopback_server
+from plugin_support import auth_config, wait_until
 from qgis.core import (
     QgsApplication,
     QgsCoordinateReferenceSystem,
@@ -30,11 +31,6 @@ from qgis.core import (
     QgsWkbTypes,
 )
 from qgis.PyQt.QtCore import QDate, Qt
-from test_search_download import _token_config
-
-sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "unit"))
-from cmr_replay import CmrReplay, umm_item
-from loopback_http import closed_port_url, loopback_server
 
 from gmi_engine.acquire.errors import DownloadError
 from gmi_engine.acquire.search import search_aster
@@ -115,7 +111,7 @@ def _catalogue(archive: Dict[str, List[Path]], locate: Locate) -> Dict[tuple, li
 @contextmanager
 def _dialog(qgis_iface, tmp_path: Path, archive, locate: Locate) -> Iterator[Tuple[DlgSearch, CmrReplay]]:
     """The dialog set up over AOI (drawn, EPSG:4326 canvas) with CMR replayed; cleans up after."""
-    auth_id = _token_config(TOKEN)
+    auth_id = auth_config("EsriToken", "Earthdata token (dialog test)", token=TOKEN)
     canvas = qgis_iface.mapCanvas()
     canvas.setDestinationCrs(QgsCoordinateReferenceSystem("EPSG:4326"))
     dialog = DlgSearch(PluginState(), canvas)

@@ -9,23 +9,19 @@ from __future__ import annotations
 import base64
 import hashlib
 import json
-import sys
 from pathlib import Path
 
 import pytest
 import responses
-from plugin_support import RecordingFeedback
+from cmr_replay import DATA, FILES, CmrReplay
+from plugin_support import RecordingFeedback, auth_config
 from qgis.core import (
     QgsApplication,
-    QgsAuthMethodConfig,
     QgsProcessingContext,
     QgsProcessingException,
     QgsProject,
     QgsWkbTypes,
 )
-
-sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "unit"))
-from cmr_replay import DATA, FILES, CmrReplay
 
 CUPRITE = "-117.6,-116.5,37.0,38.0 [EPSG:4326]"
 
@@ -39,16 +35,8 @@ def _run(params, feedback):
 
 
 def _token_config(token: str) -> str:
-    manager = QgsApplication.authManager()
-    if not manager.setMasterPassword("gmi-test-master", True):
-        manager.clearMasterPassword()
-        manager.eraseAuthenticationDatabase(False)
-        assert manager.setMasterPassword("gmi-test-master", True)
-    config = QgsAuthMethodConfig("EsriToken")
-    config.setName("Earthdata token test")
-    config.setConfig("token", token)
-    assert manager.storeAuthenticationConfig(config)
-    return config.id()
+    """An Earthdata token config (EsriToken: the type QGIS 3.22 has for a bare token)."""
+    return auth_config("EsriToken", "Earthdata token test", token=token)
 
 
 def test_search_writes_epsg4326_footprints_with_attributes(provider):
@@ -70,15 +58,8 @@ def test_search_writes_epsg4326_footprints_with_attributes(provider):
 
 
 def _basic_config(username: str, password: str) -> str:
-    """A Basic auth config (Earthdata Login user name and password); returns its id."""
-    _token_config("unused")  # sets the master password
-    manager = QgsApplication.authManager()
-    config = QgsAuthMethodConfig("Basic")
-    config.setName("Earthdata Login test")
-    config.setConfig("username", username)
-    config.setConfig("password", password)
-    assert manager.storeAuthenticationConfig(config)
-    return config.id()
+    """A Basic auth config (Earthdata Login user name and password)."""
+    return auth_config("Basic", "Earthdata Login test", username=username, password=password)
 
 
 def _download_september(mock, auth_id: str, folder: Path, feedback) -> tuple:
@@ -140,18 +121,13 @@ def test_a_basic_auth_config_logs_in_to_earthdata_with_user_and_password(provide
 
 
 def test_an_auth_config_earthdata_cannot_use_is_a_clear_error(provider, tmp_path):
-    _token_config("unused")
-    manager = QgsApplication.authManager()
-    config = QgsAuthMethodConfig("Identity-Cert")
-    config.setName("not for Earthdata")
-    config.setConfig("certid", "none")
-    assert manager.storeAuthenticationConfig(config)
+    auth_id = auth_config("Identity-Cert", "not for Earthdata", certid="none")
     try:
         with responses.RequestsMock(assert_all_requests_are_fired=False) as mock:
             CmrReplay(mock)
             with pytest.raises(QgsProcessingException, match="EARTHDATA_AUTH: .*needs 'Basic'"):
-                _run({"EXTENT": CUPRITE, "START": "2006-09-01", "END": "2006-09-30", "EARTHDATA_AUTH": config.id(),
+                _run({"EXTENT": CUPRITE, "START": "2006-09-01", "END": "2006-09-30", "EARTHDATA_AUTH": auth_id,
                       "DOWNLOAD": True, "OUTPUT_FOLDER": str(tmp_path), "OUTPUT": "memory:footprints"},
                      RecordingFeedback())
     finally:
-        manager.removeAuthenticationConfig(config.id())
+        QgsApplication.authManager().removeAuthenticationConfig(auth_id)
