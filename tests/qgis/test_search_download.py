@@ -7,13 +7,11 @@ requests as a bearer token without the secret appearing in any feedback text.
 from __future__ import annotations
 
 import base64
-import hashlib
-import json
 from pathlib import Path
 
 import pytest
 import responses
-from cmr_replay import DATA, FILES, CmrReplay
+from cmr_replay import CmrReplay, with_served_files
 from plugin_support import RecordingFeedback, auth_config
 from qgis.core import (
     QgsApplication,
@@ -67,16 +65,7 @@ def _download_september(mock, auth_id: str, folder: Path, feedback) -> tuple:
 
     Returns the algorithm's result and the data requests sent.
     """
-    items = {key: json.loads((DATA / name).read_text())["items"] for key, name in FILES.items()}
-    for group in items.values():
-        for item in group:
-            for info, link in zip(item["umm"]["DataGranule"]["ArchiveAndDistributionInformation"],
-                                  item["umm"]["RelatedUrls"]):
-                body = info["Name"].encode() * 3
-                info["SizeInBytes"] = len(body)
-                info["Checksum"] = {"Value": hashlib.md5(body).hexdigest(), "Algorithm": "MD5"}
-                mock.add(responses.GET, link["URL"], body=body)
-    CmrReplay(mock, items=items)
+    CmrReplay(mock, items=with_served_files(mock))
     result, _ = _run({"EXTENT": CUPRITE, "START": "2006-09-01", "END": "2006-09-30", "MAX_CLOUD": 20,
                       "EARTHDATA_AUTH": auth_id, "DOWNLOAD": True, "OUTPUT_FOLDER": str(folder),
                       "OUTPUT": "memory:footprints"}, feedback)

@@ -90,6 +90,21 @@ class CmrReplay:
         return [q for q in self.queries if q["short_name"] == [short_name]]
 
 
+
+def with_served_files(mock: responses.RequestsMock, repeat: int = 3) -> Dict[tuple, List[dict]]:
+    """The items of tests/data/cmr whose every data URL ``mock`` serves: a small body (the file name
+    ``repeat`` times) whose size and MD5 replace the illustrative ones in the item."""
+    items = {key: json.loads((DATA / name).read_text())["items"] for key, name in FILES.items()}
+    for group in items.values():
+        for item in group:
+            for info, link in zip(item["umm"]["DataGranule"]["ArchiveAndDistributionInformation"],
+                                  item["umm"]["RelatedUrls"]):
+                body = info["Name"].encode() * repeat
+                info["SizeInBytes"] = len(body)
+                info["Checksum"] = {"Value": hashlib.md5(body).hexdigest(), "Algorithm": "MD5"}
+                mock.add(responses.GET, link["URL"], body=body)
+    return items
+
 def _utc(when: datetime) -> str:
     return when.strftime("%Y-%m-%dT%H:%M:%S.000Z")
 
