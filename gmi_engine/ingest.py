@@ -274,6 +274,7 @@ def granule_meta(granule: Granule) -> dict:
     return {
         "granule_id": granule.granule_id,
         "file": granule.path.name,
+        "version": granule.version,  # AST_L1T collection as CMR names it: "003" or "031" (v3.1)
         "acquired": granule.acquired.isoformat(),
         "sun_azimuth": granule.sun_azimuth,
         "sun_elevation": granule.sun_elevation,

@@ -1197,6 +1197,14 @@
     </message>
 </context>
 <context>
+    <name>GmiAlgorithm</name>
+    <message>
+        <location filename="../gmi_qgis_plugin/processing/base.py" line="263"/>
+        <source>Export folder</source>
+        <translation>导出文件夹</translation>
+    </message>
+</context>
+<context>
     <name>GmiJobs</name>
     <message>
         <location filename="../gmi_qgis_plugin/toolbelt/jobs.py" line="27"/>
@@ -1536,6 +1544,47 @@
     </message>
 </context>
 <context>
+    <name>MethodOptionParameters</name>
+    <message>
+        <location filename="../gmi_qgis_plugin/processing/run_method.py" line="51"/>
+        <source>Mosaic strategy</source>
+        <translation type="unfinished"></translation>
+    </message>
+</context>
+<context>
+    <name>OdpsParameters</name>
+    <message>
+        <location filename="../gmi_qgis_plugin/processing/base.py" line="404"/>
+        <source>MaxCompute project</source>
+        <translation>MaxCompute 项目</translation>
+    </message>
+    <message>
+        <location filename="../gmi_qgis_plugin/processing/base.py" line="406"/>
+        <source>ODPS backend only.</source>
+        <translation type="unfinished"></translation>
+    </message>
+    <message>
+        <location filename="../gmi_qgis_plugin/processing/base.py" line="407"/>
+        <source>MaxCompute endpoint</source>
+        <translation type="unfinished"></translation>
+    </message>
+    <message>
+        <location filename="../gmi_qgis_plugin/processing/base.py" line="409"/>
+        <source>ODPS backend only, e.g. https://service.cn-shanghai.maxcompute.aliyun.com/api</source>
+        <translation type="unfinished"></translation>
+    </message>
+    <message>
+        <location filename="../gmi_qgis_plugin/processing/base.py" line="410"/>
+        <source>MaxCompute credentials (QGIS auth config)</source>
+        <translation type="unfinished"></translation>
+    </message>
+    <message>
+        <location filename="../gmi_qgis_plugin/processing/base.py" line="412"/>
+        <source>A Basic auth config: user name = AccessKey ID, password = AccessKey secret.</source>
+        <translation type="unfinished"></translation>
+    </message>
+</context>
+<context>
     <name>PlgLogger</name>
     <message>
         <location filename="../gmi_qgis_plugin/toolbelt/log_handler.py" line="106"/>
@@ -1692,6 +1741,19 @@
         <location filename="../gmi_qgis_plugin/processing/base.py" line="345"/>
         <source>Separate tiles with &apos;;&apos; or spaces, e.g. &apos;260,526; 260,525&apos; or &apos;res-30_tilesize-1024_x-260_y-526&apos;.</source>
         <translation type="unfinished"></translation>
+    </message>
+</context>
+<context>
+    <name>WorkspaceParameters</name>
+    <message>
+        <location filename="../gmi_qgis_plugin/processing/base.py" line="383"/>
+        <source>Workspace folder</source>
+        <translation>工作空间文件夹</translation>
+    </message>
+    <message>
+        <location filename="../gmi_qgis_plugin/processing/base.py" line="385"/>
+        <source>Method</source>
+        <translation>方法</translation>
     </message>
 </context>
 </TS>

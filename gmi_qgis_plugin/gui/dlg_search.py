@@ -24,10 +24,12 @@ from qgis.core import (
     QgsProject,
     QgsRectangle,
     QgsRuleBasedRenderer,
+    QgsSymbolLayerUtils,
     QgsVectorLayer,
 )
 from qgis.gui import QgsAuthConfigSelect, QgsFileWidget, QgsMapLayerComboBox, QgsMapToolExtent
 from qgis.PyQt.QtCore import QDate, Qt, QVariant
+from qgis.PyQt.QtGui import QColor
 from qgis.PyQt.QtWidgets import (
     QCheckBox,
     QComboBox,
@@ -48,23 +50,27 @@ from gmi_qgis_plugin.toolbelt.tasks import EngineTask, TaskCancelled, TaskContex
 
 WGS84 = QgsCoordinateReferenceSystem("EPSG:4326")
 AOI_CANVAS, AOI_DRAWN, AOI_LAYER = "canvas", "drawn", "layer"
-#: (label, filter expression, fill colour) of the footprint styles, first match wins.
+#: (label, filter expression, colour) of the footprint styles, first match wins; an unknown cloud
+#: cover counts as cloudy.
 STYLE_RULES = (
-    ("SWIR usable, cloud ≤ 10 %", '"swir_usable" AND "cloud" <= 10', "#1a9641"),
-    ("SWIR usable, cloud > 10 %", '"swir_usable" AND "cloud" > 10', "#a6d96a"),
-    ("no SWIR (after 2008-04), cloud ≤ 10 %", 'NOT "swir_usable" AND "cloud" <= 10', "#fdae61"),
+    ("SWIR usable, cloud ≤ 10 %", '"swir_usable" AND coalesce("cloud", 100) <= 10', "#1a9641"),
+    ("SWIR usable, cloud > 10 %", '"swir_usable" AND coalesce("cloud", 100) > 10', "#a6d96a"),
+    ("no SWIR (after 2008-04), cloud ≤ 10 %", 'NOT "swir_usable" AND coalesce("cloud", 100) <= 10', "#fdae61"),
     ("no SWIR (after 2008-04), cloud > 10 %", "ELSE", "#d7191c"),
 )
+FILL_ALPHA = 102
+"""Opacity (0-255) of the footprint fills; the outlines are opaque."""
 
 
 def footprint_renderer() -> QgsRuleBasedRenderer:
-    """Rule-based renderer of :data:`STYLE_RULES` (half-transparent fills)."""
+    """Rule-based renderer of :data:`STYLE_RULES` (half-transparent fills, the last rule is ELSE)."""
     root = QgsRuleBasedRenderer.Rule(None)
     for label, expression, colour in STYLE_RULES:
-        symbol = QgsFillSymbol.createSimple({"color": colour + "66", "outline_color": colour, "outline_width": "0.4"})
-        rule = QgsRuleBasedRenderer.Rule(symbol, 0, 0, "" if expression == "ELSE" else expression, label)
-        rule.setIsElse(expression == "ELSE")
-        root.appendChild(rule)
+        fill = QColor(colour)
+        fill.setAlpha(FILL_ALPHA)
+        symbol = QgsFillSymbol.createSimple({"color": QgsSymbolLayerUtils.encodeColor(fill), "outline_color": colour,
+                                             "outline_width": "0.4"})
+        root.appendChild(QgsRuleBasedRenderer.Rule(symbol, 0, 0, expression, label))  # "ELSE" makes an else rule
     return QgsRuleBasedRenderer(root)
 
 

@@ -19,9 +19,12 @@ from qgis.core import (
     QgsProcessingAlgorithm,
     QgsProcessingContext,
     QgsProcessingException,
+    QgsProcessingFeedback,
+    QgsProcessingParameterAuthConfig,
     QgsProcessingParameterDefinition,
     QgsProcessingParameterEnum,
     QgsProcessingParameterFile,
+    QgsProcessingParameterFolderDestination,
     QgsProcessingParameterMultipleLayers,
     QgsProcessingParameterNumber,
     QgsProcessingParameterString,
@@ -229,13 +232,6 @@ class GmiAlgorithm(QgsProcessingAlgorithm):
         parameter.setHelp(help_text)
         self.addParameter(parameter)
 
-    def add_workspace_and_method(self, workspace: str) -> None:
-        """The WORKSPACE folder (default ``workspace``) and METHOD parameters that run and export share."""
-        self.addParameter(QgsProcessingParameterFile(
-            self.WORKSPACE, self.tr("Workspace folder"), behavior=QgsProcessingParameterFile.Folder,
-            defaultValue=workspace))
-        self.addParameter(self.enum_parameter(self.METHOD, self.tr("Method"), METHODS, "mineral_indices"))
-
     def enum_parameter(self, name: str, description: str, options: Sequence[str], default: Any,
                        optional: bool = False, multiple: bool = False) -> QgsProcessingParameterEnum:
         """An enum whose values are its option strings (stable in models and on the command line)."""
@@ -259,6 +255,21 @@ class GmiAlgorithm(QgsProcessingAlgorithm):
     def tiles(self, parameters: Dict[str, Any], name: str, context: QgsProcessingContext) -> Optional[list]:
         """Tiles of a tile-list string parameter (None when empty: all tiles)."""
         return parse_tiles(self.parameterAsString(parameters, name, context), name)
+
+    def add_export_folder(self, name: str = "OUTPUT") -> None:
+        """The export folder destination (default: the plugin's export folder setting)."""
+        tr = translator("GmiAlgorithm")
+        self.addParameter(QgsProcessingParameterFolderDestination(
+            name, tr("Export folder"), defaultValue=str(plugin_settings().export_dir)))
+
+    @staticmethod
+    def progress_to(feedback: QgsProcessingFeedback) -> Callable[[float, str], None]:
+        """An engine progress callback (fraction, text) that drives ``feedback``'s bar and text."""
+        def progress(fraction: float, text: str) -> None:
+            feedback.setProgress(100.0 * fraction)
+            feedback.setProgressText(text)
+
+        return progress
 
 
 def translator(context: str) -> Callable[[str], str]:
@@ -356,6 +367,77 @@ class AncillaryParameters:
             aerosol_model=self.enum_value(parameters, self.AEROSOL_MODEL, context),
             processes=self.parameterAsInt(parameters, self.PROCESSES, context),
             lut=Path(lut) if lut else None)
+
+
+class WorkspaceParameters:
+    """Parameter block: an existing WORKSPACE folder and the compute METHOD (run, export, smoke check)."""
+
+    WORKSPACE = "WORKSPACE"
+    METHOD = "METHOD"
+
+    def add_workspace_and_method(self, workspace: str, description: str = "",
+                                 methods: Sequence[str] = METHODS, default: str = "mineral_indices") -> None:
+        """Add WORKSPACE (default ``workspace``; ``description`` replaces the label) and METHOD."""
+        tr = translator("WorkspaceParameters")
+        self.addParameter(QgsProcessingParameterFile(
+            self.WORKSPACE, description or tr("Workspace folder"), behavior=QgsProcessingParameterFile.Folder,
+            defaultValue=workspace))
+        self.addParameter(self.enum_parameter(self.METHOD, tr("Method"), methods, default))
+
+
+class OdpsParameters:
+    """Parameter block: the MaxCompute project, endpoint and AccessKey (a QGIS auth config).
+
+    :meth:`read_odps_credentials` runs in ``prepareAlgorithm`` (the auth database wants the main
+    thread) and keeps a failure; :meth:`odps_connection` raises it in ``processAlgorithm``.
+    """
+
+    ODPS_PROJECT = "ODPS_PROJECT"
+    ODPS_ENDPOINT = "ODPS_ENDPOINT"
+    ODPS_AUTH = "ODPS_AUTH"
+
+    def add_odps(self, optional: bool = False) -> None:
+        """Add the three parameters: required, or optional and advanced (for a backend choice)."""
+        tr = translator("OdpsParameters")
+        settings = plugin_settings()
+        blocks = (
+            (QgsProcessingParameterString(self.ODPS_PROJECT, tr("MaxCompute project"), settings.odps_project,
+                                          optional=optional),
+             tr("ODPS backend only.")),
+            (QgsProcessingParameterString(self.ODPS_ENDPOINT, tr("MaxCompute endpoint"), settings.odps_endpoint,
+                                          optional=optional),
+             tr("ODPS backend only, e.g. https://service.cn-shanghai.maxcompute.aliyun.com/api")),
+            (QgsProcessingParameterAuthConfig(self.ODPS_AUTH, tr("MaxCompute credentials (QGIS auth config)"),
+                                              settings.odps_auth_id or None, optional=optional),
+             tr("A Basic auth config: user name = AccessKey ID, password = AccessKey secret.")),
+        )
+        for parameter, help_text in blocks:
+            if optional:
+                self.add_advanced(parameter, help_text)
+            else:
+                self.addParameter(parameter)
+
+    def read_odps_credentials(self, parameters: Dict[str, Any], context: QgsProcessingContext) -> None:
+        """Read the AccessKey of ODPS_AUTH (main thread); a failure is kept for :meth:`odps_connection`."""
+        from gmi_qgis_plugin.toolbelt.credentials import CredentialsError, read_odps_credentials
+
+        self._credentials, self._credentials_error = None, ""
+        try:
+            self._credentials = read_odps_credentials(self.parameterAsString(parameters, self.ODPS_AUTH, context))
+        except CredentialsError as exc:
+            self._credentials_error = f"ODPS_AUTH: {exc}"
+
+    def odps_connection(self, parameters: Dict[str, Any], context: QgsProcessingContext) -> tuple:
+        """(credentials, project, endpoint) for the MaxCompute bridge; raises a credentials failure."""
+        if getattr(self, "_credentials_error", ""):
+            raise QgsProcessingException(self._credentials_error)
+        return (getattr(self, "_credentials", None),
+                self.parameterAsString(parameters, self.ODPS_PROJECT, context).strip(),
+                self.parameterAsString(parameters, self.ODPS_ENDPOINT, context).strip())
+
+    def forget_odps_credentials(self) -> None:
+        """Drop the AccessKey (it lives no longer than the run)."""
+        self._credentials = None
 
 
 class TilesParameter:

@@ -10,7 +10,6 @@ from qgis.core import (
     QgsProcessingOutputMultipleLayers,
     QgsProcessingOutputNumber,
     QgsProcessingParameterBoolean,
-    QgsProcessingParameterFolderDestination,
     QgsProcessingParameterString,
 )
 
@@ -18,6 +17,7 @@ from gmi_engine.kernel.bands import BAND_COLUMNS, column_label
 from gmi_qgis_plugin.processing.base import (
     Cancelled,
     GmiAlgorithm,
+    WorkspaceParameters,
     engine_errors,
     load_on_completion,
     plugin_settings,
@@ -58,12 +58,10 @@ def mosaic_layers(report: Any) -> List[Tuple[str, str]]:
     return layers
 
 
-class ExportResults(GmiAlgorithm):
+class ExportResults(WorkspaceParameters, GmiAlgorithm):
     """Write the results as files QGIS opens styled, and load the mosaic VRTs."""
 
     NAME = "export_results"
-    WORKSPACE = "WORKSPACE"
-    METHOD = "METHOD"
     OUTPUT = "OUTPUT"
     REFLECTANCE_DTYPE = "REFLECTANCE_DTYPE"
     OUTPUTS = "OUTPUTS"
@@ -82,10 +80,8 @@ class ExportResults(GmiAlgorithm):
 
     def initAlgorithm(self, config: Any = None) -> None:
         """Workspace, method, folder, encoding -> files and layers."""
-        settings = plugin_settings()
-        self.add_workspace_and_method(settings.workspace)
-        self.addParameter(QgsProcessingParameterFolderDestination(
-            self.OUTPUT, self.tr("Export folder"), defaultValue=str(settings.export_dir)))
+        self.add_workspace_and_method(plugin_settings().workspace)
+        self.add_export_folder(self.OUTPUT)
         dtype = self.enum_parameter(self.REFLECTANCE_DTYPE, self.tr("Reflectance encoding"),
                                     REFLECTANCE_DTYPES, REFLECTANCE_DTYPES[0])
         dtype.setHelp(self.tr("uint16 stores counts of 1e-4 (scale 1e-4, nodata 65535); float32 keeps NaN "

@@ -27,9 +27,18 @@ from gmi_qgis_plugin.processing.base import (
 )
 from gmi_qgis_plugin.processing.export_results import ExportResults
 from gmi_qgis_plugin.processing.ingest_granules import IngestGranules
-from gmi_qgis_plugin.processing.run_method import STRATEGIES, RunMethod, index_ids
+from gmi_qgis_plugin.processing.run_method import MethodOptionParameters, RunMethod
 
 METHOD = "mineral_indices"
+
+
+def run_child(algorithm: type, parameters: Dict[str, Any], context: QgsProcessingContext,
+              steps: QgsProcessingMultiStepFeedback) -> Dict[str, Any]:
+    """Run ``gmi:<algorithm.NAME>`` as a child with the chain's context and multi-step feedback."""
+    import processing
+
+    return processing.run("gmi:" + algorithm.NAME, parameters, context=context, feedback=steps,
+                          is_child_algorithm=True)
 
 
 def next_step(steps: QgsProcessingMultiStepFeedback, step: int) -> None:
@@ -39,13 +48,11 @@ def next_step(steps: QgsProcessingMultiStepFeedback, step: int) -> None:
     steps.setProgress(0.0)
 
 
-class GranulesToIndices(GranuleParameters, AncillaryParameters, TilesParameter, GmiAlgorithm):
+class GranulesToIndices(GranuleParameters, AncillaryParameters, MethodOptionParameters, TilesParameter, GmiAlgorithm):
     """The whole local chain from AST_L1T files to styled mineral-index layers."""
 
     NAME = "granules_to_indices"
     WORKSPACE = "WORKSPACE"
-    INDICES = "INDICES"
-    STRATEGY = "STRATEGY"
     WORKERS = "WORKERS"
     OUTPUT = "OUTPUT"
     ROWS = "ROWS"
@@ -65,14 +72,10 @@ class GranulesToIndices(GranuleParameters, AncillaryParameters, TilesParameter, 
             self.WORKSPACE, self.tr("Workspace folder"), defaultValue=settings.workspace))
         self.add_ancillary()
         self.add_tiles(self.tr("Only these tiles (IX,IY or tile keys; empty = every tile touched)"))
-        self.addParameter(self.enum_parameter(self.INDICES, self.tr("Indices (none = all)"), index_ids(), None,
-                                              optional=True, multiple=True))
-        self.addParameter(self.enum_parameter(self.STRATEGY, self.tr("Mosaic strategy"), STRATEGIES,
-                                              STRATEGIES[0]))
+        self.add_indices_and_strategy(self.tr("Indices (none = all)"))
         self.addParameter(QgsProcessingParameterNumber(
             self.WORKERS, self.tr("Worker processes"), QgsProcessingParameterNumber.Integer, 1, False, 1, 64))
-        self.addParameter(QgsProcessingParameterFolderDestination(
-            self.OUTPUT, self.tr("Export folder"), defaultValue=str(settings.export_dir)))
+        self.add_export_folder(self.OUTPUT)
         self.addOutput(QgsProcessingOutputNumber(self.ROWS, self.tr("Source rows written")))
         self.addOutput(QgsProcessingOutputNumber(self.COMPUTED, self.tr("Tiles computed")))
         self.addOutput(QgsProcessingOutputNumber(self.SKIPPED, self.tr("Tiles up to date (skipped)")))
@@ -81,13 +84,11 @@ class GranulesToIndices(GranuleParameters, AncillaryParameters, TilesParameter, 
     def processAlgorithm(self, parameters: Dict[str, Any], context: QgsProcessingContext,
                          feedback: QgsProcessingFeedback) -> Dict[str, Any]:
         """Ingest, compute, export; stop between steps when cancelled."""
-        import processing
-
         steps = QgsProcessingMultiStepFeedback(3, feedback)
         workspace = self.parameterAsFileOutput(parameters, self.WORKSPACE, context)
         tiles = self.parameterAsString(parameters, self.TILES, context)
         options = self.ingest_options(parameters, context, self.tiles(parameters, self.TILES, context))
-        ingest = processing.run("gmi:" + IngestGranules.NAME, {
+        ingest = run_child(IngestGranules, {
             IngestGranules.GRANULES: [str(p) for p in self.granule_files(parameters, context)],
             IngestGranules.WORKSPACE: workspace,
             IngestGranules.MCD19A2: [str(p) for p in options.mcd19a2],
@@ -98,32 +99,32 @@ class GranulesToIndices(GranuleParameters, AncillaryParameters, TilesParameter, 
             IngestGranules.AEROSOL_MODEL: options.aerosol_model,
             IngestGranules.PROCESSES: options.processes,
             IngestGranules.SIXS_LUT: str(options.lut) if options.lut else None,
-        }, context=context, feedback=steps, is_child_algorithm=True)
+        }, context, steps)
         results: Dict[str, Any] = {self.WORKSPACE: ingest[IngestGranules.WORKSPACE],
                                    self.ROWS: ingest[IngestGranules.ROWS]}
         if steps.isCanceled():
             return results
 
         next_step(steps, 1)
-        run = processing.run("gmi:" + RunMethod.NAME, {
+        run = run_child(RunMethod, {
             RunMethod.WORKSPACE: ingest[IngestGranules.WORKSPACE],
             RunMethod.METHOD: METHOD,
-            RunMethod.INDICES: [i for i in self.parameterAsEnumStrings(parameters, self.INDICES, context) if i],
+            RunMethod.INDICES: self.chosen_indices(parameters, context),
             RunMethod.STRATEGY: self.enum_value(parameters, self.STRATEGY, context),
             RunMethod.BACKEND: "local",
             RunMethod.WORKERS: self.parameterAsInt(parameters, self.WORKERS, context),
             RunMethod.TILES: tiles,
-        }, context=context, feedback=steps, is_child_algorithm=True)
+        }, context, steps)
         results.update({self.COMPUTED: run[RunMethod.COMPUTED], self.SKIPPED: run[RunMethod.SKIPPED]})
         if steps.isCanceled():
             return results
 
         next_step(steps, 2)
-        export = processing.run("gmi:" + ExportResults.NAME, {
+        export = run_child(ExportResults, {
             ExportResults.WORKSPACE: run[RunMethod.WORKSPACE],
             ExportResults.METHOD: METHOD,
             ExportResults.OUTPUT: self.parameterAsFileOutput(parameters, self.OUTPUT, context),
             ExportResults.LOAD: True,
-        }, context=context, feedback=steps, is_child_algorithm=True)
+        }, context, steps)
         results.update({self.OUTPUT: export[ExportResults.OUTPUT], self.LAYERS: export[ExportResults.LAYERS]})
         return results

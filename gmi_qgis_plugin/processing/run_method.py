@@ -10,7 +10,6 @@ from qgis.core import (
     QgsProcessingOutputFolder,
     QgsProcessingOutputNumber,
     QgsProcessingOutputString,
-    QgsProcessingParameterAuthConfig,
     QgsProcessingParameterBoolean,
     QgsProcessingParameterNumber,
     QgsProcessingParameterString,
@@ -18,10 +17,13 @@ from qgis.core import (
 
 from gmi_qgis_plugin.processing.base import (
     GmiAlgorithm,
+    OdpsParameters,
     TilesParameter,
+    WorkspaceParameters,
     engine_errors,
     plugin_settings,
     tile_keys,
+    translator,
 )
 
 BACKENDS = ("local", "odps", "dask")
@@ -35,21 +37,32 @@ def index_ids() -> tuple:
     return default_library().ids
 
 
-class RunMethod(TilesParameter, GmiAlgorithm):
+class MethodOptionParameters:
+    """Parameter block: the indices to compute and the mosaic strategy (run_method, granules_to_indices)."""
+
+    INDICES = "INDICES"
+    STRATEGY = "STRATEGY"
+
+    def add_indices_and_strategy(self, indices_description: str) -> None:
+        """Add INDICES (several of the packaged library; none = all) and STRATEGY."""
+        tr = translator("MethodOptionParameters")
+        self.addParameter(self.enum_parameter(self.INDICES, indices_description, index_ids(), None,
+                                              optional=True, multiple=True))
+        self.addParameter(self.enum_parameter(self.STRATEGY, tr("Mosaic strategy"), STRATEGIES, STRATEGIES[0]))
+
+    def chosen_indices(self, parameters: Dict[str, Any], context: QgsProcessingContext) -> List[str]:
+        """The ticked index ids (empty: all)."""
+        return [i for i in self.parameterAsEnumStrings(parameters, self.INDICES, context) if i]
+
+
+class RunMethod(WorkspaceParameters, MethodOptionParameters, OdpsParameters, TilesParameter, GmiAlgorithm):
     """Run a compute method on every (or some) tile of a workspace; resumable."""
 
     NAME = "run_method"
-    WORKSPACE = "WORKSPACE"
-    METHOD = "METHOD"
-    INDICES = "INDICES"
-    STRATEGY = "STRATEGY"
     BALANCE = "BALANCE"
     BACKEND = "BACKEND"
     WORKERS = "WORKERS"
     FORCE = "FORCE"
-    ODPS_PROJECT = "ODPS_PROJECT"
-    ODPS_ENDPOINT = "ODPS_ENDPOINT"
-    ODPS_AUTH = "ODPS_AUTH"
     DASK_SCHEDULER = "DASK_SCHEDULER"
     COMPUTED = "COMPUTED"
     SKIPPED = "SKIPPED"
@@ -64,11 +77,7 @@ class RunMethod(TilesParameter, GmiAlgorithm):
         """Workspace, method and its options, backend -> computed/skipped counts."""
         settings = plugin_settings()
         self.add_workspace_and_method(settings.workspace)
-        indices = self.enum_parameter(self.INDICES, self.tr("Indices (mineral_indices; none = all)"),
-                                      index_ids(), None, optional=True, multiple=True)
-        self.addParameter(indices)
-        self.addParameter(self.enum_parameter(self.STRATEGY, self.tr("Mosaic strategy"), STRATEGIES,
-                                              STRATEGIES[0]))
+        self.add_indices_and_strategy(self.tr("Indices (mineral_indices; none = all)"))
         self.addParameter(self.enum_parameter(self.BACKEND, self.tr("Backend"), BACKENDS,
                                               settings.default_backend))
         workers = QgsProcessingParameterNumber(
@@ -85,16 +94,7 @@ class RunMethod(TilesParameter, GmiAlgorithm):
         self.add_advanced(QgsProcessingParameterBoolean(
             self.FORCE, self.tr("Recompute tiles that are up to date"), False),
             self.tr("A rerun normally skips tiles whose inputs and parameters did not change."))
-        self.add_advanced(QgsProcessingParameterString(
-            self.ODPS_PROJECT, self.tr("MaxCompute project"), settings.odps_project, optional=True),
-            self.tr("ODPS backend only."))
-        self.add_advanced(QgsProcessingParameterString(
-            self.ODPS_ENDPOINT, self.tr("MaxCompute endpoint"), settings.odps_endpoint, optional=True),
-            self.tr("ODPS backend only, e.g. https://service.cn-shanghai.maxcompute.aliyun.com/api"))
-        self.add_advanced(QgsProcessingParameterAuthConfig(
-            self.ODPS_AUTH, self.tr("MaxCompute credentials (QGIS auth config)"),
-            settings.odps_auth_id or None, optional=True),
-            self.tr("A Basic auth config: user name = AccessKey ID, password = AccessKey secret."))
+        self.add_odps(optional=True)
         self.add_advanced(QgsProcessingParameterString(
             self.DASK_SCHEDULER, self.tr("Dask scheduler address"), "", optional=True),
             self.tr("Dask backend only, e.g. tcp://10.0.0.5:8786; empty starts a LocalCluster of WORKERS "
@@ -110,7 +110,7 @@ class RunMethod(TilesParameter, GmiAlgorithm):
         """The kernel parameters of the run."""
         params: Dict[str, Any] = {"strategy": self.enum_value(parameters, self.STRATEGY, context),
                                   "balance": self.parameterAsBool(parameters, self.BALANCE, context)}
-        indices: List[str] = [i for i in self.parameterAsEnumStrings(parameters, self.INDICES, context) if i]
+        indices = self.chosen_indices(parameters, context)
         if method == "mineral_indices" and indices:
             params["indices"] = list(indices)
         return params
@@ -123,16 +123,7 @@ class RunMethod(TilesParameter, GmiAlgorithm):
         """
         self._credentials, self._credentials_error = None, ""
         if self.enum_value(parameters, self.BACKEND, context) == "odps":
-            from gmi_qgis_plugin.toolbelt.credentials import (
-                CredentialsError,
-                read_odps_credentials,
-            )
-
-            try:
-                self._credentials = read_odps_credentials(
-                    self.parameterAsString(parameters, self.ODPS_AUTH, context))
-            except CredentialsError as exc:
-                self._credentials_error = f"ODPS_AUTH: {exc}"
+            self.read_odps_credentials(parameters, context)
         return True
 
     def processAlgorithm(self, parameters: Dict[str, Any], context: QgsProcessingContext,
@@ -179,30 +170,22 @@ class RunMethod(TilesParameter, GmiAlgorithm):
         from gmi_engine.errors import GmiError
         from gmi_qgis_plugin.toolbelt.odps_bridge import OdpsUnavailable, run_on_odps
 
-        if getattr(self, "_credentials_error", ""):
-            raise QgsProcessingException(self._credentials_error)
+        connection = self.odps_connection(parameters, context)
         if self.parameterAsInt(parameters, self.WORKERS, context) != 1:
             feedback.pushInfo(self.tr("WORKERS is ignored on MaxCompute (it sets its own parallelism)"))
         logview: List[str] = []
-
-        def progress(fraction: float, text: str) -> None:
-            feedback.setProgress(100.0 * fraction)
-            feedback.setProgressText(text)
 
         def on_logview(url: str) -> None:
             logview.append(url)
             feedback.pushInfo(self.tr("MaxCompute Logview: {}").format(url))
 
         try:
-            report = run_on_odps(
-                workspace, method, params, tiles, getattr(self, "_credentials", None),
-                self.parameterAsString(parameters, self.ODPS_PROJECT, context).strip(),
-                self.parameterAsString(parameters, self.ODPS_ENDPOINT, context).strip(),
-                progress=progress, cancelled=feedback.isCanceled, on_logview=on_logview)
+            report = run_on_odps(workspace, method, params, tiles, *connection, progress=self.progress_to(feedback),
+                                 cancelled=feedback.isCanceled, on_logview=on_logview)
         except (OdpsUnavailable, GmiError, OSError) as exc:
             raise QgsProcessingException(self.tr("BACKEND odps: {}").format(exc)) from None
         finally:
-            self._credentials = None  # the secret lives no longer than the run
+            self.forget_odps_credentials()
         if report.cancelled:
             feedback.pushWarning(self.tr("Cancelled: the MaxCompute job was stopped"))
         if report.failed_tiles:

@@ -1,5 +1,8 @@
 """QGIS test session set-up, and the fixtures the plugin tests share.
 
+tests/unit goes on sys.path so the QGIS tests use the unit tests' replays and fakes
+(cmr_replay, loopback_http, odps_fake) as they are.
+
 QGIS 3.22's Python bindings can crash while the interpreter tears down Qt objects after the
 last test (a segfault in exit handlers, after every result is reported). The session's exit
 status is what matters, so the process ends with it right after pytest has reported.
@@ -8,8 +11,11 @@ from __future__ import annotations
 
 import os
 import sys
+from pathlib import Path
 
 import pytest
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "unit"))
 
 _STATUS = {"code": 0}
 

@@ -1,10 +1,10 @@
-"""Helpers for the plugin tests: event-loop waits, the plugin instance, log capture, recording feedback."""
+"""Helpers for the plugin tests: event-loop waits, log capture, recording feedback, auth configs."""
 from __future__ import annotations
 
 import time
 from typing import Callable, List, Tuple
 
-from qgis.core import QgsApplication, QgsProcessingFeedback, QgsProject
+from qgis.core import QgsApplication, QgsAuthMethodConfig, QgsProcessingFeedback, QgsProject
 from qgis.PyQt.QtCore import QCoreApplication
 
 LOG_TAG = "GMI"
@@ -95,3 +95,24 @@ class RecordingFeedback(QgsProcessingFeedback):
     def reportError(self, error: str, fatal: bool = False) -> None:
         self.texts.append(error)
         super().reportError(error, fatal)
+
+
+def auth_config(method: str, name: str, **values: str) -> str:
+    """A QGIS auth config of ``method`` (``Basic``, ``EsriToken``, …) holding ``values``; returns its id.
+
+    Sets the test master password first (erasing an auth database another test profile locked
+    with a different one).
+    """
+    manager = QgsApplication.authManager()
+    if not manager.setMasterPassword("gmi-test-master", True):
+        manager.clearMasterPassword()
+        manager.eraseAuthenticationDatabase(False)
+        assert manager.setMasterPassword("gmi-test-master", True)
+    config = QgsAuthMethodConfig(method)
+    config.setName(name)
+    for key, value in values.items():
+        config.setConfig(key, value)
+    result = manager.storeAuthenticationConfig(config)
+    stored = result[1] if isinstance(result, tuple) else config  # the tuple form in some QGIS versions
+    assert stored.id()
+    return stored.id()

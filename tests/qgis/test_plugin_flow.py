@@ -6,11 +6,11 @@ checking that the secret never reaches QgsSettings, the message log or the messa
 from __future__ import annotations
 
 import shutil
-import sys
 from pathlib import Path
 
 import pytest
-from plugin_support import LogCapture, layer_by_name, wait_until
+from odps_fake import FAKE_ACCESS_ID, FAKE_SECRET, FakeMaxCompute, host_numpy_archive, isolated_udtf_executor
+from plugin_support import LogCapture, auth_config, layer_by_name, wait_until
 from qgis.core import (
     QgsCategorizedSymbolRenderer,
     QgsCoordinateReferenceSystem,
@@ -34,9 +34,6 @@ from gmi_qgis_plugin.gui.maptool_tiles import TOGGLE
 from gmi_qgis_plugin.toolbelt.jobs import FINISHED
 from gmi_qgis_plugin.toolbelt.layers import grid_extent, tiles_in_extent
 from gmi_qgis_plugin.toolbelt.preferences import SETTINGS_GROUP, PlgOptionsManager
-
-sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "unit"))
-from odps_fake import FAKE_ACCESS_ID, FAKE_SECRET, FakeMaxCompute, host_numpy_archive, isolated_udtf_executor
 
 CHINO = TileIndex(260, 526)
 NORTH = TileIndex(260, 525)
@@ -226,23 +223,25 @@ def test_run_refuses_an_empty_workspace(plugin):
     assert dialog.message_bar.items(), "the refusal is shown in the dialog's message bar"
 
 
-def _auth_config(access_id: str, secret: str) -> str:
-    """A Basic auth config in the QGIS auth database (a master password is set for the test)."""
-    from qgis.core import QgsApplication, QgsAuthMethodConfig
+def _workspace_copy(ingested, tmp_path) -> Path:
+    """A copy of the ingested workspace that a test may change."""
+    workspace = tmp_path / "workspace"
+    shutil.copytree(str(ingested), str(workspace))
+    return workspace
 
-    manager = QgsApplication.authManager()
-    if not manager.setMasterPassword("gmi-test-master", True):
-        manager.clearMasterPassword()
-        manager.eraseAuthenticationDatabase(False)  # a test profile another test locked differently
-        assert manager.setMasterPassword("gmi-test-master", True)
-    config = QgsAuthMethodConfig("Basic")
-    config.setName("MaxCompute test account")
-    config.setConfig("username", access_id)
-    config.setConfig("password", secret)
-    result = manager.storeAuthenticationConfig(config)
-    stored = result[1] if isinstance(result, tuple) else config
-    assert stored.id()
-    return stored.id()
+
+def _run_dialog(plugin, workspace, method: str, backend: str):
+    """The Run dialog on ``workspace`` with ``method`` and ``backend`` chosen."""
+    dialog = plugin.open_run()
+    dialog.wdg_workspace.setFilePath(str(workspace))
+    dialog.set_method(method)
+    dialog.set_backend(backend)
+    return dialog
+
+
+def _auth_config(access_id: str, secret: str) -> str:
+    """A Basic auth config holding a MaxCompute AccessKey."""
+    return auth_config("Basic", "MaxCompute test account", username=access_id, password=secret)
 
 
 def _deploy(fake, tmp_path) -> None:
@@ -264,8 +263,7 @@ def test_run_on_maxcompute_with_the_secret_in_the_auth_database(plugin, ingested
     from gmi_qgis_plugin.toolbelt.credentials import read_odps_credentials
 
     monkeypatch.setattr(odps_bridge, "POLL_SECONDS", 0.1)
-    workspace = tmp_path / "workspace"
-    shutil.copytree(str(ingested), str(workspace))
+    workspace = _workspace_copy(ingested, tmp_path)
     auth_id = _auth_config(FAKE_ACCESS_ID, FAKE_SECRET)
     credentials = read_odps_credentials(auth_id)
     assert credentials.secret == FAKE_SECRET and FAKE_SECRET not in repr(credentials) + str(credentials)
@@ -276,11 +274,8 @@ def test_run_on_maxcompute_with_the_secret_in_the_auth_database(plugin, ingested
         _deploy(fake, tmp_path)
 
         plugin.state.set_selected_tiles([CHINO])
-        dialog = plugin.open_run()
-        dialog.wdg_workspace.setFilePath(str(workspace))
-        dialog.set_method("mineral_indices")
+        dialog = _run_dialog(plugin, workspace, "mineral_indices", "odps")
         dialog.set_indices(["ferric_iron"])
-        dialog.set_backend("odps")
         assert dialog.txt_project.isVisibleTo(dialog) and not dialog.spn_workers.isVisibleTo(dialog)
         assert dialog.btn_run.isEnabled()
         dialog.txt_project.setText(fake.project)
@@ -347,12 +342,8 @@ def test_maxcompute_failure_is_reported_without_the_secret(plugin, ingested, tmp
 
 
 def test_run_dialog_dask_backend_runs_on_a_local_cluster(plugin, ingested, tmp_path):
-    workspace = tmp_path / "workspace"
-    shutil.copytree(str(ingested), str(workspace))
-    dialog = plugin.open_run()
-    dialog.wdg_workspace.setFilePath(str(workspace))
-    dialog.set_method("mosaic")
-    dialog.set_backend("dask")
+    workspace = _workspace_copy(ingested, tmp_path)
+    dialog = _run_dialog(plugin, workspace, "mosaic", "dask")
     assert dialog.txt_scheduler.isVisibleTo(dialog) and dialog.spn_workers.isVisibleTo(dialog)
     assert not dialog.txt_project.isVisibleTo(dialog)
     dialog.spn_workers.setValue(2)
@@ -370,12 +361,7 @@ def test_run_dialog_dask_backend_runs_on_a_local_cluster(plugin, ingested, tmp_p
 
 
 def test_cancelled_job_is_reported_and_adds_no_layers(plugin, ingested, tmp_path):
-    workspace = tmp_path / "workspace"
-    shutil.copytree(str(ingested), str(workspace))
-    dialog = plugin.open_run()
-    dialog.wdg_workspace.setFilePath(str(workspace))
-    dialog.set_method("mosaic")
-    dialog.set_backend("local")
+    dialog = _run_dialog(plugin, _workspace_copy(ingested, tmp_path), "mosaic", "local")
     before = len(QgsProject.instance().mapLayers())
     job = dialog.run()
     assert dialog.btn_cancel.isEnabled() and not dialog.btn_run.isEnabled()
@@ -396,8 +382,7 @@ def test_smoke_check_and_a_failed_tile_through_processing(plugin, ingested, tmp_
     from gmi_qgis_plugin.toolbelt import odps_bridge
 
     monkeypatch.setattr(odps_bridge, "POLL_SECONDS", 0.1)
-    workspace = tmp_path / "workspace"
-    shutil.copytree(str(ingested), str(workspace))
+    workspace = _workspace_copy(ingested, tmp_path)
     with LocalStore(workspace, create=False) as store:
         tiles = sorted(store.tiles(), key=lambda t: (t.ix, t.iy))
     assert len(tiles) >= 2

@@ -19,7 +19,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 from osgeo import gdal
-from plugin_support import RecordingFeedback
+from plugin_support import RecordingFeedback, auth_config
 from qgis.core import (
     QgsApplication,
     QgsCoordinateReferenceSystem,
@@ -243,20 +243,8 @@ def test_engine_errors_surface_with_the_engine_text(provider, tmp_path):
 
 
 def _fake_auth_config(access_id: str, secret: str) -> str:
-    """A Basic auth config in the test profile's auth database; returns its id."""
-    from qgis.core import QgsAuthMethodConfig
-
-    manager = QgsApplication.authManager()
-    if not manager.setMasterPassword("gmi-test-master", True):
-        manager.clearMasterPassword()
-        manager.eraseAuthenticationDatabase(False)  # a test profile another test locked differently
-        assert manager.setMasterPassword("gmi-test-master", True)
-    config = QgsAuthMethodConfig("Basic")
-    config.setName("MaxCompute processing test")
-    config.setConfig("username", access_id)
-    config.setConfig("password", secret)
-    assert manager.storeAuthenticationConfig(config)
-    return config.id()
+    """A Basic auth config holding a MaxCompute AccessKey."""
+    return auth_config("Basic", "MaxCompute processing test", username=access_id, password=secret)
 
 
 def test_run_on_odps_takes_the_secret_from_the_auth_database_and_never_shows_it(provider, tmp_path):

@@ -3,14 +3,16 @@
 ``responses`` intercepts requests' transport for ``https://cmr.earthdata.nasa.gov/search/granules.umm_json``;
 the callback answers by short name and version, keeps only items whose temporal range and
 bounding box meet the query's (what CMR does), sets the ``CMR-Hits`` header that earthaccess
-reads, and records every query's parameters for the tests to assert.
+reads, and records every query's parameters for the tests to assert. :func:`umm_item` writes an
+item of the same layout for files a test serves itself (tests/qgis/test_dlg_search.py).
 """
 from __future__ import annotations
 
+import hashlib
 import json
 from datetime import datetime
 from pathlib import Path
-from typing import Dict, List, Optional
+from typing import Dict, List, Optional, Sequence, Tuple
 from urllib.parse import parse_qs, urlsplit
 
 import responses
@@ -86,3 +88,57 @@ class CmrReplay:
     def of(self, short_name: str) -> List[Dict[str, List[str]]]:
         """The queries (with results requested) sent for ``short_name``."""
         return [q for q in self.queries if q["short_name"] == [short_name]]
+
+
+
+def with_served_files(mock: responses.RequestsMock, repeat: int = 3) -> Dict[tuple, List[dict]]:
+    """The items of tests/data/cmr whose every data URL ``mock`` serves: a small body (the file name
+    ``repeat`` times) whose size and MD5 replace the illustrative ones in the item."""
+    items = {key: json.loads((DATA / name).read_text())["items"] for key, name in FILES.items()}
+    for group in items.values():
+        for item in group:
+            for info, link in zip(item["umm"]["DataGranule"]["ArchiveAndDistributionInformation"],
+                                  item["umm"]["RelatedUrls"]):
+                body = info["Name"].encode() * repeat
+                info["SizeInBytes"] = len(body)
+                info["Checksum"] = {"Value": hashlib.md5(body).hexdigest(), "Algorithm": "MD5"}
+                mock.add(responses.GET, link["URL"], body=body)
+    return items
+
+def _utc(when: datetime) -> str:
+    return when.strftime("%Y-%m-%dT%H:%M:%S.000Z")
+
+
+def umm_item(granule_ur: str, short_name: str, version: str, start: datetime, end: datetime,
+             files: Sequence[Tuple[str, str, bytes]], ring: Optional[Sequence[Tuple[float, float]]] = None,
+             box: Optional[Tuple[float, float, float, float]] = None, cloud: Optional[float] = None,
+             day_night: str = "Day") -> dict:
+    """One search-reply item in the layout of the files in tests/data/cmr, for files served by a test.
+
+    ``files``: (name, URL, bytes) each, whose size and MD5 go into ArchiveAndDistributionInformation;
+    ``ring``: a counter-clockwise (lon, lat) footprint (closed here), or ``box`` (W, S, E, N).
+    """
+    if ring is not None:
+        points = [{"Longitude": x, "Latitude": y} for x, y in list(ring) + [ring[0]]]
+        geometry: dict = {"GPolygons": [{"Boundary": {"Points": points}}]}
+    else:
+        west, south, east, north = box
+        geometry = {"BoundingRectangles": [{"WestBoundingCoordinate": west, "SouthBoundingCoordinate": south,
+                                            "EastBoundingCoordinate": east, "NorthBoundingCoordinate": north}]}
+    umm = {
+        "GranuleUR": granule_ur,
+        "TemporalExtent": {"RangeDateTime": {"BeginningDateTime": _utc(start), "EndingDateTime": _utc(end)}},
+        "SpatialExtent": {"HorizontalSpatialDomain": {"Geometry": geometry}},
+        "DataGranule": {"DayNightFlag": day_night, "ArchiveAndDistributionInformation": [
+            {"Name": name, "SizeInBytes": len(body), "Checksum": {"Value": hashlib.md5(body).hexdigest(),
+                                                                 "Algorithm": "MD5"}}
+            for name, _, body in files]},
+        "RelatedUrls": [{"URL": url, "Type": "GET DATA"} for _, url, _ in files],
+        "CollectionReference": {"ShortName": short_name, "Version": version},
+    }
+    if cloud is not None:
+        umm["CloudCover"] = cloud
+    concept = "G{:010d}-LPCLOUD".format(int(hashlib.md5(granule_ur.encode()).hexdigest()[:8], 16))
+    meta = {"concept-type": "granule", "concept-id": concept,
+            "native-id": granule_ur, "provider-id": "LPCLOUD", "format": "application/vnd.nasa.cmr.umm+json"}
+    return {"meta": meta, "umm": umm}

@@ -1,4 +1,4 @@
-"""download() against a loopback HTTP server through earthaccess's own requests session.
+"""download() against a loopback HTTP server (loopback_http.py) through earthaccess's own requests session.
 
 The server checks the bearer token earthaccess puts on its session, serves byte ranges, and can
 drop a connection half-way or answer 401, so resume, size/checksum checks, login errors and
@@ -9,9 +9,9 @@ from __future__ import annotations
 import hashlib
 import threading
 from datetime import datetime, timezone
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 import pytest
+from loopback_http import loopback_server
 
 from gmi_engine.acquire import download as dl
 from gmi_engine.acquire.auth import login
@@ -22,61 +22,14 @@ TOKEN = "edl-token-not-a-real-secret-7f3a"
 PAYLOAD = bytes(range(256)) * 12288  # 3 MiB
 
 
-class _Server(ThreadingHTTPServer):
-    daemon_threads = True
-
-    def __init__(self):
-        super().__init__(("127.0.0.1", 0), _Handler)
-        self.files = {}
-        self.drop_once = set()
-        self.ranges = []
-
-
-class _Handler(BaseHTTPRequestHandler):
-    def log_message(self, *args):
-        pass
-
-    def do_GET(self):
-        server = self.server
-        if self.headers.get("Authorization") != "Bearer " + TOKEN:
-            self.send_response(401)
-            self.send_header("Content-Length", "12")
-            self.end_headers()
-            self.wfile.write(b"Unauthorized")
-            return
-        body = server.files[self.path]
-        start = 0
-        if self.headers.get("Range"):
-            start = int(self.headers["Range"].split("=")[1].split("-")[0])
-            server.ranges.append((self.path, start))
-            self.send_response(206)
-            self.send_header("Content-Range", "bytes {}-{}/{}".format(start, len(body) - 1, len(body)))
-        else:
-            self.send_response(200)
-        self.send_header("Content-Length", str(len(body) - start))
-        self.end_headers()
-        if self.path in server.drop_once:
-            server.drop_once.discard(self.path)
-            self.wfile.write(body[start:start + len(body) // 3])
-            self.wfile.flush()
-            self.close_connection = True
-            return
-        self.wfile.write(body[start:])
-
-
 @pytest.fixture
 def server():
-    srv = _Server()
-    thread = threading.Thread(target=srv.serve_forever, daemon=True)
-    thread.start()
-    yield srv
-    srv.shutdown()
-    srv.server_close()
+    with loopback_server(TOKEN) as srv:
+        yield srv
 
 
 def _record(server, name, body, size=None, md5=True, product="AST_L1T"):
-    server.files["/" + name] = body
-    url = "http://127.0.0.1:{}/{}".format(server.server_address[1], name)
+    url = server.serve(name, body)
     remote = RemoteFile(url, name, len(body) if size is None else size,
                         hashlib.md5(body).hexdigest() if md5 else None, "MD5" if md5 else None)
     when = datetime(2006, 9, 6, 18, 2, 42, tzinfo=timezone.utc)

@@ -10,6 +10,7 @@ from pyhdf.SD import SD, SDC
 
 from gmi_engine.aster.reader import open_granule
 from gmi_engine.errors import GmiError, GmiFileError, MetadataValueError, MissingMetadataError, NotAsterL1TError
+from gmi_engine.ingest import granule_meta
 from gmi_engine.synth.aster import load_truth
 
 
@@ -107,6 +108,7 @@ def test_v31_granule_name_and_versionid_are_read_and_recorded(granule_path, tmp_
     g = open_granule(v31)
     assert g.version == "031" and g.metadata["VERSIONID"].strip('"') == "3.1"
     assert g.granule_id == name[:-4] and g.acquired.isoformat() == "2006-09-06T18:02:42+00:00"
+    assert granule_meta(g)["version"] == "031"  # what ingest writes into every source row
 
 
 # --- real downloads (issue 21): files rewritten to the forms found in real products -------------

@@ -4,12 +4,9 @@ CMR and the data URLs are replayed with ``responses`` under the real earthaccess
 """
 from __future__ import annotations
 
-import hashlib
-import json
-
 import pytest
 import responses
-from cmr_replay import DATA, FILES, CmrReplay
+from cmr_replay import CmrReplay, with_served_files
 
 from gmi_engine.backends.local import LocalStore
 from gmi_engine.cli.main import main
@@ -34,17 +31,8 @@ def test_fetch_prints_the_summary_table(tmp_path, capsys):
 
 def test_fetch_download_puts_granules_and_ancillaries_in_product_folders(tmp_path, monkeypatch, capsys):
     monkeypatch.setenv("EARTHDATA_TOKEN", "token-for-the-replay")
-    items = {key: json.loads((DATA / name).read_text())["items"] for key, name in FILES.items()}
     with responses.RequestsMock(assert_all_requests_are_fired=False) as mock:
-        for group in items.values():
-            for item in group:
-                for info, link in zip(item["umm"]["DataGranule"]["ArchiveAndDistributionInformation"],
-                                      item["umm"]["RelatedUrls"]):
-                    body = info["Name"].encode() * 10
-                    info["SizeInBytes"] = len(body)
-                    info["Checksum"] = {"Value": hashlib.md5(body).hexdigest(), "Algorithm": "MD5"}
-                    mock.add(responses.GET, link["URL"], body=body)
-        CmrReplay(mock, items=items)
+        CmrReplay(mock, items=with_served_files(mock, repeat=10))
         assert main(["fetch", *CUPRITE, "--start", "2006-09-01", "--end", "2006-09-30", "--out", str(tmp_path),
                      "--download"]) == 0
         fetched = [c.request for c in mock.calls if "lp-prod-protected" in c.request.url]
