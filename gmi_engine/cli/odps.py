@@ -246,9 +246,8 @@ def run_from_cli(args) -> int:
 
     if getattr(args, "workers", None):
         print("note: --workers is ignored with --backend odps (MaxCompute sets the parallelism)")
-    params = {"strategy": args.strategy, "balance": not args.no_balance}  # type: Dict[str, Any]
-    if args.indices:
-        params["indices"] = list(args.indices)
+
+    params = method_params(args)  # type: Dict[str, Any]
     report = run_odps(_backend(args), args.workspace, args.method, params, _tiles(args.tiles),
                       force_upload=bool(args.force), hints=_hints(args),
                       poll_seconds=getattr(args, "poll", None) or 5.0, progress=_bar(args.method), notes=print,
