@@ -314,14 +314,15 @@ def test_bad_input_is_rejected(truth, reference, kwargs, message):
 
 
 def test_full_tile_speed(truth, reference):
+    """CPU time (the machine is shared: wall time is 2-3x CPU under load) of the default method."""
     aster = with_error(truth, GAIN_ERROR)
     prov = np.zeros((2, 1024, 1024), dtype=np.int16)
     prov[:, :, 600:] = 1
-    start = time.perf_counter()
+    start = time.process_time()
     balance(aster, reference)
-    single = time.perf_counter() - start
-    start = time.perf_counter()
+    single = time.process_time() - start
+    start = time.process_time()
     balance(aster, reference, provenance=prov)
-    two = time.perf_counter() - start
-    print("balance 1024^2 seconds: one field {:.3f}, two sources {:.3f}".format(single, two))
-    assert max(single, two) < 2.0  # measured 0.1-0.3 s on one core
+    two = time.process_time() - start
+    print("balance 1024^2 CPU seconds: one field {:.3f}, two sources {:.3f}".format(single, two))
+    assert max(single, two) < 2.0  # measured 0.38 / 0.61 s CPU (shape, 5 continuum passes)
