@@ -310,12 +310,17 @@ def balance(mosaic: np.ndarray, reference: Optional[np.ndarray],
                        source=None if prov is None else [_cell_source(plane, cell) for plane in prov],
                        present=None if prov is None else [_sources(plane) for plane in prov])
     out = arr.astype(np.float32, copy=True)
-    entries = []
-    band_gains = {}  # type: Dict[str, Any]
     where_cache = {}  # type: Dict[Tuple[int, int], np.ndarray]
-    for pair in pairs:
-        entry = _balance_pair(arr, out, pair, stats, prov, p, where_cache)
-        entries.append(entry)
+    entries = [_balance_pair(arr, out, pair, stats, prov, p, where_cache) for pair in pairs]
+    return _finish(arr, out, pairs, entries, meta)
+
+
+def _finish(arr: np.ndarray, out: np.ndarray, pairs: Sequence[Pair], entries: List[Dict[str, Any]],
+            meta: Dict[str, Any]) -> Tuple[np.ndarray, Dict[str, Any]]:
+    """``meta`` completed with the entries' reports and the gain summary per band; the input
+    itself (skipped) when no entry could be fitted, else ``out``."""
+    band_gains = {}  # type: Dict[str, Any]
+    for pair, entry in zip(pairs, entries):
         if entry.get("gain") is not None:
             for b in pair.apply:
                 band_gains[BANDS[b]] = entry["gain"]
@@ -769,19 +774,8 @@ def _balance_shape(arr: np.ndarray, ref: np.ndarray, factor: int, pairs: Sequenc
     sources = None if prov is None else [_cell_source(plane, cell) for plane in prov]
     out = arr.astype(np.float32, copy=True)
     grid = _ShapeGrid(modis, cell, u, v, sources, prov)
-    entries, band_gains = [], {}  # type: List[Dict[str, Any]], Dict[str, Any]
-    for pair in pairs:
-        entry = _shape_entry(out, pair, grid, p)
-        if entry.get("gain") is not None:
-            for b in pair.apply:
-                band_gains[BANDS[b]] = entry["gain"]
-        entries.append(entry)
-    meta["pairs"] = entries
-    meta["gains"] = band_gains
-    if not band_gains:
-        return arr, _skip(meta, "no pairing entry could be fitted: " + "; ".join(
-            e["reason"] for e in entries if e.get("reason")))
-    return out, meta
+    entries = [_shape_entry(out, pair, grid, p) for pair in pairs]  # in order: B4 before SWIR-2
+    return _finish(arr, out, pairs, entries, meta)
 
 
 #: Fixed-point passes of the "continuum" estimator (each leaves <= 0.36 of the SWIR-2 error).
