@@ -781,8 +781,8 @@
     </message>
     <message>
         <location filename="../gmi_qgis_plugin/gui/dlg_run.py" line="54"/>
-        <source>Colour-balanced mosaic (per-band MODIS balancing)</source>
-        <translation>匀色镶嵌（逐波段 MODIS 匀色）</translation>
+        <source>Colour-balanced mosaic (MODIS balancing)</source>
+        <translation>匀色镶嵌（MODIS 匀色）</translation>
     </message>
     <message>
         <location filename="../gmi_qgis_plugin/gui/dlg_run.py" line="55"/>
@@ -886,13 +886,13 @@
     </message>
     <message>
         <location filename="../gmi_qgis_plugin/gui/dlg_run.py" line="203"/>
-        <source>Surface reflectance (6S), mosaic of every granule of a tile, per-band MODIS colour balancing, then the chosen band-ratio indices (float32, NaN = no data).</source>
-        <translation>地表反射率（6S），瓦片内所有景镶嵌，逐波段 MODIS 匀色，然后计算所选的波段比值指数（float32，NaN = 无数据）。</translation>
+        <source>Surface reflectance (6S), mosaic of every granule of a tile, MODIS colour balancing, then the chosen band-ratio indices (float32, NaN = no data).</source>
+        <translation>地表反射率（6S），瓦片内所有景镶嵌，MODIS 匀色，然后计算所选的波段比值指数（float32，NaN = 无数据）。</translation>
     </message>
     <message>
         <location filename="../gmi_qgis_plugin/gui/dlg_run.py" line="206"/>
-        <source>Surface reflectance (6S), mosaic of every granule of a tile, then each band balanced to the MOD09A1 reference: bands 1–9 plus RGB presets.</source>
-        <translation>地表反射率（6S），瓦片内所有景镶嵌，再将每个波段匀色到 MOD09A1 参考：波段 1–9 及 RGB 预设组合。</translation>
+        <source>Surface reflectance (6S), mosaic of every granule of a tile, then balanced to the MOD09A1 reference: bands 1–9 plus RGB presets.</source>
+        <translation>地表反射率（6S），瓦片内所有景镶嵌，再匀色到 MOD09A1 参考：波段 1–9 及 RGB 预设组合。</translation>
     </message>
     <message>
         <location filename="../gmi_qgis_plugin/gui/dlg_run.py" line="208"/>

@@ -11,6 +11,7 @@ from typing import TYPE_CHECKING, Any, List, Optional
 
 from gmi_engine.errors import GmiError
 from gmi_engine.grid import TileIndex, tile_index
+from gmi_engine.kernel.balance import BALANCE_DEFAULTS, BALANCE_METHODS
 from gmi_engine.kernel.mosaic import STRATEGIES
 from gmi_engine.kernel.pipeline import METHODS
 
@@ -65,16 +66,28 @@ def add_method_params(parser: Any) -> None:
                              "different granules (default: NaN there)")
     parser.add_argument("--no-balance", action="store_true",
                         help="mineral_indices on the unbalanced mosaic")
+    parser.add_argument("--balance-method", default=BALANCE_DEFAULTS["balance_method"],
+                        choices=BALANCE_METHODS,
+                        help="colour balancing to MOD09A1 (default {}: one regional gain per spectral "
+                             "group, keeps the index anomalies; docs/kernel.md)".format(
+                                 BALANCE_DEFAULTS["balance_method"]))
     parser.add_argument("--indices", nargs="*", metavar="ID", help="only these index ids")
 
 
 def method_params(args: argparse.Namespace) -> dict:
-    """The kernel parameters of :func:`add_method_params`."""
+    """The kernel parameters of :func:`add_method_params`.
+
+    ``balancing`` is set only for a non-default ``--balance-method``, so a default run keeps the
+    parameters (and the up-to-date digest) of earlier runs.
+    """
     params = {"strategy": args.strategy, "balance": not args.no_balance}
     if args.allow_mixed_provenance:
         params["mosaic"] = {"allow_mixed_provenance": True}
     if args.indices:
         params["indices"] = list(args.indices)
+    method = getattr(args, "balance_method", None)
+    if method and method != BALANCE_DEFAULTS["balance_method"]:
+        params["balancing"] = {"balance_method": method}
     return params
 
 

@@ -26,7 +26,7 @@ _EXAMPLES = """examples:
   gmi run --workspace ws --method mineral_indices --export out     # + GeoTIFFs, VRTs, styles, STAC
 
 Methods: mosaic (9-band surface reflectance + provenance), color_balancing (the mosaic balanced
-per band to MOD09A1), mineral_indices (the index library on the balanced mosaic).
+to MOD09A1, --balance-method shape|block|tasseled_cap), mineral_indices (the index library on the balanced mosaic).
 A rerun skips tiles whose inputs and parameters did not change (--force recomputes them).
 --export writes what `gmi export` would, while the tiles are computed (one pass, no decoding of
 the stored results; local and dask backends; with dask the export folder must be on a

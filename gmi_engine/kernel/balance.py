@@ -1,11 +1,17 @@
-"""Per-band colour balancing of a tile's reflectance mosaic to its MOD09A1 reference.
+"""Colour balancing of a tile's reflectance mosaic to its MOD09A1 reference.
+
+``balance_method`` (``docs/kernel.md``): ``"shape"`` (default; :func:`_balance_shape`: one
+regional plane per spectral group, the SWIR-2 group fitted on its continuum at 2.130 um, so the
+ratios within a group are unchanged and a local anomaly cannot be flattened), ``"tasseled_cap"``
+(:mod:`.tasseled_cap`, the reference engine's brightness transfer) or ``"block"`` (the per-band
+block gains described below).
 
 Input: the ``(9, H, W)`` float32 mosaic (NaN = no data), the ``(7, h, w)`` MOD09A1 reference of
 the same tile (raw int16, scale 0.0001, fill -28672; or float reflectance with NaN) with
 ``H = k*h`` (1024 = 4 x 256: one reference cell is 4 x 4 mosaic pixels), and optionally the
 mosaic's provenance (``(2, H, W)`` int16 from :func:`.mosaic.mosaic`).
 
-Method (each ASTER band gets its own gain, so ratio indices change where gains differ;
+The "block" method (each ASTER band gets its own gain, so ratio indices change where gains differ;
 ``science.md`` §3.3; details and measurements in ``docs/kernel.md``):
 
 1. Aggregate the mosaic and the reference to statistics cells of ``balance_cell_pixels`` (32 px
@@ -71,24 +77,31 @@ PAIRING_B5 = DEFAULT_PAIRING[:4] + (
     {"modis": "b07", "fit": ("05",), "apply": ("05", "06", "07", "08", "09")},)
 PAIRINGS = {"swir-mean": DEFAULT_PAIRING, "swir-b5": PAIRING_B5}
 
-#: Balancing methods: "block" (default: per-band ~7.7 km block gains) and "shape" (regional,
-#: shape-preserving, docs/kernel.md; not yet the default: the synthetic MOD09A1 writer's b07 is
-#: the mean of B5..B9, not the 2.13 um shoulder the "envelope" estimator matches).
-BALANCE_METHODS = ("shape", "block")
+#: Balancing methods: "shape" (default: regional, shape-preserving, docs/kernel.md), "block"
+#: (per-band ~7.7 km block gains) and "tasseled_cap" (the reference engine's brightness transfer,
+#: :mod:`.tasseled_cap`).
+BALANCE_METHODS = ("shape", "block", "tasseled_cap")
+METHOD_NAMES = {"shape": "shape-preserving regional gain", "block": "per-band block gain",
+                "tasseled_cap": "tasseled-cap brightness histogram matching"}
+#: SWIR-2 (B5..B9) value compared with MODIS b07 by the "shape" method and the overlap ranking.
+SWIR2_ESTIMATORS = ("continuum", "envelope", "mean")
+#: ASTER band centres (um) of B1, B2, B3N, B4..B9 and the MODIS b07 centre.
+ASTER_CENTRES_UM = (0.556, 0.661, 0.807, 1.656, 2.167, 2.209, 2.262, 2.336, 2.400)
+MODIS_B07_UM = 2.130
 #: MOD09A1 "500 m" pixel side on the ground (sinusoidal grid, metres).
 MODIS_PIXEL_M = 463.312716528
 EARTH_RADIUS_M = 6378137.0
 
 BALANCE_DEFAULTS = {
-    "balance_method": "block",
+    "balance_method": "shape",
     # "shape": latitude of the tile centre (degrees) for the ground size of statistics cells;
     # None = 0 (the equator; reported in meta). The pipeline sets it from the tile index.
     "balance_latitude": None,
     "balance_pixel_m": 30.0,  # EPSG:3857 metres per mosaic pixel
     "balance_min_cell_modis_pixels": 2.0,  # cell ground side >= this many MODIS pixels
-    # SWIR-2 (B5..B9) value fitted to MODIS b07: "envelope" (per-pixel max of B5..B9, the
-    # continuum shoulder) or "mean" (the mean of the bands, absorptions included)
-    "balance_swir2_estimator": "envelope",
+    # SWIR-2 (B5..B9) value fitted to MODIS b07 (:func:`swir2_value`): "continuum" (upper hull
+    # at 2.130 um through B4 and B5..B9), "envelope" (max of B5..B9) or "mean" (absorptions included)
+    "balance_swir2_estimator": "continuum",
     "balance_pairing": "swir-mean",
     "balance_block_pixels": 256,
     "balance_cell_pixels": 32,
@@ -215,9 +228,9 @@ def balance_params(params: Optional[Mapping[str, Any]] = None) -> Dict[str, Any]
     if p["balance_method"] not in BALANCE_METHODS:
         raise GmiInputError("params.balance_method: {!r} is not one of {}".format(
             p["balance_method"], ", ".join(BALANCE_METHODS)))
-    if p["balance_swir2_estimator"] not in ("envelope", "mean"):
-        raise GmiInputError("params.balance_swir2_estimator: {!r} is neither 'envelope' nor "
-                            "'mean'".format(p["balance_swir2_estimator"]))
+    if p["balance_swir2_estimator"] not in SWIR2_ESTIMATORS:
+        raise GmiInputError("params.balance_swir2_estimator: {!r} is not one of {}".format(
+            p["balance_swir2_estimator"], ", ".join(SWIR2_ESTIMATORS)))
     for key, low, high in (("balance_latitude", -85.1, 85.1), ("balance_pixel_m", 1e-6, 1e6),
                            ("balance_min_cell_modis_pixels", 0.0, 1e3)):
         if key == "balance_latitude" and p[key] is None:
@@ -271,8 +284,7 @@ def balance(mosaic: np.ndarray, reference: Optional[np.ndarray],
     if arr.ndim != 3 or arr.shape[0] != 9 or arr.dtype.kind != "f":
         raise GmiInputError("mosaic: expected float (9, H, W), got {} {}".format(arr.dtype, arr.shape))
     meta = {
-        "method": "per-band block gain" if p["balance_method"] == "block" else
-        "shape-preserving regional gain",
+        "method": METHOD_NAMES[p["balance_method"]],
         "pairing": [pair.to_json() for pair in pairs],
         "block_pixels": int(p["balance_block_pixels"]),
         "skipped": False,
@@ -285,6 +297,12 @@ def balance(mosaic: np.ndarray, reference: Optional[np.ndarray],
     prov = _provenance_planes(provenance, arr.shape[1:]) if p["balance_per_source"] else None
     if p["balance_method"] == "shape":
         return _balance_shape(arr, ref, factor, pairs, prov, p, meta)
+    if p["balance_method"] == "tasseled_cap":
+        from .tasseled_cap import balance_tasseled_cap
+
+        for key in ("pairing", "block_pixels"):
+            meta.pop(key)
+        return balance_tasseled_cap(arr, ref, factor, p, meta)
     cell = cell_size(arr.shape[1:], factor, p["balance_cell_pixels"])
     meta["per_source"] = prov is not None
     meta["cell_pixels"] = cell
@@ -292,12 +310,17 @@ def balance(mosaic: np.ndarray, reference: Optional[np.ndarray],
                        source=None if prov is None else [_cell_source(plane, cell) for plane in prov],
                        present=None if prov is None else [_sources(plane) for plane in prov])
     out = arr.astype(np.float32, copy=True)
-    entries = []
-    band_gains = {}  # type: Dict[str, Any]
     where_cache = {}  # type: Dict[Tuple[int, int], np.ndarray]
-    for pair in pairs:
-        entry = _balance_pair(arr, out, pair, stats, prov, p, where_cache)
-        entries.append(entry)
+    entries = [_balance_pair(arr, out, pair, stats, prov, p, where_cache) for pair in pairs]
+    return _finish(arr, out, pairs, entries, meta)
+
+
+def _finish(arr: np.ndarray, out: np.ndarray, pairs: Sequence[Pair], entries: List[Dict[str, Any]],
+            meta: Dict[str, Any]) -> Tuple[np.ndarray, Dict[str, Any]]:
+    """``meta`` completed with the entries' reports and the gain summary per band; the input
+    itself (skipped) when no entry could be fitted, else ``out``."""
+    band_gains = {}  # type: Dict[str, Any]
+    for pair, entry in zip(pairs, entries):
         if entry.get("gain") is not None:
             for b in pair.apply:
                 band_gains[BANDS[b]] = entry["gain"]
@@ -444,7 +467,7 @@ def _ratio_of_sums(A: np.ndarray, M: np.ndarray, keep: np.ndarray) -> Tuple[np.n
     return gain, n
 
 
-def _mask_dark(A: np.ndarray, modis_band: np.ndarray, minimum: float) -> Tuple[np.ndarray, np.ndarray]:
+def mask_dark(A: np.ndarray, modis_band: np.ndarray, minimum: float) -> Tuple[np.ndarray, np.ndarray]:
     """``A`` and a copy of ``modis_band``, both NaN where either is not above ``minimum`` reflectance."""
     M = modis_band.copy()
     low = np.float32(minimum)
@@ -460,7 +483,7 @@ def entry_values(aster: np.ndarray, modis: np.ndarray, pair: Pair, minimum: floa
     """Cell values ``A`` (mean of the entry's fit bands) and ``M`` (its MODIS band) of one pairing
     entry, both NaN where either is not above ``minimum`` reflectance."""
     A = aster[list(pair.fit)].mean(axis=0)
-    A, M = _mask_dark(A, modis[pair.modis], minimum)
+    A, M = mask_dark(A, modis[pair.modis], minimum)
     return A, M
 
 
@@ -625,7 +648,7 @@ def _pixel_coords(n_pixels: int) -> np.ndarray:
 
 def regional_fit(A: np.ndarray, M: np.ndarray, u: np.ndarray, v: np.ndarray, outlier_mad: float,
                  min_cells: int = 12) -> Optional[Tuple[float, float, float]]:
-    """Least-squares plane ``e(u, v) = a + b*u + c*v`` of the disagreement ``A ~ e * M``.
+    """Weighted (1/M) least-squares plane ``e(u, v) = a + b*u + c*v`` of ``A ~ e * M``.
 
     ``A``/``M``/``u``/``v`` are 1-D over usable cells; one trimming pass drops residuals beyond
     ``outlier_mad`` scaled MADs. A direction the cells span too little (std < 0.15 of the
@@ -641,9 +664,12 @@ def regional_fit(A: np.ndarray, M: np.ndarray, u: np.ndarray, v: np.ndarray, out
         if flag:
             cols.append(M * coord)
     X = np.stack(cols, axis=1)
+    # weights 1/M: with a constant e the solution is sum(A)/sum(M), the ratio of sums of
+    # robust_fit, which spatial averaging (30 m vs 500 m pixels) does not bias
+    w = 1.0 / np.sqrt(np.maximum(M, 1e-6))
     sel = np.ones(len(A), dtype=bool)
     for _ in range(2):
-        beta = np.linalg.lstsq(X[sel], A[sel], rcond=None)[0]
+        beta = np.linalg.lstsq(X[sel] * w[sel, None], A[sel] * w[sel], rcond=None)[0]
         if not math.isfinite(outlier_mad):
             break
         resid = A - X.dot(beta)
@@ -661,16 +687,52 @@ def regional_fit(A: np.ndarray, M: np.ndarray, u: np.ndarray, v: np.ndarray, out
     return coef[0], coef[1], coef[2]
 
 
+def is_swir2_group(pair: Pair) -> bool:
+    """Whether the entry fits MODIS b07 on several of B5..B9 (the estimator applies)."""
+    return pair.modis == 6 and len(pair.fit) > 1 and set(pair.fit) <= set(SWIR[1:])
+
+
+def continuum_b07(b4: np.ndarray, arr: np.ndarray, bands: Sequence[int]) -> np.ndarray:
+    """Upper convex hull at 2.130 um through B4 (1.656 um) and ``arr[bands]`` (of B5..B9).
+
+    Only B4 lies below 2.130 um, so the hull there is the highest chord from B4 to one of B5..B9:
+    ``max_j (B4 + (Bj - B4) * t_j)``, ``t_j = (2.130 - 1.656) / (c_j - 1.656)``, ``c_j`` the
+    band centre (:data:`ASTER_CENTRES_UM`). float32 out; NaN where any input is NaN.
+    """
+    c4 = ASTER_CENTRES_UM[3]
+    out = None  # type: Optional[np.ndarray]
+    for j in bands:
+        t = np.float32((MODIS_B07_UM - c4) / (ASTER_CENTRES_UM[j] - c4))
+        chord = b4 + (arr[j] - b4) * t
+        out = chord if out is None else np.maximum(out, chord)
+    assert out is not None
+    return out.astype(np.float32, copy=False)
+
+
+def swir2_value(arr: np.ndarray, pair: Pair, estimator: str, b4: Optional[np.ndarray] = None
+                ) -> Tuple[np.ndarray, str]:
+    """Per-pixel (or per-cell) ASTER value of a pairing entry and its description.
+
+    For a SWIR-2 group entry (:func:`is_swir2_group`): ``"continuum"`` (:func:`continuum_b07`,
+    with ``b4`` when given, e.g. B4 already balanced, else ``arr[3]``), ``"envelope"``
+    (max of the fit bands) or ``"mean"``; any other entry: the mean of its fit bands.
+    """
+    names = ",".join(BANDS[b] for b in pair.fit)
+    if is_swir2_group(pair) and estimator == "continuum":
+        base = arr[3] if b4 is None else b4
+        return continuum_b07(base, arr, pair.fit), "continuum hull at 2.130 um (04;" + names + ")"
+    if is_swir2_group(pair) and estimator == "envelope":
+        return arr[list(pair.fit)].max(axis=0), "envelope max(" + names + ")"
+    return arr[list(pair.fit)].mean(axis=0), "mean(" + names + ")"
+
+
 def _shape_values(arr: np.ndarray, modis: np.ndarray, pair: Pair, cell: int, estimator: str,
-                  minimum: float) -> Tuple[np.ndarray, np.ndarray, str]:
-    """Cell values ``A`` (ASTER group value) and ``M`` (MODIS), NaN where either is too dark."""
-    if len(pair.fit) > 1 and estimator == "envelope":
-        A = aggregate(arr[list(pair.fit)].max(axis=0)[None], cell)[0]
-        how = "envelope max(" + ",".join(BANDS[b] for b in pair.fit) + ")"
-    else:
-        A = aggregate(arr[list(pair.fit)], cell).mean(axis=0)
-        how = "mean(" + ",".join(BANDS[b] for b in pair.fit) + ")"
-    A, M = _mask_dark(A, modis[pair.modis], minimum)
+                  minimum: float, b4: Optional[np.ndarray] = None) -> Tuple[np.ndarray, np.ndarray, str]:
+    """Cell values ``A`` (ASTER group value, per pixel then cell mean) and ``M`` (MODIS), NaN where
+    either is too dark."""
+    value, how = swir2_value(arr, pair, estimator, b4)
+    A = aggregate(np.asarray(value, dtype=np.float32)[None], cell)[0]
+    A, M = mask_dark(A, modis[pair.modis], minimum)
     return A, M, how
 
 
@@ -711,65 +773,121 @@ def _balance_shape(arr: np.ndarray, ref: np.ndarray, factor: int, pairs: Sequenc
     v = np.broadcast_to(_cell_coords(nby, cell, shape[0])[:, None], (nby, nbx))
     sources = None if prov is None else [_cell_source(plane, cell) for plane in prov]
     out = arr.astype(np.float32, copy=True)
+    grid = _ShapeGrid(modis, cell, u, v, sources, prov)
+    entries = [_shape_entry(out, pair, grid, p) for pair in pairs]  # in order: B4 before SWIR-2
+    return _finish(arr, out, pairs, entries, meta)
+
+
+#: Fixed-point passes of the "continuum" estimator (each leaves <= 0.36 of the SWIR-2 error).
+SHAPE_PASSES = 8
+#: A pass whose correction differs from 1 by less than this everywhere ends the iteration.
+SHAPE_PASS_TOLERANCE = 1e-4
+
+
+class _ShapeGrid(NamedTuple):
+    """The statistics cells of the shape method and the mosaic's provenance."""
+
+    modis: np.ndarray  # (7, nby, nbx) MODIS cell means
+    cell: int
+    u: np.ndarray  # (nby, nbx) cell centres, tile coordinates -1..1
+    v: np.ndarray
+    sources: Optional[List[np.ndarray]]  # per provenance plane: the cell's granule, -3 if mixed
+    prov: Optional[Tuple[np.ndarray, np.ndarray]]
+
+
+def _shape_entry(out: np.ndarray, pair: Pair, grid: _ShapeGrid, p: Mapping[str, Any]) -> Dict[str, Any]:
+    """Fit and apply one pairing entry of the shape method in place on ``out``; its report.
+
+    The entry's bands are multiplied by ``1 / e(u, v)`` (one plane per source). With the
+    "continuum" estimator the SWIR-2 value depends on B4 (already balanced) as well as on
+    B5..B9, so a gain on B5..B9 changes it by less than the gain: the fit is repeated on the
+    corrected bands (fixed point, :data:`SHAPE_PASSES`) until the correction is 1.
+    """
+    entry = pair.to_json()  # type: Dict[str, Any]
+    estimator = p["balance_swir2_estimator"]
     limits = p["balance_gain_limits"]
-    k = p["balance_outlier_mad"]
-    entries, band_gains = [], {}  # type: List[Dict[str, Any]], Dict[str, Any]
-    for pair in pairs:
-        entry = pair.to_json()  # type: Dict[str, Any]
-        A, M, how = _shape_values(arr, modis, pair, cell, p["balance_swir2_estimator"],
-                                  p["balance_min_reflectance"])
-        entry["estimator"] = how
+    iterate = is_swir2_group(pair) and estimator == "continuum" and set(pair.fit) <= set(pair.apply)
+    total = np.ones(out.shape[1:], dtype=np.float32)
+    covered = np.zeros(out.shape[1:], dtype=bool)
+    passes, tile_total = 0, 1.0
+    for n in range(SHAPE_PASSES if iterate else 1):
+        A, M, how = _shape_values(out, grid.modis, pair, grid.cell, estimator,
+                                  p["balance_min_reflectance"], b4=out[3])
         usable = np.isfinite(A) & np.isfinite(M)
-        entry["cells"] = int(usable.sum())
-        const, _ = robust_fit(A[usable][None, :], M[usable][None, :], k) if usable.any() \
-            else (np.array([np.nan]), None)
+        if n == 0:
+            entry["estimator"] = how
+            entry["cells"] = int(usable.sum())
+            if not usable.any():
+                entry.update(gain=None, reason="{}: no cell valid in both the mosaic and the "
+                             "reference".format(entry["modis"]))
+                return entry
+        const, _ = robust_fit(A[usable][None, :], M[usable][None, :], p["balance_outlier_mad"])
         tile_gain = float(const[0])
         if not math.isfinite(tile_gain) or not limits[0] <= tile_gain <= limits[1]:
-            entry.update(gain=None, reason="{}: tile gain {} outside the limits {}..{} or not fitted; "
-                         "bands left unchanged".format(entry["modis"], _round(tile_gain), *limits))
-            entries.append(entry)
-            continue
-        flat = (1.0 / tile_gain, 0.0, 0.0)
-        tile_coef = regional_fit(A[usable], M[usable], u[usable], v[usable], k)
-        if not _plane_ok(tile_coef, limits):
-            tile_coef = flat
-        group = 0 if pair.apply[0] in VNIR else 1
-        fits = {}  # type: Dict[int, Tuple[float, float, float]]
-        if sources is not None and prov is not None:
-            for s in _sources(prov[group]):
-                sel = usable & (sources[group] == s)
-                coef = regional_fit(A[sel], M[sel], u[sel], v[sel], k)
-                fits[s] = coef if _plane_ok(coef, limits) else tile_coef
-        fields = []
-        if not fits:
-            field = _plane_field(tile_coef, shape)
-            fields.append(field)
-            for b in pair.apply:
-                np.multiply(arr[b], field, out=out[b])
-        else:
-            for s, coef in fits.items():
-                field = _plane_field(coef, shape)
-                fields.append(field)
-                where = prov[group] == s
-                for b in pair.apply:
-                    np.multiply(arr[b], field, out=out[b], where=where)
-        gmin = min(float(f.min()) for f in fields)
-        gmax = max(float(f.max()) for f in fields)
-        centre = 1.0 / tile_coef[0]
-        entry["gain"] = {"tile": _round(tile_gain), "median": _round(centre), "min": _round(gmin),
-                         "max": _round(gmax)}
-        entry["plane"] = [_round(c) for c in tile_coef]
-        if fits:
-            entry["sources"] = {str(s): {"plane": [_round(c) for c in coef],
-                                         "gain": {"tile": _round(1.0 / coef[0])},
-                                         "own_fit": coef is not tile_coef}
-                                for s, coef in sorted(fits.items())}
+            if n == 0:
+                entry.update(gain=None, reason="{}: tile gain {} outside the limits {}..{} or not "
+                             "fitted; bands left unchanged".format(entry["modis"], _round(tile_gain),
+                                                                   *limits))
+                return entry
+            break
+        tile_coef, fits = _shape_planes(A, M, usable, grid, pair, p, tile_gain)
+        field = _combined_field(tile_coef, fits, grid, pair, covered)
+        if n == 0:
+            entry["plane"] = [_round(c) for c in tile_coef]
+            if fits:
+                entry["sources"] = {str(s): {"plane": [_round(c) for c in coef],
+                                             "gain": {"tile": _round(1.0 / coef[0])},
+                                             "own_fit": coef is not tile_coef}
+                                    for s, coef in sorted(fits.items())}
         for b in pair.apply:
-            band_gains[BANDS[b]] = entry["gain"]
-        entries.append(entry)
-    meta["pairs"] = entries
-    meta["gains"] = band_gains
-    if not band_gains:
-        return arr, _skip(meta, "no pairing entry could be fitted: " + "; ".join(
-            e["reason"] for e in entries if e.get("reason")))
-    return out, meta
+            out[b] *= field
+        total *= field
+        tile_total *= tile_gain
+        passes += 1
+        with np.errstate(invalid="ignore"):
+            if not np.nanmax(np.abs(field[covered] - 1.0)) > SHAPE_PASS_TOLERANCE:
+                break
+    seen = total[covered]
+    entry["passes"] = passes
+    entry["gain"] = {"tile": _round(tile_total), "median": _round(float(np.median(seen))),
+                     "min": _round(float(seen.min())), "max": _round(float(seen.max()))}
+    return entry
+
+
+def _shape_planes(A: np.ndarray, M: np.ndarray, usable: np.ndarray, grid: _ShapeGrid, pair: Pair,
+                  p: Mapping[str, Any], tile_gain: float
+                  ) -> Tuple[Tuple[float, float, float], Dict[int, Tuple[float, float, float]]]:
+    """The tile's plane of ``A ~ e(u, v) * M`` and, with provenance, one per source."""
+    limits = p["balance_gain_limits"]
+    k = p["balance_outlier_mad"]
+    u, v = grid.u, grid.v
+    tile_coef = regional_fit(A[usable], M[usable], u[usable], v[usable], k)
+    if tile_coef is None or not _plane_ok(tile_coef, limits):
+        tile_coef = (1.0 / tile_gain, 0.0, 0.0)
+    fits = {}  # type: Dict[int, Tuple[float, float, float]]
+    if grid.sources is not None and grid.prov is not None:
+        group = 0 if pair.apply[0] in VNIR else 1
+        for s in _sources(grid.prov[group]):
+            sel = usable & (grid.sources[group] == s)
+            coef = regional_fit(A[sel], M[sel], u[sel], v[sel], k)
+            fits[s] = coef if coef is not None and _plane_ok(coef, limits) else tile_coef
+    return tile_coef, fits
+
+
+def _combined_field(tile_coef: Tuple[float, float, float], fits: Mapping[int, Tuple[float, float, float]],
+                    grid: _ShapeGrid, pair: Pair, covered: np.ndarray) -> np.ndarray:
+    """Per-pixel correction: the tile plane, or each pixel's own source plane (1 elsewhere).
+
+    Marks the pixels that get a correction in ``covered``.
+    """
+    shape = covered.shape
+    if not fits or grid.prov is None:
+        covered[...] = True
+        return _plane_field(tile_coef, shape)
+    group = 0 if pair.apply[0] in VNIR else 1
+    field = np.ones(shape, dtype=np.float32)
+    for s, coef in fits.items():
+        where = grid.prov[group] == s
+        field[where] = _plane_field(coef, shape)[where]
+        covered |= where
+    return field

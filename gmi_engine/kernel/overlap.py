@@ -15,7 +15,8 @@ Method (parameters are the ``balance_*`` keys of :data:`.balance.BALANCE_DEFAULT
    usable (``swir_usable`` false, or acquired on/after 2008-04-01) are not used at all.
 2. Rank the granules. With a MOD09A1 reference: fit each granule's tile gain ``M ~ g*A`` per
    pairing entry against MODIS alone (:func:`.balance.robust_fit` on the cells of the granule's
-   own footprint, at least ``balance_overlap_min_cells`` cells per entry); the score is the
+   own footprint, at least ``balance_overlap_min_cells`` cells per entry; the SWIR-2 group
+   through the balancing method's estimator, :func:`modis_gains`); the score is the
    largest ``|ln g|`` over its entries, and the granule MODIS sees as most right (smallest
    score) ranks first: it is trusted for what MODIS cannot see. Granules without any fitted
    entry rank after the scored ones. Without a usable reference: the granule with the most
@@ -48,11 +49,13 @@ from .balance import (
     aggregate,
     balance_params,
     cell_size,
-    entry_values,
+    is_swir2_group,
+    mask_dark,
     parse_pairing,
     reference_reflectance,
     robust_fit,
     scale_factor,
+    swir2_value,
 )
 from .bands import BANDS, SWIR_CUTOFF
 from .errors import GmiInputError
@@ -106,7 +109,7 @@ def normalize(stack: Sequence[np.ndarray], reference: Optional[np.ndarray],
     if modis is not None:
         pairs = parse_pairing(p["balance_pairing"])
         for g, c in enumerate(cells):
-            gains = modis_gains(c, modis, pairs, p)
+            gains = modis_gains(arrays[g], c, cell, modis, pairs, p)
             granules[g]["modis_gains"] = {k: _json(v) for k, v in gains.items()}
             granules[g]["score"] = _json(max(abs(math.log(v)) for v in gains.values())) \
                 if gains else None
@@ -185,22 +188,41 @@ def _valid_pixels(arr: np.ndarray, bands: Sequence[int], swir_usable: bool) -> i
     return int(np.count_nonzero(ok))
 
 
-def modis_gains(cells: np.ndarray, modis: np.ndarray, pairs: Sequence[Pair],
-                p: Mapping[str, Any]) -> Dict[str, float]:
+def modis_gains(arr: np.ndarray, cells: np.ndarray, cell: int, modis: np.ndarray,
+                pairs: Sequence[Pair], p: Mapping[str, Any]) -> Dict[str, float]:
     """Tile gain ``M ~ g*A`` of one granule per pairing entry (keyed by its ``apply`` bands).
 
-    Entries with fewer than ``balance_overlap_min_cells`` usable cells, or a non-positive gain,
-    are left out.
+    ``arr`` is the granule's ``(9, H, W)`` pixels and ``cells`` its :func:`_cells`. The SWIR-2
+    group is compared with b07 through the same estimator as the balancing method
+    (:func:`.balance.swir2_value` per pixel, then cell means; the B5..B9 mean for ``"block"``,
+    whose pairing fits the mean), with B4 scaled by its own gain first when an entry corrects
+    B4: b07 sees the continuum shoulder before the absorptions, so scoring the band mean would
+    read the scene's mineralogy as a gain error and could rank the wrong granule first. Entries
+    with fewer than ``balance_overlap_min_cells`` usable cells, or a non-positive gain, are left
+    out.
     """
+    estimator = "mean" if p["balance_method"] == "block" else p["balance_swir2_estimator"]
+    h, w = cells.shape[1] * cell, cells.shape[2] * cell
+    b4_gain = 1.0
     out = {}  # type: Dict[str, float]
     for pair in pairs:
-        A, M = entry_values(cells, modis, pair, p["balance_min_reflectance"])
+        if is_swir2_group(pair) and estimator != "mean":
+            if np.isnan(cells[list(pair.fit)]).all():
+                continue  # SWIR not usable
+            px = arr[:, :h, :w]
+            value, _ = swir2_value(px, pair, estimator, px[3] * np.float32(b4_gain))
+            values = aggregate(np.asarray(value, dtype=np.float32)[None], cell)[0]
+        else:
+            values = cells[list(pair.fit)].mean(axis=0)
+        A, M = mask_dark(values, modis[pair.modis], p["balance_min_reflectance"])
         ok = np.isfinite(A) & np.isfinite(M)
         if np.count_nonzero(ok) < p["balance_overlap_min_cells"]:
             continue
         gain, _ = robust_fit(A[ok][None, :], M[ok][None, :], p["balance_outlier_mad"])
         if math.isfinite(gain[0]) and gain[0] > 0:
             out["+".join(BANDS[b] for b in pair.apply)] = float(gain[0])
+            if 3 in pair.apply:
+                b4_gain = float(gain[0])
     return out
 
 

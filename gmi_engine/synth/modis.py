@@ -16,7 +16,7 @@ MCD19A2 content (truth in ``<name>.truth.json`` beside the file, see :func:`trut
   the QA bits gets a biased mean.
 
 MOD09A1 band pairing from the 9 ASTER surface-reflectance bands of the scene (B1, B2, B3N, B4..B9).
-The colour-balancing step must use the same pairing (:data:`MODIS_FROM_ASTER`):
+The "block" colour-balancing method's default pairing matches it with ``b07="mean"`` (:data:`MODIS_FROM_ASTER`):
 
 =====  =========  ===================================
 MODIS  centre nm  from ASTER
@@ -27,15 +27,16 @@ b03    469        0.8 x B1 (no ASTER blue: extrapolated)
 b04    555        B1 (green)
 b05    1240       mean(B3N, B4)
 b06    1640       B4
-b07    2130       mean(B5, B6, B7, B8, B9); b07="continuum": the continuum at 2.130 um
+b07    2130       the continuum at 2.130 um (default); b07="mean": mean(B5, B6, B7, B8, B9)
 =====  =========  ===================================
 
-``b07="continuum"`` (opt-in, :func:`swir2_continuum`) is the physical model: MODIS b07
+``b07="continuum"`` (the default, :func:`swir2_continuum`) is the physical model: MODIS b07
 (2.105-2.155 um) lies on the shoulder *before* the Al-OH, Mg-OH and CO3 absorptions that ASTER
 B5..B9 sample, so it is modelled as the spectrum's upper convex hull at 2.130 um through the band
 centres (:data:`ASTER_CENTRES_UM`) of B4 and B5..B9; only B4 lies left of 2.130 um, so the hull
-there is the highest chord from B4 to any of B5..B9. The default stays the band mean, which the
-"block" balancing method's pairing and its tests assume.
+there is the highest chord from B4 to any of B5..B9; it is evaluated per sample point, then
+averaged over the pixel. ``b07="mean"`` (the B5..B9 mean, :data:`MODIS_FROM_ASTER`) is the
+unphysical model the "block" balancing method's default pairing assumes; its tests use it.
 
 Each 500 m pixel is the mean of 4 x 4 sample points of the scene. With ``region`` (a lon/lat box)
 the scene is evaluated only on the pixels covering it; every other land pixel holds
@@ -98,7 +99,7 @@ def swir2_continuum(refl9: np.ndarray) -> np.ndarray:
     return (b4[None] + (refl9[4:] - b4[None]) * t).max(axis=0)
 
 
-def aster_to_modis(refl9: np.ndarray, b07: str = "mean") -> np.ndarray:
+def aster_to_modis(refl9: np.ndarray, b07: str = "continuum") -> np.ndarray:
     """MODIS b01..b07 reflectance (7, ...) from ASTER B1..B9 reflectance (9, ...).
 
     ``b07``: "mean" (of B5..B9, :data:`MODIS_FROM_ASTER`) or "continuum" (:func:`swir2_continuum`).
@@ -471,7 +472,7 @@ def composite_start(date: DateLike) -> _dt.date:
 
 
 def _scene_reflectance(scene: SurfaceScene, h: int, v: int, size: int, rows: slice, cols: slice,
-                       sub: int = 4, chunk_rows: int = 32, b07: str = "mean") -> np.ndarray:
+                       sub: int = 4, chunk_rows: int = 32, b07: str = "continuum") -> np.ndarray:
     """(7, n_rows, n_cols) MODIS reflectance of the scene averaged over sub x sub points per pixel;
     NaN where the pixel centre lies outside the sinusoid's lens."""
     r_idx = np.arange(size)[rows]
@@ -487,7 +488,7 @@ def _scene_reflectance(scene: SurfaceScene, h: int, v: int, size: int, rows: sli
         if b07 == "continuum":  # the hull per sample point, then the pixel mean
             block = aster_to_modis(refl9, b07).mean(axis=(-2, -1))
         else:
-            block = aster_to_modis(refl9.mean(axis=(-2, -1)))
+            block = aster_to_modis(refl9.mean(axis=(-2, -1)), b07)
         out[:, start:start + block.shape[1]] = block
     return out
 
@@ -509,7 +510,7 @@ def write_mod09a1(out_dir: Union[str, Path], h: int, v: int, date: DateLike, sce
                   size: int = 2400, region: Optional[Tuple[float, float, float, float]] = None,
                   production: _dt.datetime = PRODUCTION_TIME,
                   flagged: Sequence[Tuple[str, Tuple[float, float, float, float]]] = (),
-                  b07: str = "mean") -> Path:
+                  b07: str = "continuum") -> Path:
     """Write a synthetic MOD09A1 v061 tile whose reflectance is the band-paired ``scene``.
 
     ``date`` is rounded down to its 8-day composite's first day (the name's ``AYYYYDDD``).
@@ -532,8 +533,7 @@ def write_mod09a1(out_dir: Union[str, Path], h: int, v: int, date: DateLike, sce
     lon, lat = sinu.xy_to_lonlat(x, y)
     in_lens = np.abs(lon) <= 180.0
     refl = np.empty((7, size, size), dtype=np.float32)
-    refl[:] = (BACKGROUND_REFLECTANCE if b07 == "mean" else
-               aster_to_modis(np.array(MATERIALS["background"]), b07))[:, None, None]
+    refl[:] = aster_to_modis(np.array(MATERIALS["background"]), b07)[:, None, None]
     refl[:, ~in_lens] = np.nan
     if region is None:
         rows, cols = slice(0, size), slice(0, size)
@@ -603,7 +603,7 @@ def write_mod09a1(out_dir: Union[str, Path], h: int, v: int, date: DateLike, sce
         "product": "MOD09A1", "file": name, "h": h, "v": v, "composite_start": start.isoformat(),
         "size": size, "region": list(region) if region is not None else None,
         "scene": json.loads(scene.to_json()), "modis_from_aster": MODIS_FROM_ASTER.tolist(),
-        "background_reflectance": BACKGROUND_REFLECTANCE.tolist(),
+        "background_reflectance": aster_to_modis(np.array(MATERIALS["background"]), b07).tolist(),
         "scene_window": {"rows": [rows.start, rows.stop], "cols": [cols.start, cols.stop]},
         "flagged": [[kind, list(box)] for kind, box in flagged], "b07": b07,
     }

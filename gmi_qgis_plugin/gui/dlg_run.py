@@ -65,7 +65,7 @@ class DlgRun(QDialog):
         method_layout = QVBoxLayout(method_box)
         self.cmb_method = QComboBox(self)
         titles = {"mineral_indices": self.tr("Mineral indices"),
-                  "color_balancing": self.tr("Colour-balanced mosaic (per-band MODIS balancing)"),
+                  "color_balancing": self.tr("Colour-balanced mosaic (MODIS balancing)"),
                   "mosaic": self.tr("Mosaic of surface reflectance")}
         for method in METHODS:
             self.cmb_method.addItem(titles[method], method)
@@ -230,11 +230,11 @@ class DlgRun(QDialog):
     def _method_changed(self, *_args) -> None:
         method = self.method
         texts = {
-            "mineral_indices": self.tr("Surface reflectance (6S), mosaic of every granule of a tile, per-band "
+            "mineral_indices": self.tr("Surface reflectance (6S), mosaic of every granule of a tile, "
                                        "MODIS colour balancing, then the chosen band-ratio indices (float32, "
                                        "NaN = no data)."),
-            "color_balancing": self.tr("Surface reflectance (6S), mosaic of every granule of a tile, then each "
-                                       "band balanced to the MOD09A1 reference: bands 1–9 plus RGB presets."),
+            "color_balancing": self.tr("Surface reflectance (6S), mosaic of every granule of a tile, then "
+                                       "balanced to the MOD09A1 reference: bands 1–9 plus RGB presets."),
             "mosaic": self.tr("Surface reflectance (6S) of every granule of a tile, mosaicked best-pixel "
                               "first, without colour balancing.")}
         self.lbl_method.setText(texts[method])

@@ -28,6 +28,8 @@ from gmi_qgis_plugin.processing.base import (
 
 BACKENDS = ("local", "odps", "dask")
 STRATEGIES = ("best-pixel", "first-valid", "median")
+#: gmi_engine.kernel.balance.BALANCE_METHODS (the first is the kernel's default).
+BALANCE_METHODS = ("shape", "block", "tasseled_cap")
 
 
 def index_ids() -> tuple:
@@ -60,6 +62,7 @@ class RunMethod(WorkspaceParameters, MethodOptionParameters, OdpsParameters, Til
 
     NAME = "run_method"
     BALANCE = "BALANCE"
+    BALANCE_METHOD = "BALANCE_METHOD"
     BACKEND = "BACKEND"
     WORKERS = "WORKERS"
     FORCE = "FORCE"
@@ -91,6 +94,12 @@ class RunMethod(WorkspaceParameters, MethodOptionParameters, OdpsParameters, Til
         self.add_advanced(QgsProcessingParameterBoolean(
             self.BALANCE, self.tr("Colour-balance before the indices"), True),
             self.tr("mineral_indices on the balanced mosaic (on the plain mosaic when off)."))
+        self.add_advanced(self.enum_parameter(
+            self.BALANCE_METHOD, self.tr("Colour-balancing method"), BALANCE_METHODS,
+            BALANCE_METHODS[0]),
+            self.tr("shape (default): one regional gain per spectral group, keeps the index anomalies; "
+                    "tasseled_cap: the reference engine's brightness transfer; block: per-band ~7.7 km "
+                    "block gains (can flatten local anomalies)."))
         self.add_advanced(QgsProcessingParameterBoolean(
             self.FORCE, self.tr("Recompute tiles that are up to date"), False),
             self.tr("A rerun normally skips tiles whose inputs and parameters did not change."))
@@ -110,6 +119,9 @@ class RunMethod(WorkspaceParameters, MethodOptionParameters, OdpsParameters, Til
         """The kernel parameters of the run."""
         params: Dict[str, Any] = {"strategy": self.enum_value(parameters, self.STRATEGY, context),
                                   "balance": self.parameterAsBool(parameters, self.BALANCE, context)}
+        balance_method = self.enum_value(parameters, self.BALANCE_METHOD, context)
+        if balance_method and balance_method != BALANCE_METHODS[0]:
+            params["balancing"] = {"balance_method": balance_method}
         indices = self.chosen_indices(parameters, context)
         if method == "mineral_indices" and indices:
             params["indices"] = list(indices)

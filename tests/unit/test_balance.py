@@ -43,16 +43,28 @@ def truth() -> np.ndarray:
     return scene_truth()
 
 
-def reference_from(truth: np.ndarray) -> np.ndarray:
-    """MOD09A1-like int16 reference (7, 256, 256): the paired truth averaged over 480 m pixels."""
-    coarse = truth.reshape(9, 64, 16, 64, 16).mean(axis=(2, 4))
-    modis = np.repeat(np.repeat(aster_to_modis(coarse), 4, axis=1), 4, axis=2)
+def reference_from(truth: np.ndarray, b07: str = "continuum") -> np.ndarray:
+    """MOD09A1-like int16 reference (7, 256, 256): the paired truth averaged over 480 m pixels.
+
+    The pairing is applied per 30 m pixel, then averaged, as a sensor integrates reflectance over
+    its pixel. ``b07="continuum"`` is the physical b07 (the 2.13 um shoulder, synth/modis.py);
+    ``"mean"`` (B5..B9 mean) is the reference the "block" method's pairing assumes.
+    """
+    modis = aster_to_modis(truth, b07).astype(np.float32)
+    coarse = modis.reshape(7, 64, 16, 64, 16).mean(axis=(2, 4))
+    modis = np.repeat(np.repeat(coarse, 4, axis=1), 4, axis=2)
     return np.round(modis / 1e-4).astype(np.int16)
 
 
 @pytest.fixture(scope="module")
 def reference(truth) -> np.ndarray:
     return reference_from(truth)
+
+
+@pytest.fixture(scope="module")
+def mean_reference(truth) -> np.ndarray:
+    """b07 = mean(B5..B9): the reference built like the "block" method's default pairing."""
+    return reference_from(truth, b07="mean")
 
 
 def with_error(truth: np.ndarray, gains, seed: int = 0) -> np.ndarray:
@@ -193,10 +205,20 @@ def test_per_granule_balancing_corrects_one_bad_granule(truth, reference):
     assert np.abs(band_ratio(plain, truth, near) - 1.0).max() > 0.02
 
 
-def test_gaps_stay_nan_and_blocks_without_data_take_the_tile_gain(truth, reference):
+@pytest.mark.parametrize("method", ["shape", "block"])
+def test_gaps_stay_nan(truth, reference, mean_reference, method):
     aster = with_error(truth, GAIN_ERROR)
     aster[:, :, 600:] = np.nan
-    out, meta = balance(aster, reference)
+    ref = reference if method == "shape" else mean_reference
+    out, meta = balance(aster, ref, {"balance_method": method})
+    assert np.isnan(out[:, :, 600:]).all()
+    assert np.all(np.abs(band_ratio(out, truth, np.s_[:, :600]) - 1.0) < 0.02)
+
+
+def test_block_method_blocks_without_data_take_the_tile_gain(truth, mean_reference):
+    aster = with_error(truth, GAIN_ERROR)
+    aster[:, :, 600:] = np.nan
+    out, meta = balance(aster, mean_reference, {"balance_method": "block"})
     assert np.isnan(out[:, :, 600:]).all()
     assert np.all(np.abs(band_ratio(out, truth, np.s_[:, :600]) - 1.0) < 0.02)
     entry = meta["pairs"][0]
@@ -279,7 +301,7 @@ def test_float_reference_with_nan(truth, reference):
     ({"params": {"balance_pairing": [{"modis": "b04", "fit": ["01"]}, {"modis": "b03", "fit": "1"}]}},
      "already corrected"),
     ({"params": {"balance_pairing": [{"modis": "b04", "fit": ["B10"]}]}}, r"fit: band"),
-    ({"params": {"balance_cell_pixels": 6}}, "balance_cell_pixels"),
+    ({"params": {"balance_method": "block", "balance_cell_pixels": 6}}, "balance_cell_pixels"),
     ({"params": {"balance_gain_limits": (2, 1)}}, "balance_gain_limits"),
     ({"params": {"balance_block_pixels": 0}}, "balance_block_pixels"),
     ({"provenance": np.zeros((3, 1024, 1024), np.int16)}, "provenance"),
@@ -292,14 +314,15 @@ def test_bad_input_is_rejected(truth, reference, kwargs, message):
 
 
 def test_full_tile_speed(truth, reference):
+    """CPU time (the machine is shared: wall time is 2-3x CPU under load) of the default method."""
     aster = with_error(truth, GAIN_ERROR)
     prov = np.zeros((2, 1024, 1024), dtype=np.int16)
     prov[:, :, 600:] = 1
-    start = time.perf_counter()
+    start = time.process_time()
     balance(aster, reference)
-    single = time.perf_counter() - start
-    start = time.perf_counter()
+    single = time.process_time() - start
+    start = time.process_time()
     balance(aster, reference, provenance=prov)
-    two = time.perf_counter() - start
-    print("balance 1024^2 seconds: one field {:.3f}, two sources {:.3f}".format(single, two))
-    assert max(single, two) < 2.0  # measured 0.1-0.3 s on one core
+    two = time.process_time() - start
+    print("balance 1024^2 CPU seconds: one field {:.3f}, two sources {:.3f}".format(single, two))
+    assert max(single, two) < 2.0  # measured 0.38 / 0.61 s CPU (shape, 5 continuum passes)

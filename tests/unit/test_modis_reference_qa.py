@@ -76,15 +76,17 @@ def test_balancing_ignores_the_cloud_patch(cloudy):
     truth = np.broadcast_to(np.array(MATERIALS["calcite"], dtype=np.float32)[:, None, None],
                             (9, 1024, 1024)).copy()
     biased = truth * np.float32(0.9)
+    errors = {}
     for qa, label in ((False, "without QA"), (True, "with QA")):
         ref = sample_mod09a1(cloudy, CHINO, qa=qa)
         out, meta = balance(biased, ref)
-        err = np.nanmax(np.abs(out / truth - 1.0), axis=(1, 2))
-        print(label, "max |balanced/truth - 1| per band:", np.round(err, 4))
-        if qa:
-            assert not meta["skipped"] and err.max() < 0.01
-        else:
-            assert err.max() > 0.05
+        errors[qa] = np.nanmax(np.abs(out / truth - 1.0), axis=(1, 2))
+        print(label, "max |balanced/truth - 1| per band:", np.round(errors[qa], 4))
+        assert not meta["skipped"]
+    # the default (shape) method trims most of the unflagged cloud as outliers (measured
+    # 0.8-1.5 % left); with QA the cloud never enters the fit (int16 quantisation only)
+    assert errors[True].max() < 0.001
+    assert errors[False].max() > 0.005
 
 
 def test_nearest_composite_is_used_and_named(tmp_path):

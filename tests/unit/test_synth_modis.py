@@ -197,8 +197,10 @@ def test_mcd19a2_rejects_bad_arguments(tmp_path):
 
 def test_band_pairing():
     spectrum = np.arange(1, 10, dtype=float) / 10.0  # B1..B9 = 0.1..0.9
-    m = aster_to_modis(spectrum)
-    assert m == pytest.approx([0.2, 0.3, 0.08, 0.1, 0.35, 0.4, 0.7])
+    assert aster_to_modis(spectrum, b07="mean") == pytest.approx([0.2, 0.3, 0.08, 0.1, 0.35, 0.4, 0.7])
+    # default b07: the continuum at 2.130 um, here the chord B4 (0.4, 1.656 um) - B9 (0.9, 2.400 um)
+    continuum = 0.4 + (0.9 - 0.4) * (2.130 - 1.656) / (2.400 - 1.656)
+    assert aster_to_modis(spectrum) == pytest.approx([0.2, 0.3, 0.08, 0.1, 0.35, 0.4, continuum])
     assert MODIS_FROM_ASTER.shape == (7, 9)
     assert BACKGROUND_REFLECTANCE == pytest.approx(aster_to_modis(np.array(MATERIALS["background"])))
 
@@ -247,7 +249,8 @@ def test_mod09a1_content_is_band_paired_scene(mod):
     bands = np.stack([open_sds(mod, grid, "sur_refl_b0{}".format(i)).ReadAsArray() for i in range(1, 8)])
     x, y = sinu.pixel_centres(8, 5, 120, slice(40, 44), slice(70, 74), sub=4)
     lon, lat = sinu.xy_to_lonlat(x, y)
-    expected = aster_to_modis(SurfaceScene().reflectance_at_lonlat(lon, lat).mean(axis=(-2, -1)))
+    # reflectance at 2.13 um per sample point (the continuum is not linear), then the pixel mean
+    expected = aster_to_modis(SurfaceScene().reflectance_at_lonlat(lon, lat)).mean(axis=(-2, -1))
     assert np.abs(bands[:, 40:44, 70:74] * 1e-4 - expected).max() <= 0.00005 + 1e-7
 
 
