@@ -96,11 +96,44 @@ def _transformers(wkt: str) -> Tuple[Transformer, Transformer]:
             Transformer.from_crs(src, "EPSG:3857", always_xy=True))
 
 
+#: Side (pixels) of the blocks MCD19A2 windows are read in and cached by: the tile sample and the
+#: field-node sample of one tile (and neighbouring tiles) share their blocks instead of re-reading.
+_BLOCK = 64
+
+
+@functools.lru_cache(maxsize=24)
+def _open_field(path: str, mtime_ns: int, field: str):
+    """One grid1km field of an MCD19A2 file, opened once per file version."""
+    return open_gdal(_subdataset(path, field), "MCD19A2 field grid1km:{}".format(field))
+
+
+@functools.lru_cache(maxsize=256)
+def _block(path: str, mtime_ns: int, field: str, bx: int, by: int) -> np.ndarray:
+    """Block (bx, by) of a field, all orbits: (orbits, <= _BLOCK, <= _BLOCK), read once."""
+    ds = _open_field(path, mtime_ns, field)
+    x0, y0 = bx * _BLOCK, by * _BLOCK
+    return _read_window(ds, (x0, y0, min(_BLOCK, ds.RasterXSize - x0), min(_BLOCK, ds.RasterYSize - y0)))
+
+
+def _read_blocks(path: str, mtime_ns: int, field: str, win: Tuple[int, int, int, int]) -> np.ndarray:
+    """The window ``win`` of a field (orbits, rows, cols), assembled from cached blocks."""
+    c0, r0, w, h = win
+    parts = []
+    for by in range(r0 // _BLOCK, (r0 + h - 1) // _BLOCK + 1):
+        row = [_block(path, mtime_ns, field, bx, by) for bx in range(c0 // _BLOCK, (c0 + w - 1) // _BLOCK + 1)]
+        parts.append(np.concatenate(row, axis=2))
+    full = np.concatenate(parts, axis=1)
+    y, x = r0 - (r0 // _BLOCK) * _BLOCK, c0 - (c0 // _BLOCK) * _BLOCK
+    return full[:, y:y + h, x:x + w]
+
+
 def _area_pixels(path: str, bounds: Tuple[float, float, float, float]) -> dict:
-    """Raw AOD, WV and QA (orbits, n_pixels) of the 1 km pixels inside the bounds, plus scales."""
-    aod_ds = open_gdal(_subdataset(path, "Optical_Depth_055"), "MCD19A2 field grid1km:Optical_Depth_055")
-    wv_ds = open_gdal(_subdataset(path, "Column_WV"), "MCD19A2 field grid1km:Column_WV")
-    qa_ds = open_gdal(_subdataset(path, "AOD_QA"), "MCD19A2 field grid1km:AOD_QA")
+    """Raw AOD, WV and QA (orbits, n_pixels) of the 1 km pixels inside the bounds, their EPSG:3857
+    centres ``x``/``y``, plus scales."""
+    mtime_ns = os.stat(path).st_mtime_ns
+    aod_ds = _open_field(path, mtime_ns, "Optical_Depth_055")
+    wv_ds = _open_field(path, mtime_ns, "Column_WV")
+    _open_field(path, mtime_ns, "AOD_QA")
     to_src, to_merc = _transformers(aod_ds.GetProjection())
     win = _window(aod_ds, bounds, to_src)
     orbits = aod_ds.RasterCount
@@ -123,9 +156,9 @@ def _area_pixels(path: str, bounds: Tuple[float, float, float, float]) -> dict:
         if nearest is None or centre[nearest] > abs(gt[1]):
             return out
         inside[nearest] = True
-    out["aod"] = _read_window(aod_ds, win)[:, inside]
-    out["wv"] = _read_window(wv_ds, win)[:, inside]
-    out["qa"] = _read_window(qa_ds, win)[:, inside].astype(np.uint16)
+    out["aod"] = _read_blocks(path, mtime_ns, "Optical_Depth_055", win)[:, inside]
+    out["wv"] = _read_blocks(path, mtime_ns, "Column_WV", win)[:, inside]
+    out["qa"] = _read_blocks(path, mtime_ns, "AOD_QA", win)[:, inside].astype(np.uint16)
     out["x"], out["y"] = mx[inside], my[inside]
     return out
 

@@ -20,19 +20,23 @@ import numpy as np
 
 from gmi_engine.aster.geometry import view_geometry
 from gmi_engine.atmosphere.columns import sixs_columns
-from gmi_engine.atmosphere.sixs import compute_many
+from gmi_engine.atmosphere.sixs import run_bands
 from gmi_engine.atmosphere.state import AtmosphereState
+from gmi_engine.kernel.bands import BANDS
 from gmi_engine.synth import sinusoidal as sinu
 from gmi_engine.synth.aster import AsterSpec, load_truth, spec_ozone, write_aster_l1t
 from gmi_engine.synth.gdem import write_gdem
 from gmi_engine.synth.modis import truth_path, write_mcd19a2
 from gmi_engine.synth.relief import _footprint_lonlat, replace_dn
 
-LOW_AOD, HIGH_AOD = 0.05, 0.50
+LOW_AOD, HIGH_AOD = 0.05, 0.35
 LOW_WV, HIGH_WV = 0.6, 2.0
 #: Levels of the direct 6S runs; pixel values are interpolated bilinearly between them.
-AOD_LEVELS = (0.05, 0.20, 0.35, 0.50)
+AOD_LEVELS = (0.05, 0.20, 0.35)
 WV_LEVELS = (0.6, 1.3, 2.0)
+#: Two levels per quantity for quick runs (fewer 6S runs, coarser truth).
+QUICK_AOD_LEVELS = (LOW_AOD, HIGH_AOD)
+QUICK_WV_LEVELS = (LOW_WV, HIGH_WV)
 ALTITUDE_KM = 0.6
 MCD_TILE = (8, 5)
 
@@ -76,10 +80,13 @@ def haze_spec() -> AsterSpec:
 def level_coefficients(spec: AsterSpec, sun_zenith: float, sun_azimuth: float,
                        aod_levels: Sequence[float] = AOD_LEVELS, wv_levels: Sequence[float] = WV_LEVELS,
                        processes: int = 2) -> Dict[str, np.ndarray]:
-    """xa, xb, xc (n_aod, n_wv, 9) from direct 6S at every level pair, each telescope's view."""
-    states: List[AtmosphereState] = []
-    for pointing in spec.pointing_deg[:2]:
+    """xa, xb, xc (n_aod, n_wv, 9) from direct 6S at every level pair: bands 1-3N with the VNIR
+    view, 4-9 with the SWIR view (each band run once per level pair)."""
+    shape = (len(aod_levels), len(wv_levels))
+    parts: Dict[str, List[np.ndarray]] = {"xa": [], "xb": [], "xc": []}
+    for pointing, bands in zip(spec.pointing_deg[:2], (BANDS[:3], BANDS[3:])):
         vz, va = view_geometry(pointing, spec.centre_lat)
+        states: List[AtmosphereState] = []
         for tau in aod_levels:
             for w in wv_levels:
                 uw, uo3 = sixs_columns(w, spec_ozone(spec), ALTITUDE_KM)
@@ -87,14 +94,11 @@ def level_coefficients(spec: AsterSpec, sun_zenith: float, sun_azimuth: float,
                     sun_zenith=sun_zenith, sun_azimuth=sun_azimuth, view_zenith=vz, view_azimuth=va,
                     month=spec.acquired.month, day=spec.acquired.day, aot550=tau, water_vapour=uw,
                     ozone=uo3, altitude_km=ALTITUDE_KM, aerosol_model=spec.aerosol_model))
-    runs = compute_many(states, processes=processes)
-    half = len(states) // 2
-    shape = (len(aod_levels), len(wv_levels), 9)
-    out: Dict[str, np.ndarray] = {}
-    for name in ("xa", "xb", "xc"):
-        vnir = np.array([getattr(c, name) for c in runs[:half]]).reshape(shape)
-        swir = np.array([getattr(c, name) for c in runs[half:]]).reshape(shape)
-        out[name] = np.concatenate([vnir[..., :3], swir[..., 3:]], axis=2)
+        runs = run_bands(states, bands, processes)
+        for name in parts:
+            parts[name].append(np.array([[getattr(r, name) for r in per_state] for per_state in runs])
+                               .reshape(shape + (len(bands),)))
+    out = {name: np.concatenate(v, axis=2) for name, v in parts.items()}
     out["aod_levels"] = np.asarray(aod_levels, dtype=np.float64)
     out["wv_levels"] = np.asarray(wv_levels, dtype=np.float64)
     return out
@@ -137,8 +141,10 @@ def set_mcd19a2_fields(path: Path, orbit: int, aod: Callable, water_vapour: Call
     truth_path(path).write_text(json.dumps(meta, indent=1, sort_keys=True))
 
 
-def write_haze_case(out_dir, processes: int = 2) -> HazeCase:
-    """Write the granule (DN from direct 6S at the true local AOD/water), a flat GDEM and the MCD19A2."""
+def write_haze_case(out_dir, processes: int = 2, aod_levels: Sequence[float] = AOD_LEVELS,
+                    wv_levels: Sequence[float] = WV_LEVELS) -> HazeCase:
+    """Write the granule (DN from direct 6S at the true local AOD/water, interpolated between
+    ``aod_levels`` x ``wv_levels``), a flat GDEM and the MCD19A2."""
     out = Path(out_dir)
     spec = haze_spec()
     granule = write_aster_l1t(spec, out / "aster")
@@ -148,7 +154,7 @@ def write_haze_case(out_dir, processes: int = 2) -> HazeCase:
     case = HazeCase(granule, Path(), Path(), spec, min(lons), max(lons), min(lats), max(lats))
     case.gdem = write_gdem(out / "gdem", 32, -109, elevation_m=1000.0 * ALTITUDE_KM, ripple_m=0.0, size=121)
     coeffs = level_coefficients(spec, 90.0 - truth["sun"]["elevation"], truth["sun"]["azimuth"],
-                                processes=processes)
+                                aod_levels, wv_levels, processes=processes)
 
     def at_local_air(k: int, lon: np.ndarray, lat: np.ndarray) -> tuple:
         tau, w = case.aod(lon, lat), case.water_vapour(lon, lat)
@@ -164,4 +170,5 @@ def write_haze_case(out_dir, processes: int = 2) -> HazeCase:
 
 
 __all__ = ["HazeCase", "write_haze_case", "set_mcd19a2_fields", "haze_spec", "level_coefficients", "gradient",
-           "AOD_LEVELS", "WV_LEVELS", "LOW_AOD", "HIGH_AOD", "LOW_WV", "HIGH_WV", "ALTITUDE_KM"]
+           "AOD_LEVELS", "WV_LEVELS", "QUICK_AOD_LEVELS", "QUICK_WV_LEVELS", "LOW_AOD", "HIGH_AOD", "LOW_WV",
+           "HIGH_WV", "ALTITUDE_KM"]
