@@ -28,7 +28,7 @@ from typing import Any, Dict, List, Optional
 
 import numpy as np
 
-from benchmarks import grass_chain, reference
+from benchmarks import fields_cost, grass_chain, reference
 from benchmarks.common import (
     REPO,
     console_table,
@@ -524,6 +524,7 @@ def render(r: Dict[str, Any]) -> str:
               "whole store file (sources + {} result rows) is {:,} bytes.".format(
                   t["max_source_cell"], t["max_result_cell"], 8 * 1024 * 1024, t["result_rows"],
                   t["file_bytes"]), ""]
+    lines += fields_cost.render(r["fields_cost"]) if "fields_cost" in r else []
     lines += ["## Notes", ""] + ["- " + note for note in r["notes"]]
     return "\n".join(lines)
 
@@ -636,6 +637,7 @@ def main(argv: Optional[List[str]] = None) -> int:
         say("ingest")
         r["ingest"] = bench_ingest(work, data, cache, lut_path, args.quick)
         r["e2e_6s"] = "LUT" if lut_path else "direct, disk cache warm"
+        r["fields_cost"] = fields_cost.measure(work / "fields-cost", args.quick)  # issue 14 cost bounds
         say("GRASS chain")
         r["grass"] = [grass_chain.run_chain(Path(data["granule"]), work / "grass", export_toa=True)]
         say("TOA comparison")

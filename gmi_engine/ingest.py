@@ -19,7 +19,7 @@ from typing import Any, Callable, Iterable, List, Optional, Sequence, Set
 
 import numpy as np
 
-from gmi_engine.ancillary.aerosol import sample_aod_wv
+from gmi_engine.ancillary.aerosol import sample_aod_wv, sample_aod_wv_nodes
 from gmi_engine.ancillary.elevation import altitude_nodes, sample_altitude
 from gmi_engine.ancillary.modis_reference import Mod09a1Reference, reference_provenance
 from gmi_engine.aster.geometry import view_geometry
@@ -27,7 +27,7 @@ from gmi_engine.aster.names import granule_id
 from gmi_engine.aster.reader import Granule, open_granule, skip_reason
 from gmi_engine.atmosphere.aerosol_rule import AUTO, regional_aerosol_model
 from gmi_engine.atmosphere.coefficients import merge_telescopes
-from gmi_engine.atmosphere.columns import sixs_columns
+from gmi_engine.atmosphere.columns import sixs_columns, sixs_columns_array
 from gmi_engine.atmosphere.ozone import OZONE_SOURCE, climatology_ozone
 from gmi_engine.atmosphere.sixs import compute_many
 from gmi_engine.atmosphere.state import AtmosphereState
@@ -74,6 +74,9 @@ class IngestOptions:
     #: Coefficient-field nodes per tile side (``n - 1`` blocks, nodes on the tile edges, see
     #: :mod:`gmi_engine.kernel.fields`); used with a LUT only. 0 = one state per tile (no field).
     field_nodes: int = FIELD_NODES
+    #: AOD and water vapour per field node from the MCD19A2 pixels (True) or the tile's values at
+    #: every node (False: the fields of session 27, altitude-only; kept to measure the difference).
+    field_aod_wv: bool = True
 
 
 def modis_date(path) -> Optional[date]:
@@ -198,42 +201,85 @@ def _cached_lut(path: str, mtime_ns: int):
     return load_lut(path)
 
 
+def _node_field(values: np.ndarray, pixels: np.ndarray, tile_value: float, selection: str,
+                low: Optional[float] = None) -> tuple:
+    """(node values, provenance) of one quantity: NaN nodes filled with the tile value, values
+    below ``low`` clamped to it; the record counts both."""
+    flat = np.asarray(values, dtype=np.float64).ravel()
+    missing = ~np.isfinite(flat)
+    filled = np.where(missing, float(tile_value), flat)
+    record = {"nodes": int(flat.size), "from_data": int((~missing).sum()),
+              "filled_from_tile": int(missing.sum()), "orbits": selection,
+              "min_pixels_per_node": int(np.min(pixels)) if np.size(pixels) else 0}
+    if low is not None:
+        below = filled < low
+        if below.any():
+            record["clamped_nodes"] = int(below.sum())
+        filled = np.maximum(filled, low)
+    record.update(min=float(filled.min()), max=float(filled.max()))
+    return filled, record
+
+
 def _node_arrays(state: AtmosphereState, swir: AtmosphereState, inputs: dict, bounds,
-                 options: IngestOptions) -> dict:
+                 options: IngestOptions, granule: Optional[Granule] = None) -> dict:
     """LUT lookup arrays of one tile's field nodes: VNIR nodes then SWIR nodes (``2 n n`` states).
 
     Altitude per node from GDEM (:func:`~gmi_engine.ancillary.elevation.altitude_nodes`; the tile
-    mean where GDEM has no data; below sea level runs at 0 km), the tile's AOD, above-surface
-    water vapour and ozone rescaled to 6S's sea-level columns for each node's altitude.
+    mean where GDEM has no data; below sea level runs at 0 km). AOD and above-surface water vapour
+    per node from the same day's MCD19A2 (:func:`~gmi_engine.ancillary.aerosol.sample_aod_wv_nodes`,
+    Terra orbit nearest the overpass; nodes without a valid pixel take the tile value, AOD below 0
+    runs as 0), recorded in ``inputs[...]["field"]``. Water and ozone are rescaled to 6S's
+    sea-level columns for each node's altitude.
     """
     n = options.field_nodes
     heights = altitude_nodes(list(options.gdem), bounds, n).ravel()
     heights = np.where(np.isfinite(heights), heights, inputs["altitude_km"]["value"])
     heights = np.round(np.maximum(heights, 0.0), 2)
-    levels = np.unique(heights)  # 10 m steps: few distinct levels per tile
-    per_level = np.array([sixs_columns(inputs["water_vapour"]["value"], inputs["ozone"]["value"], h)
-                          for h in levels])
-    columns = per_level[np.searchsorted(levels, heights)]
+    aod_in, wv_in = inputs["aod550"], inputs["water_vapour"]
+    products = same_day_products(options.mcd19a2, granule.acquired.date()) \
+        if granule is not None and options.field_aod_wv else []
+    if products:
+        nodes = sample_aod_wv_nodes(products, bounds, n, overpass=granule.acquired)
+        aod, aod_in["field"] = _node_field(nodes.aod, nodes.aod_pixels, aod_in["value"], nodes.aod_orbits, 0.0)
+        wv, wv_in["field"] = _node_field(nodes.wv, nodes.wv_pixels, wv_in["value"], nodes.wv_orbits, 0.0)
+    else:
+        why = ("no same-day MCD19A2 file" if options.field_aod_wv else "field_aod_wv off") + \
+            ": every node has the tile value"
+        aod = np.full(n * n, max(0.0, float(aod_in["value"])))
+        wv = np.full(n * n, float(wv_in["value"]))
+        for record, values in ((aod_in, aod), (wv_in, wv)):
+            record["field"] = {"nodes": n * n, "from_data": 0, "filled_from_tile": n * n, "orbits": why,
+                               "min": float(values.min()), "max": float(values.max())}
+    uw, uo3 = sixs_columns_array(wv, inputs["ozone"]["value"], heights)
     args = {}
     for name, vnir_value, swir_value in (
             ("sun_zenith", state.sun_zenith, swir.sun_zenith),
             ("view_zenith", state.view_zenith, swir.view_zenith),
             ("relative_azimuth", state.relative_azimuth, swir.relative_azimuth),
-            ("month", state.month, swir.month), ("day", state.day, swir.day),
-            ("aot550", state.aot550, swir.aot550)):
+            ("month", state.month, swir.month), ("day", state.day, swir.day)):
         args[name] = np.concatenate([np.full(n * n, float(vnir_value)), np.full(n * n, float(swir_value))])
-    args["water_vapour"] = np.tile(columns[:, 0], 2)
-    args["ozone"] = np.tile(columns[:, 1], 2)
+    args["aot550"] = np.tile(aod, 2)
+    args["water_vapour"] = np.tile(uw, 2)
+    args["ozone"] = np.tile(uo3, 2)
     args["altitude_km"] = np.tile(heights, 2)
     return args
 
 
+#: Resolution of node states before the LUT lookup (distinct states are looked up once):
+#: altitude 10 m, AOD550 0.005, 6S water input 0.02 g/cm2, ozone 0.001 cm-atm, far finer than
+#: MAIAC's uncertainty (AOD +-(0.05 + 15 %), water ~10 %); each step moves reflectance < 2e-4.
+_NODE_STEPS = {"altitude_km": 0.01, "aot550": 0.005, "water_vapour": 0.02, "ozone": 0.001}
+
+
 def tile_fields(states: Sequence[AtmosphereState], swir_states: Sequence[AtmosphereState],
-                inputs: Sequence[dict], bounds: Sequence, options: IngestOptions) -> list:
+                inputs: Sequence[dict], bounds: Sequence, options: IngestOptions,
+                granule: Optional[Granule] = None) -> list:
     """Per tile: its ``ac["field"]`` dict, or a str saying why it has none.
 
     All tiles' node states go through ONE vectorised LUT lookup; a tile with a node outside the
-    LUT's envelope keeps its single state (the reason is returned instead of a field).
+    LUT's envelope keeps its single state (the reason is returned instead of a field). Without
+    ``granule`` (its date and overpass select the MCD19A2 files) AOD and water vapour are the
+    tile's values at every node.
     """
     if options.lut is None or options.field_nodes < 2 or not states:
         return ["one state per tile (no LUT or field_nodes < 2)"] * len(states)
@@ -242,7 +288,7 @@ def tile_fields(states: Sequence[AtmosphereState], swir_states: Sequence[Atmosph
     n = options.field_nodes
     out, parts, usable = [], [], []
     for s, w, i, b in zip(states, swir_states, inputs, bounds):
-        args = _node_arrays(s, w, i, b, options)
+        args = _node_arrays(s, w, i, b, options, granule)
         try:
             tables.check_envelope(**{k: v for k, v in args.items()
                                      if k not in ("relative_azimuth", "month", "day")})
@@ -255,8 +301,8 @@ def tile_fields(states: Sequence[AtmosphereState], swir_states: Sequence[Atmosph
     if parts:
         names = list(parts[0])
         joined = np.stack([np.concatenate([p[k] for p in parts]) for k in names], axis=1)
-        # nodes differ by altitude only: look each distinct state up once (altitude to 10 m)
-        joined[:, names.index("altitude_km")] = np.round(joined[:, names.index("altitude_km")], 2)
+        for name, step in _NODE_STEPS.items():  # look each distinct state up once
+            joined[:, names.index(name)] = np.round(joined[:, names.index(name)] / step) * step
         distinct, inverse = np.unique(joined, axis=0, return_inverse=True)
         xa, xb, xc = (c[inverse.ravel()] for c in tables.lookup(**dict(zip(names, distinct.T))))
         k, nn = 3, n * n
@@ -365,7 +411,7 @@ def ingest_granule(path, store, options: IngestOptions = IngestOptions(),
     n = len(states)
     coefficients = [merge_telescopes(v, w) for v, w in zip(both[:n], both[n:])]
     fallbacks = ["; ".join(filter(None, r)) or None for r in zip(reasons[:n], reasons[n:])]
-    fields = tile_fields(states, swir_states, inputs, bounds, options)
+    fields = tile_fields(states, swir_states, inputs, bounds, options, granule)
     rows = []
     modis = _modis(options, bounds, granule.acquired.date())
     for k, (cut, b, coeffs, inp) in enumerate(zip(cuts, bounds, coefficients, inputs)):

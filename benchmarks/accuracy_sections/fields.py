@@ -25,11 +25,12 @@ from gmi_engine.synth.relief import LEVELS_KM, QUICK_LEVELS_KM, ReliefCase, true
 TITLE = "Coefficient fields over 2 km of relief (issue 14 item 3)"
 
 
-def retrieval_errors(case: ReliefCase, work: Path, field_nodes: int) -> Dict[str, Any]:
-    """Ingest ``case`` with the LUT and ``field_nodes``; per band RMSE and bias vs the truth."""
+def retrieval_errors(case: ReliefCase, work: Path, field_nodes: int, **options: Any) -> Dict[str, Any]:
+    """Ingest ``case`` with the LUT and ``field_nodes`` (and further :class:`IngestOptions`
+    ``options``); per band RMSE and bias of the retrieved reflectance vs :func:`true_reflectance`."""
     options = IngestOptions(mcd19a2=[case.mcd19a2], gdem=[case.gdem], lut=default_lut_path(),
-                            field_nodes=field_nodes)
-    ws = Path(work) / "ws-nodes{}".format(field_nodes)
+                            field_nodes=field_nodes, **options)
+    ws = Path(work) / "ws-nodes{}{}".format(field_nodes, "" if options.field_aod_wv else "-tile-air")
     with LocalStore(ws) as store:
         start = time.perf_counter()
         rows = ingest_granule(case.granule, store, options)
@@ -45,7 +46,9 @@ def retrieval_errors(case: ReliefCase, work: Path, field_nodes: int) -> Dict[str
         for k in range(len(BAND_COLUMNS)):
             d = refl[k, r0:r1 + 1, c0:c1 + 1] - truth[k]
             diffs[k].append(d[np.isfinite(d)])
-    out = {"field_nodes": field_nodes, "ingest_s": seconds, "tiles": len(rows), "bands": {}}
+    out = {"field_nodes": field_nodes, "ingest_s": seconds, "tiles": len(rows), "bands": {},
+           "node_air": [{k: row.ac["inputs"][k].get("field") for k in ("aod550", "water_vapour")}
+                        for row in rows]}
     for column, parts in zip(BAND_COLUMNS, diffs):
         d = np.concatenate(parts)
         out["bands"][column] = {"rmse": float(np.sqrt(np.mean(d * d))), "bias": float(d.mean()),

@@ -28,6 +28,7 @@ import datetime as _dt
 import functools
 import os
 import re
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Iterable, List, Optional, Tuple
 
@@ -95,18 +96,51 @@ def _transformers(wkt: str) -> Tuple[Transformer, Transformer]:
             Transformer.from_crs(src, "EPSG:3857", always_xy=True))
 
 
+#: Side (pixels) of the blocks MCD19A2 windows are read in and cached by: the tile sample and the
+#: field-node sample of one tile (and neighbouring tiles) share their blocks instead of re-reading.
+_BLOCK = 64
+
+
+@functools.lru_cache(maxsize=24)
+def _open_field(path: str, mtime_ns: int, field: str):
+    """One grid1km field of an MCD19A2 file, opened once per file version."""
+    return open_gdal(_subdataset(path, field), "MCD19A2 field grid1km:{}".format(field))
+
+
+@functools.lru_cache(maxsize=256)
+def _block(path: str, mtime_ns: int, field: str, bx: int, by: int) -> np.ndarray:
+    """Block (bx, by) of a field, all orbits: (orbits, <= _BLOCK, <= _BLOCK), read once."""
+    ds = _open_field(path, mtime_ns, field)
+    x0, y0 = bx * _BLOCK, by * _BLOCK
+    return _read_window(ds, (x0, y0, min(_BLOCK, ds.RasterXSize - x0), min(_BLOCK, ds.RasterYSize - y0)))
+
+
+def _read_blocks(path: str, mtime_ns: int, field: str, win: Tuple[int, int, int, int]) -> np.ndarray:
+    """The window ``win`` of a field (orbits, rows, cols), assembled from cached blocks."""
+    c0, r0, w, h = win
+    parts = []
+    for by in range(r0 // _BLOCK, (r0 + h - 1) // _BLOCK + 1):
+        row = [_block(path, mtime_ns, field, bx, by) for bx in range(c0 // _BLOCK, (c0 + w - 1) // _BLOCK + 1)]
+        parts.append(np.concatenate(row, axis=2))
+    full = np.concatenate(parts, axis=1)
+    y, x = r0 - (r0 // _BLOCK) * _BLOCK, c0 - (c0 // _BLOCK) * _BLOCK
+    return full[:, y:y + h, x:x + w]
+
+
 def _area_pixels(path: str, bounds: Tuple[float, float, float, float]) -> dict:
-    """Raw AOD, WV and QA (orbits, n_pixels) of the 1 km pixels inside the bounds, plus scales."""
-    aod_ds = open_gdal(_subdataset(path, "Optical_Depth_055"), "MCD19A2 field grid1km:Optical_Depth_055")
-    wv_ds = open_gdal(_subdataset(path, "Column_WV"), "MCD19A2 field grid1km:Column_WV")
-    qa_ds = open_gdal(_subdataset(path, "AOD_QA"), "MCD19A2 field grid1km:AOD_QA")
+    """Raw AOD, WV and QA (orbits, n_pixels) of the 1 km pixels inside the bounds, their EPSG:3857
+    centres ``x``/``y``, plus scales."""
+    mtime_ns = os.stat(path).st_mtime_ns
+    aod_ds = _open_field(path, mtime_ns, "Optical_Depth_055")
+    wv_ds = _open_field(path, mtime_ns, "Column_WV")
+    _open_field(path, mtime_ns, "AOD_QA")
     to_src, to_merc = _transformers(aod_ds.GetProjection())
     win = _window(aod_ds, bounds, to_src)
     orbits = aod_ds.RasterCount
     out = {"orbits": orbits, "stamps": aod_ds.GetMetadataItem("Orbit_time_stamp") or "",
            "aod_scale": _scale(aod_ds), "wv_scale": _scale(wv_ds)}
     empty = np.zeros((orbits, 0))
-    out.update(aod=empty, wv=empty, qa=empty.astype(np.uint16))
+    out.update(aod=empty, wv=empty, qa=empty.astype(np.uint16), x=np.zeros(0), y=np.zeros(0))
     if win[2] == 0 or win[3] == 0:
         return out
     gt = aod_ds.GetGeoTransform()
@@ -122,9 +156,10 @@ def _area_pixels(path: str, bounds: Tuple[float, float, float, float]) -> dict:
         if nearest is None or centre[nearest] > abs(gt[1]):
             return out
         inside[nearest] = True
-    out["aod"] = _read_window(aod_ds, win)[:, inside]
-    out["wv"] = _read_window(wv_ds, win)[:, inside]
-    out["qa"] = _read_window(qa_ds, win)[:, inside].astype(np.uint16)
+    out["aod"] = _read_blocks(path, mtime_ns, "Optical_Depth_055", win)[:, inside]
+    out["wv"] = _read_blocks(path, mtime_ns, "Column_WV", win)[:, inside]
+    out["qa"] = _read_blocks(path, mtime_ns, "AOD_QA", win)[:, inside].astype(np.uint16)
+    out["x"], out["y"] = mx[inside], my[inside]
     return out
 
 
@@ -244,3 +279,69 @@ def _summarise(chunks: list, used: list, what: str, default: float, paths: list,
     else:
         reason = "no usable {} pixel over the area in {}".format(what, ", ".join(Path(p).name for p in paths))
     return Sample(float(default), "default: {}; using {} {}".format(reason, default_text, default), 0, detail)
+
+
+@dataclass(frozen=True)
+class NodeValues:
+    """AOD550 and water vapour (cm) on the ``n x n`` coefficient-field nodes of an area.
+
+    ``aod``/``wv`` are float64 ``(n, n)`` (row 0 north), NaN where no valid pixel falls in a
+    node's cell; ``*_pixels`` count the valid pixels per node; ``*_orbits`` say which orbits were
+    used (the rule of :func:`sample_aod_wv`).
+    """
+
+    aod: np.ndarray
+    wv: np.ndarray
+    aod_pixels: np.ndarray
+    wv_pixels: np.ndarray
+    aod_orbits: str
+    wv_orbits: str
+
+
+def sample_aod_wv_nodes(mcd19a2_paths: Iterable, bounds: Any, nodes: int,
+                        overpass: Optional[_dt.datetime] = None) -> NodeValues:
+    """AOD550 and water vapour at ``nodes`` x ``nodes`` points spanning an EPSG:3857 area corner
+    to corner (the grid of :mod:`gmi_engine.kernel.fields`).
+
+    Each node is the mean of the valid 1 km pixels (the QA rules and the Terra-nearest-overpass
+    orbit choice of :func:`sample_aod_wv`) whose centres fall within half a node spacing of it,
+    so edge nodes look beyond the area as far as inner ones. Nodes without a valid pixel are NaN:
+    the caller fills them (ingest: with the tile value, recorded).
+    """
+    if nodes < 2:
+        raise ValueError("nodes must be >= 2, got {}".format(nodes))
+    paths = _paths(mcd19a2_paths)
+    xmin, ymin, xmax, ymax = as_bounds(bounds)
+    hx = (xmax - xmin) / (nodes - 1) / 2.0
+    hy = (ymax - ymin) / (nodes - 1) / 2.0
+    area = (xmin - hx, ymin - hy, xmax + hx, ymax + hy)
+    aod_orbits, wv_orbits = [], []
+    for path in paths:
+        d = _area_pixels(path, area)
+        raw_aod, raw_wv, qa = d["aod"], d["wv"], d["qa"]
+        clear = cloud_mask(qa) == CLOUD_CLEAR
+        aod_ok = (raw_aod != FILL) & clear & (aod_quality(qa) == AOD_QA_BEST)
+        wv_ok = (raw_wv != FILL) & clear
+        col = np.clip(np.floor((d["x"] - area[0]) / (2.0 * hx)), 0, nodes - 1).astype(np.intp)
+        row = np.clip(np.floor((area[3] - d["y"]) / (2.0 * hy)), 0, nodes - 1).astype(np.intp)
+        cell = row * nodes + col
+        (s_a, o_a), (s_w, o_w) = d["aod_scale"], d["wv_scale"]
+        stamps = orbit_stamps(d["stamps"])
+        name = Path(path).name
+        for k in range(raw_aod.shape[0]):
+            when, platform = stamps[k] if k < len(stamps) else (None, "")
+            aod_orbits.append((name, k, when, platform, raw_aod[k][aod_ok[k]] * s_a + o_a, cell[aod_ok[k]]))
+            wv_orbits.append((name, k, when, platform, raw_wv[k][wv_ok[k]] * s_w + o_w, cell[wv_ok[k]]))
+    out = []
+    for orbits, what in ((aod_orbits, "AOD550"), (wv_orbits, "water vapour")):
+        chosen, selection = _select_orbits([o[:5] for o in orbits], overpass, what)
+        keys = {(o[0], o[1]) for o in chosen}
+        used = [o for o in orbits if (o[0], o[1]) in keys]
+        values = np.concatenate([o[4] for o in used]) if used else np.zeros(0)
+        cells = np.concatenate([o[5] for o in used]) if used else np.zeros(0, dtype=np.intp)
+        count = np.bincount(cells, minlength=nodes * nodes)
+        total = np.bincount(cells, weights=values, minlength=nodes * nodes)
+        with np.errstate(invalid="ignore", divide="ignore"):
+            mean = np.where(count > 0, total / np.maximum(count, 1), np.nan)
+        out.append((mean.reshape(nodes, nodes), count.reshape(nodes, nodes), selection))
+    return NodeValues(out[0][0], out[1][0], out[0][1], out[1][1], out[0][2], out[1][2])

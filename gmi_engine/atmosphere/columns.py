@@ -64,6 +64,18 @@ def sixs_columns(water_above: float, ozone_above: float, altitude_km: float) -> 
     return float(water_above) * US62_WATER / u_w, float(ozone_above) * US62_OZONE / u_o
 
 
+def sixs_columns_array(water_above, ozone_above, altitude_km) -> Tuple[np.ndarray, np.ndarray]:
+    """:func:`sixs_columns` for arrays (broadcast): (uw, uo3) as float64 arrays."""
+    z, water, ozone = _table()
+    h = np.asarray(altitude_km, dtype=np.float64)
+    if np.any(h < z[0] - 1e-9) or np.any(h > z[-1] + 1e-9):
+        raise GmiInputError("altitude {}..{} km is outside the 6S column table {}..{} km ({})".format(
+            float(h.min()), float(h.max()), z[0], z[-1], COLUMNS_FILE.name))
+    uw = np.asarray(water_above, dtype=np.float64) * US62_WATER / np.interp(h, z, water)
+    uo3 = np.asarray(ozone_above, dtype=np.float64) * US62_OZONE / np.interp(h, z, ozone)
+    return uw, uo3
+
+
 def measure_us62_columns(altitudes: Sequence[float], binary=None) -> List[Tuple[float, float, float]]:
     """(altitude, water, ozone) above each altitude as 6S prints it for the US-1962 profile."""
     from Py6S import AtmosProfile

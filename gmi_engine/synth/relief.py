@@ -13,7 +13,7 @@ from __future__ import annotations
 from dataclasses import dataclass, replace
 from datetime import datetime
 from pathlib import Path
-from typing import Dict, List, Sequence
+from typing import Callable, Dict, List, Sequence
 
 import numpy as np
 from osgeo import gdal, osr
@@ -118,6 +118,17 @@ def level_coefficients(spec: AsterSpec, sun_zenith: float, sun_azimuth: float,
 
 
 def _replace_dn(path: Path, spec: AsterSpec, coeffs: Dict[str, np.ndarray], west: float, east: float) -> None:
+    def at_height(k: int, lon: np.ndarray, lat: np.ndarray) -> tuple:
+        z = height_km(lon, lat, west, east)
+        return tuple(np.interp(z, coeffs["levels"], coeffs[n][:, k]) for n in ("xa", "xb", "xc"))
+
+    replace_dn(path, spec, at_height)
+
+
+def replace_dn(path: Path, spec: AsterSpec, coefficients_at: Callable) -> None:
+    """Rewrite the reflective DN of a synthetic granule from its true surface reflectance
+    (:func:`true_reflectance`) and per-pixel 6S coefficients ``coefficients_at(k, lon, lat)``
+    -> (xa, xb, xc) arrays of band index ``k`` at the pixels' positions."""
     from pyhdf.SD import SD, SDC
 
     truth = load_truth(path)
@@ -134,8 +145,7 @@ def _replace_dn(path: Path, spec: AsterSpec, coeffs: Dict[str, np.ndarray], west
             lattice = _MercatorLattice(fp.corners, res, rows, cols, to_merc)
             x, y = lattice(np.arange(rows, dtype=np.float64), np.arange(cols, dtype=np.float64))
             lon, lat = merc_to_ll.transform(x, y)
-            z = height_km(lon, lat, west, east)
-            xa, xb, xc = (np.interp(z, coeffs["levels"], coeffs[n][:, k]) for n in ("xa", "xb", "xc"))
+            xa, xb, xc = coefficients_at(k, np.asarray(lon), np.asarray(lat))
             rho = true_reflectance(x, y)[k]
             radiance = (rho / (1.0 - xc * rho) + xb) / xa
             new = np.floor(radiance / truth["ucc"][b] + 0.5) + 1.0
@@ -172,5 +182,5 @@ def _footprint_lonlat(spec: AsterSpec) -> list:
     return [to_ll.transform(e, n) for e, n in fp.corner_points()]
 
 
-__all__ = ["ReliefCase", "write_relief_case", "true_reflectance", "height_km", "level_coefficients",
+__all__ = ["ReliefCase", "write_relief_case", "replace_dn", "true_reflectance", "height_km", "level_coefficients",
            "relief_spec", "BASE_REFLECTANCE", "LEVELS_KM", "QUICK_LEVELS_KM"]
