@@ -22,6 +22,7 @@ import json
 import math
 import pkgutil
 from dataclasses import asdict, dataclass
+from functools import cached_property
 from pathlib import Path
 from typing import Callable, Dict, NamedTuple, Optional, Sequence, Tuple
 
@@ -82,7 +83,7 @@ class PorphyryScene:
     relief_m: float = 1900.0
     playa_offset_m: tuple = (-13000.0, -9000.0)
     playa_radius_m: float = 3500.0
-    lake_offset_m: tuple = (11000.0, -10000.0)
+    lake_offset_m: tuple = (8000.0, -12000.0)
     lake_radius_m: float = 1600.0
     #: Spacing (EPSG:3857 m) of the lattice the fields are evaluated on; bilinear in between.
     lattice_m: float = 45.0
@@ -371,34 +372,35 @@ class _Where(NamedTuple):
     noise: Callable[..., np.ndarray]
 
 
-@dataclass(frozen=True)
 class ScenePatch:
     """The scene's exact fields on lattice nodes ``(x0 + i step, y0 + j step)``; bilinear in between.
 
     Nodes sit on whole multiples of ``scene.lattice_m`` in EPSG:3857, so a point's value does not
     depend on which patch evaluates it: the truth stays a pure function of position and seed.
-    Row ``j`` of every array is ``y0 + j step`` (northwards).
+    Row ``j`` of every array is ``y0 + j step`` (northwards). The heights are evaluated when the
+    patch is built, the abundances when first asked for.
     """
 
-    scene: "PorphyryScene"
-    x0: float
-    y0: float
-    step: float
-    elevation: np.ndarray  # (ny, nx) float64
-    abundances: np.ndarray  # (n_endmembers, ny, nx) float32
+    def __init__(self, scene: "PorphyryScene", xs: np.ndarray, ys: np.ndarray) -> None:
+        self.scene = scene
+        self.x0, self.y0 = float(xs[0]), float(ys[0])
+        self.step = float(scene.lattice_m)
+        self._at = scene._lattice(xs, ys)
+        self.elevation = scene._elevation(self._at)  # (ny, nx) float64
+
+    @cached_property
+    def abundances(self) -> np.ndarray:
+        """(n_endmembers, ny, nx) float32 abundances at the nodes."""
+        return self.scene._abundances(self._at, self.elevation)
 
     @classmethod
     def build(cls, scene: "PorphyryScene", xmin: float, ymin: float, xmax: float, ymax: float,
               margin: int = 2) -> "ScenePatch":
-        """Evaluate the nodes covering the box plus ``margin`` nodes on every side."""
+        """The nodes covering the box plus ``margin`` nodes on every side."""
         step = float(scene.lattice_m)
         i0, i1 = math.floor(xmin / step) - margin, math.ceil(xmax / step) + margin
         j0, j1 = math.floor(ymin / step) - margin, math.ceil(ymax / step) + margin
-        xs = np.arange(i0, i1 + 1) * step
-        ys = np.arange(j0, j1 + 1) * step
-        at = scene._lattice(xs, ys)
-        height = scene._elevation(at)
-        return cls(scene, float(xs[0]), float(ys[0]), step, height, scene._abundances(at, height))
+        return cls(scene, np.arange(i0, i1 + 1) * step, np.arange(j0, j1 + 1) * step)
 
     @property
     def shape(self) -> tuple:
