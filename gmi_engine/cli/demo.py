@@ -20,7 +20,7 @@ def _step(name: str, start: float) -> None:
     print("[{:6.1f} s] {}".format(time.perf_counter() - start, name), flush=True)
 
 
-def run_demo(out: Path, small: bool = False, workers=None) -> dict:
+def run_demo(out: Path, small: bool = False, workers=None, scene=None) -> dict:
     """Run every step; returns the paths it made and the wall time."""
     from gmi_engine.backends.local import LocalStore
     from gmi_engine.backends.local_runner import run_local
@@ -31,7 +31,7 @@ def run_demo(out: Path, small: bool = False, workers=None) -> dict:
     start = time.perf_counter()
     out.mkdir(parents=True, exist_ok=True)
     _step("writing the synthetic demo set", start)
-    demo = write_demo_set(out / "data", small=small)
+    demo = write_demo_set(out / "data", small=small, scene=scene)
     options = IngestOptions(mcd19a2=demo.mcd19a2, gdem=demo.gdem, modis_ref=demo.mod09a1)
     workspace = out / "workspace"
     ingest_many(demo.granules, workspace, options,
@@ -56,7 +56,7 @@ def run_demo(out: Path, small: bool = False, workers=None) -> dict:
 
 
 def _cmd_demo(args) -> int:
-    result = run_demo(Path(args.output), small=args.small, workers=args.workers)
+    result = run_demo(Path(args.output), small=args.small, workers=args.workers, scene=args.scene)
     print("demo done in {:.1f} s: outputs in {}, quick-look {}".format(
         result["seconds"], result["export"], result["quicklook"]))
     return 0
@@ -71,4 +71,7 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--output", "-o", default="demo-output", help="folder for everything (default demo-output)")
     p.add_argument("--small", action="store_true", help="12 km scenes: a quick run")
     p.add_argument("--workers", type=int, default=None, help="processes (default: all cores)")
+    p.add_argument("--scene", choices=("porphyry", "checkerboard"), default=None,
+                   help="the ground: the zoned porphyry-copper system on relief (default) or the flat "
+                        "mineral checkerboard (default with --small)")
     p.set_defaults(func=_cmd_demo)
