@@ -27,6 +27,7 @@ from gmi_engine.kernel import KERNEL_VERSION
 from gmi_engine.kernel.bands import BAND_COLUMNS, BANDS, band_index
 from gmi_engine.kernel.errors import GmiInputError
 from gmi_engine.kernel.fields import decode_field, interpolate
+from gmi_engine.kernel.masks import decode_bt13
 from gmi_engine.kernel.radiometry import (
     dn_to_radiance,
     surface_reflectance,
@@ -120,7 +121,11 @@ def _stack(rows: Sequence[Mapping[str, Any]], params: Mapping[str, Any]
     for row in rows:
         refl, kind = row_reflectance(row, int(params["tile_px"]))
         stack.append(refl)
-        infos.append(_granule_info(row))
+        info = _granule_info(row)
+        bt13 = decode_bt13(row.get("quality"), int(params["tile_px"]))
+        if bt13 is not None:  # the thermal cloud test (kernel/masks.py) gets the granule's BT13
+            info["bt13"] = bt13
+        infos.append(info)
         kinds.append(kind)
     return stack, infos, kinds
 

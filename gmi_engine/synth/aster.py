@@ -344,8 +344,10 @@ def _is_porphyry(scene: Any) -> bool:
 
 
 #: Apparent reflectance of an opaque cloud (B1..B9): bright and flat in the VNIR, lower in the
-#: SWIR (water/ice absorption); a model value for the synthetic clouds, not a measurement.
-CLOUD_REFLECTANCE = (0.78, 0.80, 0.82, 0.62, 0.45, 0.44, 0.43, 0.42, 0.40)
+#: SWIR (water/ice absorption); a model value for the synthetic clouds, not a measurement. Kept
+#: below the normal-gain B3N saturation (~0.75 surface-equivalent at a 58 deg sun): a saturated
+#: band is NaN in the kernel, and a NaN pixel is never "cloud" (it is dropped as invalid instead).
+CLOUD_REFLECTANCE = (0.68, 0.69, 0.70, 0.58, 0.45, 0.44, 0.43, 0.42, 0.40)
 #: Brightness temperature below the kinetic temperature of the ground (emissivity < 1 and no
 #: atmosphere in the TIR model: a model assumption of the synthetic granules).
 TIR_EMISSIVITY_OFFSET_K = 3.0
