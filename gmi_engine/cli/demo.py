@@ -2,8 +2,9 @@
 
 Writes the demo set (two overlapping pre-2008 granules over the Chino mine, MCD19A2, MOD09A1,
 GDEM), ingests it into a local workspace, computes the colour-balanced reflectance and the
-mineral indices on every tile, exports GeoTIFF/COG + VRT + .qml + STAC, and draws a quick-look
-PNG of tile (260, 526).
+mineral indices on every tile, exports GeoTIFF/COG + VRT + .qml + STAC, and draws two quick-look
+PNGs of tile (260, 526): ``quicklook.png`` (3-2-1 and one index) and ``alteration.png`` (3-2-1
+beside the OHI/KLI/CLI alteration composite; the README picture).
 """
 from __future__ import annotations
 
@@ -25,8 +26,9 @@ def run_demo(out: Path, small: bool = False, workers=None, scene=None) -> dict:
     from gmi_engine.backends.local import LocalStore
     from gmi_engine.backends.local_runner import run_local
     from gmi_engine.export import export_results, quicklook_png
+    from gmi_engine.export.alteration import alteration_quicklook_png
     from gmi_engine.ingest import IngestOptions, ingest_many
-    from gmi_engine.synth.demo import write_demo_set
+    from gmi_engine.synth.demo import demo_scene_name, write_demo_set
 
     start = time.perf_counter()
     out.mkdir(parents=True, exist_ok=True)
@@ -51,7 +53,11 @@ def run_demo(out: Path, small: bool = False, workers=None, scene=None) -> dict:
                 method, len(exports[method].geotiffs), len(exports[method].vrts)), start)
     png = quicklook_png(out / "export", out / "quicklook.png", tile=CHINO_TILE)
     _step("quick-look {}".format(png), start)
-    return {"workspace": workspace, "export": out / "export", "quicklook": png,
+    alteration = alteration_quicklook_png(
+        out / "export", out / "alteration.png", tile=CHINO_TILE,
+        caption="synthetic granules over the {} scene".format(demo_scene_name(small, scene)))
+    _step("alteration quick-look {}".format(alteration), start)
+    return {"workspace": workspace, "export": out / "export", "quicklook": png, "alteration": alteration,
             "seconds": time.perf_counter() - start, "exports": exports, "reports": reports}
 
 

@@ -97,10 +97,14 @@ def test_roc_auc_matches_pairwise_count():
 
 
 def test_scene_section_quick_reports_every_headline_index(tmp_path):
-    result = section.measure(tmp_path, quick=True)
+    result = section.measure_scene(tmp_path, quick=True)
     assert set(result["headline_auc"]) == set(section.HEADLINE)
-    text = section.render(result)
+    # the chain part has the same rows plus its run description (measured by make accuracy)
+    chain = dict(result, tile=[260, 526], granules=[{"id": "g", "side_km": 34.0, "centre": [-108.1, 32.77]}],
+                 valid_pixels=1, balance_method_default="block", balance_method_used="x", seconds=1.0)
+    text = section.render({"chain": chain, "scene_reflectance": result})
     assert "Kaolinite index KLI" in text and "AUC reference" in text
+    assert text.index("default chain") < text.index("scene's own reflectance")
 
 
 def test_lattice_nodes_are_the_exact_fields_and_values_do_not_depend_on_the_patch():
