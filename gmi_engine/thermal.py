@@ -6,7 +6,7 @@ nearest neighbour, DN 0 = fill, 4095 = saturated), turns DN into radiance with t
 metadata carry it, else the handbook's 5.693e-3 W m-2 sr-1 um-1 per DN) and radiance into
 brightness temperature with band 13's Planck constants
 (:func:`gmi_engine.kernel.masks.brightness_temperature_b13`). The result goes into the source
-row's ``quality["bt13"]`` (:func:`gmi_engine.kernel.masks.encode_bt13`); rows without it (no TIR,
+row's ``quality["bt13"]`` (:func:`gmi_engine.kernel.thermal.encode_bt13`); rows without it (no TIR,
 or ingested before) keep the reflectance-only cloud rule.
 """
 from __future__ import annotations
@@ -19,7 +19,8 @@ from osgeo import gdal
 
 from gmi_engine.aster.reader import Granule
 from gmi_engine.grid import TileGrid, TileIndex
-from gmi_engine.kernel.masks import brightness_temperature_b13, encode_bt13
+from gmi_engine.kernel.masks import brightness_temperature_b13
+from gmi_engine.kernel.thermal import encode_bt13
 
 gdal.UseExceptions()
 

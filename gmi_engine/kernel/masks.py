@@ -24,13 +24,11 @@ another value.
 """
 from __future__ import annotations
 
-import base64
 from typing import Any, Dict, Mapping, NamedTuple, Optional, Sequence
 
 import numpy as np
 
-from . import blob
-from .errors import BlobError, GmiInputError, SchemaError
+from .errors import GmiInputError
 
 N_BANDS = 9
 VNIR = (0, 1, 2)
@@ -124,46 +122,6 @@ def brightness_temperature_b13(radiance: np.ndarray) -> np.ndarray:
         out = B13_K2 / np.log(B13_K1 / rad + 1.0)
     out[~(rad > 0)] = np.nan
     return out.astype(np.float32)
-
-
-#: ``quality["bt13"]`` of a source row: band-13 brightness temperature sampled by ingest on an
-#: ``n`` x ``n`` grid over the tile (~90 m cells, ASTER's TIR pixel), as a base64 kernel blob of
-#: uint16 centikelvin (0 = no TIR data).
-BT13_FORMAT = "gmi-bt13/1"
-BT13_SCALE = 0.01
-
-
-def encode_bt13(bt13: np.ndarray) -> Dict[str, Any]:
-    """The ``quality["bt13"]`` entry of an ``(n, n)`` brightness-temperature grid (K, NaN = none)."""
-    bt = np.asarray(bt13, dtype=np.float64)
-    if bt.ndim != 2 or bt.shape[0] != bt.shape[1]:
-        raise GmiInputError("bt13: expected a square (n, n) grid, got shape {}".format(bt.shape))
-    cells = np.where(np.isfinite(bt), np.clip(np.round(bt / BT13_SCALE), 1, 65535), 0).astype(np.uint16)
-    return {"format": BT13_FORMAT, "n": int(bt.shape[0]), "scale": BT13_SCALE,
-            "data": base64.b64encode(blob.encode(cells)).decode("ascii")}
-
-
-def decode_bt13(quality: Optional[Mapping[str, Any]], tile_px: int) -> Optional[np.ndarray]:
-    """BT13 (K, float32) on the ``tile_px`` x ``tile_px`` tile (nearest cell), NaN where unknown;
-    None when the row carries no ``quality["bt13"]`` (rows ingested without TIR, or before it)."""
-    entry = (quality or {}).get("bt13")
-    if entry is None:
-        return None
-    if not isinstance(entry, Mapping) or entry.get("format") != BT13_FORMAT:
-        raise SchemaError("quality.bt13: expected a {} entry, got {!r}".format(
-            BT13_FORMAT, entry if not isinstance(entry, Mapping) else entry.get("format")))
-    try:
-        cells = blob.decode(base64.b64decode(entry["data"]))
-    except (KeyError, TypeError, ValueError, BlobError) as exc:
-        raise SchemaError("quality.bt13.data: not a base64 kernel blob ({})".format(exc)) from None
-    n = int(entry.get("n", cells.shape[0]))
-    if cells.shape != (n, n) or cells.dtype != np.uint16:
-        raise SchemaError("quality.bt13: expected uint16 ({0}, {0}), got {1} {2}".format(
-            n, cells.dtype, cells.shape))
-    bt = cells.astype(np.float32) * np.float32(entry.get("scale", BT13_SCALE))
-    bt[cells == 0] = np.nan
-    index = (np.arange(tile_px) * n) // tile_px
-    return bt[index[:, None], index[None, :]]
 
 
 def cloud_mask(refl: np.ndarray, params: Optional[Mapping[str, Any]] = None,

@@ -27,7 +27,6 @@ from gmi_engine.kernel import KERNEL_VERSION
 from gmi_engine.kernel.bands import BAND_COLUMNS, BANDS, band_index
 from gmi_engine.kernel.errors import GmiInputError
 from gmi_engine.kernel.fields import decode_field, interpolate
-from gmi_engine.kernel.masks import decode_bt13
 from gmi_engine.kernel.radiometry import (
     dn_to_radiance,
     surface_reflectance,
@@ -35,6 +34,7 @@ from gmi_engine.kernel.radiometry import (
     unit_conversion_coefficient,
 )
 from gmi_engine.kernel.records import MASK_OUTPUT, MODIS_BANDS
+from gmi_engine.kernel.thermal import decode_bt13
 
 METHODS = ("mosaic", "color_balancing", "mineral_indices")
 PROVENANCE_OUTPUTS = ("provenance_vnir", "provenance_swir")

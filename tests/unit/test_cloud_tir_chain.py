@@ -19,8 +19,9 @@ from gmi_engine.backends.local import LocalStore
 from gmi_engine.backends.local_runner import kernel_row
 from gmi_engine.grid import DEFAULT_GRID, TileIndex
 from gmi_engine.ingest import IngestOptions, ingest_many
-from gmi_engine.kernel.masks import MASK_DEFAULTS, decode_bt13, dilate, granule_masks
+from gmi_engine.kernel.masks import MASK_DEFAULTS, dilate, granule_masks
 from gmi_engine.kernel.pipeline import row_reflectance, run
+from gmi_engine.kernel.thermal import decode_bt13
 from gmi_engine.synth.aster import AsterSpec, write_aster_l1t
 from gmi_engine.synth.gdem import write_gdem
 from gmi_engine.synth.modis import write_mcd19a2
