@@ -39,7 +39,7 @@ def ingest_demo(work: Path, small: bool) -> Path:
     from gmi_engine.ingest import IngestOptions, ingest_granule
     from gmi_engine.synth.demo import write_demo_set
 
-    demo = write_demo_set(work / "demo", small=small)
+    demo = write_demo_set(work / "demo", small=small, scene="checkerboard")  # inputs as before the porphyry demo
     options = IngestOptions(mcd19a2=demo.mcd19a2, gdem=demo.gdem, modis_ref=demo.mod09a1)
     workspace = work / "ws"
     with LocalStore(workspace) as store:

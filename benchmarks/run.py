@@ -86,7 +86,7 @@ def synthesise(data_dir: Path, quick: bool) -> Dict[str, Any]:
         path = write_aster_l1t(spec, data_dir / "quick")
         return {"seconds": time.perf_counter() - start, "granule": str(path), "mcd19a2": [],
                 "gdem": [], "modis_ref": []}
-    demo = write_demo_set(data_dir / "demo", small=False)
+    demo = write_demo_set(data_dir / "demo", small=False, scene="checkerboard")  # inputs as before the porphyry demo
     return {"seconds": time.perf_counter() - start, "granule": str(demo.granules[1]),
             "mcd19a2": [str(p) for p in demo.mcd19a2], "gdem": [str(p) for p in demo.gdem],
             "modis_ref": [str(p) for p in demo.mod09a1]}

@@ -37,6 +37,7 @@ from gmi_engine.kernel.bands import BAND_COLUMNS, BANDS
 from gmi_engine.kernel.fields import encode_field
 from gmi_engine.progress import Cancelled, Progress, fraction, report, sub_range
 from gmi_engine.table import MODIS_BANDS, SourceRow
+from gmi_engine.thermal import tile_bt13
 from gmi_engine.tiling import TileCut, cut_granule, granule_tiles
 
 # The 6S base-case total ozone (300 DU, science.md §2.3); ingest now uses the climatology
@@ -333,7 +334,7 @@ def granule_meta(granule: Granule) -> dict:
     }
 
 
-def _quality(granule: Granule, cut: TileCut) -> dict:
+def _quality(granule: Granule, cut: TileCut, bt13: Optional[dict] = None) -> dict:
     saturated = {}
     for b, c in zip(BANDS, BAND_COLUMNS):
         if b in cut.bands:
@@ -347,6 +348,7 @@ def _quality(granule: Granule, cut: TileCut) -> dict:
         "cloud_cover": granule.cloud_cover,
         "gains": {c: granule.gains.get(b, "OFF") for b, c in zip(BANDS, BAND_COLUMNS)},
         "saturated_fraction": saturated,
+        **({"bt13": bt13} if bt13 is not None else {}),
     }
 
 
@@ -412,6 +414,7 @@ def ingest_granule(path, store, options: IngestOptions = IngestOptions(),
     coefficients = [merge_telescopes(v, w) for v, w in zip(both[:n], both[n:])]
     fallbacks = ["; ".join(filter(None, r)) or None for r in zip(reasons[:n], reasons[n:])]
     fields = tile_fields(states, swir_states, inputs, bounds, options, granule)
+    thermal = tile_bt13(granule, grid, [c.tile for c in cuts])
     rows = []
     modis = _modis(options, bounds, granule.acquired.date())
     for k, (cut, b, coeffs, inp) in enumerate(zip(cuts, bounds, coefficients, inputs)):
@@ -434,7 +437,7 @@ def ingest_granule(path, store, options: IngestOptions = IngestOptions(),
             min_col=cut.min_col, max_col=cut.max_col,
             bands={c: cut.bands[b_] for b_, c in zip(BANDS, BAND_COLUMNS) if b_ in cut.bands},
             meta=granule_meta(granule), ac=ac, modis=modis[k],
-            quality=_quality(granule, cut)))
+            quality=_quality(granule, cut, thermal.get(cut.tile))))
         report(progress, fraction(k + 1, len(cuts)), "{}: tile {}/{}".format(granule.granule_id, k + 1, len(cuts)))
     check()
     store.replace_granule(granule.granule_id, rows)

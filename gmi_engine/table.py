@@ -10,7 +10,8 @@ Source table (``gmi_source``): one row per (granule, tile)
     ``b01..b09`` (uint8, cropped to that box; ``b03`` is band 3N; an absent band is NULL), ``ac``
     (JSON object, see below), the MODIS reference blobs ``m01..m07`` (MOD09A1 bands 1-7 as int16,
     256 x 256 on the default grid; NULL when no reference was given) and ``quality`` (JSON object:
-    SWIR health, cloud %, gains ...).
+    SWIR health, cloud %, gains ..., and ``bt13``: the band-13 brightness temperature on a ~90 m
+    grid over the tile when the granule has TIR, see ``gmi_engine.kernel.thermal``).
 
 ``ac`` convention: a JSON object written by ``gmi_engine.atmosphere``. When it has a ``"bands"``
 key, that maps band columns to the 6S coefficients, ``{"b01": {"xa": .., "xb": .., "xc": ..}, ..}``

@@ -44,7 +44,7 @@ def _cmd_demo(args) -> int:
     from gmi_engine.synth.demo import write_demo_set
 
     start = time.perf_counter()
-    demo = write_demo_set(args.out_dir, small=args.small,
+    demo = write_demo_set(args.out_dir, small=args.small, scene=args.scene,
                           progress=lambda fraction, msg: print("  writing " + msg, flush=True))
     print("demo set in {} ({:.1f} s): {} granules, {} MCD19A2, {} MOD09A1, {} GDEM".format(
         demo.root, time.perf_counter() - start, len(demo.granules), len(demo.mcd19a2),
@@ -99,6 +99,9 @@ def register(sub: argparse._SubParsersAction) -> None:
     d = s.add_parser("demo", help="the demo set: two overlapping granules over Chino + ancillaries")
     d.add_argument("out_dir")
     d.add_argument("--small", action="store_true", help="12 km scenes (fast, for tests)")
+    d.add_argument("--scene", choices=("porphyry", "checkerboard"), default=None,
+                   help="the ground: the zoned porphyry-copper system on relief (default of the full "
+                        "set) or the flat mineral checkerboard (default with --small)")
     d.set_defaults(func=_cmd_demo)
 
     a = s.add_parser("aster", help="one AST_L1T v003 granule", epilog=_EXAMPLES,

@@ -125,7 +125,7 @@ def mosaic(stack: Sequence[np.ndarray], infos: Sequence[Mapping[str, Any]],
             raise GmiInputError("stack[{}]: shape {} differs from stack[0] {}".format(i, a.shape, shape))
     granules = [_Granule(i, info) for i, info in enumerate(infos)]
     p = _params(params)
-    masks = [granule_masks(a, g.swir_usable, p) for a, g in zip(arrays, granules)]
+    masks = [granule_masks(a, g.swir_usable, p, bt13=info.get("bt13")) for a, g, info in zip(arrays, granules, infos)]
     clear_cover = [float(np.count_nonzero(m.vnir & ~m.cloud)) / m.vnir.size for m in masks]
     order = _granule_order(granules, clear_cover, p["target_date"], strategy)
     out = np.full(shape, np.nan, dtype=np.float32)

@@ -36,6 +36,7 @@ from gmi_engine.kernel.radiometry import (
     unit_conversion_coefficient,
 )
 from gmi_engine.kernel.records import MASK_OUTPUT, MODIS_BANDS
+from gmi_engine.kernel.thermal import decode_bt13
 
 METHODS = ("mosaic", "color_balancing", "mineral_indices")
 PROVENANCE_OUTPUTS = ("provenance_vnir", "provenance_swir")
@@ -124,7 +125,11 @@ def _stack(rows: Sequence[Mapping[str, Any]], params: Mapping[str, Any]
     for row in rows:
         refl, kind = row_reflectance(row, int(params["tile_px"]))
         stack.append(refl)
-        infos.append(_granule_info(row))
+        info = _granule_info(row)
+        bt13 = decode_bt13(row.get("quality"), int(params["tile_px"]))
+        if bt13 is not None:  # the thermal cloud test (kernel/masks.py) gets the granule's BT13
+            info["bt13"] = bt13
+        infos.append(info)
         kinds.append(kind)
     return stack, infos, kinds
 

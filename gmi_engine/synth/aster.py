@@ -16,7 +16,7 @@ import math
 from dataclasses import dataclass, field, replace
 from datetime import datetime, timedelta, timezone
 from pathlib import Path
-from typing import Optional
+from typing import Any, Optional
 
 import numpy as np
 from pyproj import Transformer
@@ -35,6 +35,7 @@ TIR_K1 = (3040.136402, 2482.375199, 1935.060183, 866.468575, 641.326517)
 TIR_K2 = (1735.337945, 1666.398761, 1585.420044, 1350.069147, 1271.221673)
 TIR_UCC = (6.822e-3, 6.780e-3, 6.590e-3, 5.693e-3, 5.225e-3)
 _BLOCK_ROWS = 512
+_TO_MERC_LL = Transformer.from_crs("EPSG:4326", "EPSG:3857", always_xy=True)
 _LATTICE = 64
 
 
@@ -61,7 +62,12 @@ class AsterSpec:
     zone: Optional[int] = None
     production: Optional[datetime] = None
     processing_number: int = 17781
-    scene: SurfaceScene = field(default_factory=SurfaceScene)
+    #: The ground truth: a :class:`SurfaceScene` (checkerboard) or a
+    #: :class:`~gmi_engine.synth.porphyry.PorphyryScene` (relief, illumination, noise, TIR).
+    scene: Any = field(default_factory=SurfaceScene)
+    #: Porphyry scenes only: cloud blobs ``(lon, lat, radius_m, top_temperature_K)``; opaque
+    #: within half the radius, fading to clear at 1.5 radii.
+    clouds: tuple = ()
 
     @property
     def acquired_utc(self) -> datetime:
@@ -240,6 +246,7 @@ def write_aster_l1t(spec: AsterSpec, out_dir, *, lattice_increments: int = 10) -
         ucc[b] = u
     rng = np.random.default_rng(spec.processing_number)
     swaths, sizes, truth_arrays = [], {}, {}
+    porphyry = _PorphyryRender.of(spec, fp, to_merc, sun_az, sun_el) if _is_porphyry(spec.scene) else None
     for subsystem, bands, res in (("VNIR", VNIR_BANDS, 15.0), ("SWIR", SWIR_BANDS, 30.0),
                                   ("TIR", TIR_BANDS, 90.0)):
         if subsystem not in spec.subsystems:
@@ -247,8 +254,12 @@ def write_aster_l1t(spec: AsterSpec, out_dir, *, lattice_increments: int = 10) -
         rows, cols = fp.corners.size(res)
         for b in bands:
             sizes[b] = (rows, cols)
-        data, materials = _render(spec, fp, subsystem, bands, res, rows, cols, to_merc, coeffs,
-                                  ucc, rng)
+        if porphyry is not None:
+            data, materials = porphyry.render(subsystem, bands, res, rows, cols, coeffs, ucc, rng,
+                                              truth_arrays)
+        else:
+            data, materials = _render(spec, fp, subsystem, bands, res, rows, cols, to_merc, coeffs,
+                                      ucc, rng)
         if subsystem == "SWIR":
             truth_arrays["material_swir"] = materials
         swaths.append(_swath(subsystem, bands, data, rows, cols, res, fp, to_lonlat,
@@ -326,6 +337,141 @@ def _render(spec, fp, subsystem, bands, res, rows, cols, to_merc, coeffs, ucc, r
     return data, materials
 
 
+def _is_porphyry(scene: Any) -> bool:
+    from gmi_engine.synth.porphyry import PorphyryScene
+
+    return isinstance(scene, PorphyryScene)
+
+
+#: Apparent reflectance of an opaque cloud (B1..B9): bright and flat in the VNIR, lower in the
+#: SWIR (water/ice absorption); a model value for the synthetic clouds, not a measurement. Kept
+#: below the normal-gain B3N saturation (~0.75 surface-equivalent at a 58 deg sun): a saturated
+#: band is NaN in the kernel, and a NaN pixel is never "cloud" (it is dropped as invalid instead).
+CLOUD_REFLECTANCE = (0.68, 0.69, 0.70, 0.58, 0.45, 0.44, 0.43, 0.42, 0.40)
+#: Brightness temperature below the kinetic temperature of the ground (emissivity < 1 and no
+#: atmosphere in the TIR model: a model assumption of the synthetic granules).
+TIR_EMISSIVITY_OFFSET_K = 3.0
+
+
+def planck_radiance(temperature: np.ndarray, band_index: int) -> np.ndarray:
+    """ASTER TIR band radiance (W m-2 sr-1 um-1) of a black body: ``K1 / (exp(K2 / T) - 1)``."""
+    return TIR_K1[band_index] / (np.exp(TIR_K2[band_index] / np.asarray(temperature, np.float64)) - 1.0)
+
+
+class _PorphyryRender:
+    """DN of a granule over a :class:`~gmi_engine.synth.porphyry.PorphyryScene`.
+
+    Per pixel: the scene's linear mixture, times the topographic illumination (cos i from the
+    granule's sun on the scene DEM, :meth:`PorphyryScene.illumination_factor`), blended with the
+    spec's clouds; then 6S to at-sensor radiance, plus sensor noise at ASTER's specified
+    noise-equivalent reflectance (``porphyry.NE_DELTA_RHO``, Yamaguchi et al. 1998) turned into
+    radiance with the band's solar irradiance. TIR bands 10-14: black-body radiance at the
+    ground's brightness temperature (kinetic minus :data:`TIR_EMISSIVITY_OFFSET_K`), NE delta T
+    0.3 K, mixed with the cloud tops' radiance by cloud fraction.
+
+    The fields are made on the scene's EPSG:3857 lattice (:class:`~gmi_engine.synth.porphyry.ScenePatch`)
+    and resampled onto each subsystem's UTM pixel centres by GDAL (bilinear; the dominant
+    endmember nearest).
+    """
+
+    def __init__(self, spec: AsterSpec, fp: Footprint, to_merc, sun_az: float, sun_el: float) -> None:
+        from gmi_engine.synth.porphyry import NE_DELTA_RHO, NE_DELTA_T
+
+        self.spec, self.fp = spec, fp
+        self.sun_az, self.sun_el = sun_az, sun_el
+        c = fp.corners
+        es = (c.ul_easting - 90.0, c.lr_easting + 90.0)
+        ns = (c.lr_northing - 90.0, c.ul_northing + 90.0)
+        xs, ys = to_merc.transform([es[0], es[1], es[0], es[1]], [ns[0], ns[0], ns[1], ns[1]])
+        self.patch = spec.scene.patch(min(xs), min(ys), max(xs), max(ys))
+        self.cos_i = self.patch.cos_incidence(sun_az, sun_el)
+        self.ne_rho, self.ne_t = NE_DELTA_RHO, NE_DELTA_T
+        clouds = [(*_TO_MERC_LL.transform(lon, lat), r / math.cos(math.radians(lat)), t)
+                  for lon, lat, r, t in spec.clouds]
+        ny, nx = self.patch.shape
+        x = self.patch.x0 + np.arange(nx) * self.patch.step
+        y = self.patch.y0 + np.arange(ny) * self.patch.step
+        self.cloud_fraction = np.zeros((ny, nx))
+        self.cloud_top = np.full((ny, nx), 300.0)
+        for cx, cy, radius, t_top in clouds:
+            blob = np.clip(1.5 - np.hypot(x[None, :] - cx, y[:, None] - cy) / radius, 0.0, 1.0)
+            self.cloud_top = np.where(blob > self.cloud_fraction, t_top, self.cloud_top)
+            self.cloud_fraction = np.maximum(self.cloud_fraction, blob)
+
+    @classmethod
+    def of(cls, spec: AsterSpec, fp: Footprint, to_merc, sun_az: float, sun_el: float) -> "_PorphyryRender":
+        """The renderer of ``spec`` (whose scene is a PorphyryScene)."""
+        return cls(spec, fp, to_merc, sun_az, sun_el)
+
+    def warp(self, fields: list, res: float, rows: int, cols: int, resample: str = "bilinear") -> np.ndarray:
+        """Lattice fields ``(ny, nx)`` -> ``(len(fields), rows, cols)`` float32 on the UTM pixel centres."""
+        from osgeo import gdal, osr
+
+        ny, nx = self.patch.shape
+        step = self.patch.step
+        src = gdal.GetDriverByName("MEM").Create("", nx, ny, len(fields), gdal.GDT_Float32)
+        src.SetGeoTransform((self.patch.x0 - step / 2, step, 0.0, self.patch.y0 + (ny - 0.5) * step, 0.0, -step))
+        srs = osr.SpatialReference()
+        srs.ImportFromEPSG(3857)
+        src.SetProjection(srs.ExportToWkt())
+        for i, f in enumerate(fields, start=1):
+            src.GetRasterBand(i).WriteArray(np.asarray(f, dtype=np.float32)[::-1])
+        c = self.fp.corners
+        half = res / 2.0
+        out = gdal.Warp("", src, format="MEM", dstSRS="EPSG:{}".format(32600 + self.fp.zone),
+                        outputBounds=(c.ul_easting - half, c.lr_northing - half, c.lr_easting + half,
+                                      c.ul_northing + half),
+                        width=cols, height=rows, resampleAlg=resample, outputType=gdal.GDT_Float32)
+        return out.ReadAsArray().reshape(len(fields), rows, cols)
+
+    def render(self, subsystem, bands, res, rows, cols, coeffs, ucc, rng, truth: dict) -> tuple:
+        """DN arrays of one subsystem and the dominant-endmember map; TIR also fills ``truth``."""
+        from gmi_engine.kernel.radiometry import toa_reflectance
+
+        eastings = self.fp.corners.ul_easting + np.arange(cols, dtype=np.float64) * res
+        northings = self.fp.corners.ul_northing - np.arange(rows, dtype=np.float64) * res
+        inside = self.fp.inside(eastings[None, :], northings[:, None])
+        dtype = np.uint16 if subsystem == "TIR" else np.uint8
+        data = {b: np.zeros((rows, cols), dtype=dtype) for b in bands}
+        patch = self.patch
+        materials = np.zeros((rows, cols), dtype=np.uint8)
+        if subsystem != "VNIR":
+            dominant = np.argmax(patch.abundances, axis=0).astype(np.float32)
+            materials = np.where(inside, self.warp([dominant], res, rows, cols, "near")[0], 255).astype(np.uint8)
+        frac, top = self.warp([self.cloud_fraction, self.cloud_top], res, rows, cols)
+        if subsystem == "TIR":
+            kinetic = self.spec.scene.temperature_model(patch.abundances, patch.elevation, self.cos_i, self.sun_el)
+            fields = [kinetic - TIR_EMISSIVITY_OFFSET_K, self.cos_i, patch.elevation] + list(patch.abundances)
+            warped = self.warp(fields, res, rows, cols)
+            temp = warped[0] + self.ne_t * rng.standard_normal((rows, cols), dtype=np.float32)
+            for i, b in enumerate(bands):
+                radiance = (1 - frac) * planck_radiance(temp, i) + frac * planck_radiance(top, i)
+                data[b] = _quantise(radiance, ucc[b], inside, 4095).astype(dtype)
+            truth.update(brightness_temperature_13_tir=np.where(frac > 0, np.nan, temp).astype(np.float32),
+                         cos_i_tir=warped[1], elevation_tir=warped[2], abundances_tir=warped[3:],
+                         cloud_fraction_tir=frac)
+            return data, materials
+        illumination = self.spec.scene.illumination_factor(self.cos_i, self.sun_el)
+        band_pos = {b: i for i, b in enumerate(REFLECTIVE_BANDS)}
+        zenith = 90.0 - self.sun_el
+        doy = self.spec.acquired_utc.timetuple().tm_yday
+        for b in bands:
+            if b not in ucc:
+                continue
+            k = band_pos[b]
+            apparent = np.tensordot(self.spec.scene.spectra[:, k], patch.abundances, axes=1) * illumination
+            rho = self.warp([apparent], res, rows, cols)[0].astype(np.float64)
+            rho = rho * (1 - frac) + CLOUD_REFLECTANCE[k] * frac
+            radiance = (rho / (1.0 - coeffs.xc[k] * rho) + coeffs.xb[k]) / coeffs.xa[k]
+            sigma = self.ne_rho[k] / float(toa_reflectance(np.float32(1.0), b, zenith, doy))
+            radiance += sigma * rng.standard_normal((rows, cols), dtype=np.float32)
+            data[b] = _quantise(radiance, ucc[b], inside, 255).astype(dtype)
+        if subsystem == "SWIR" and self.spec.swir_failed:
+            for i, b in enumerate(bands):
+                data[b] = _swir_failure(data[b], i, rng)
+        return data, materials
+
+
 def _swath(subsystem, bands, data, rows, cols, res, fp, to_lonlat, n_incr) -> Swath:
     """The swath object with a small Latitude/Longitude lattice and dimension maps."""
     inc_r = max(1, math.ceil((rows - 1) / n_incr))
@@ -378,6 +524,7 @@ def _write_truth(path, spec, fp, sun_az, sun_el, coeffs, gains, ucc, arrays) -> 
         "gains": gains,
         "ucc": ucc,
         "swir_failed": spec.swir_failed,
+        "clouds": [list(c) for c in spec.clouds],
         "coefficients": None if coeffs is None else {
             "bands": list(REFLECTIVE_BANDS), "xa": list(map(float, coeffs.xa)),
             "xb": list(map(float, coeffs.xb)), "xc": list(map(float, coeffs.xc))},
@@ -386,9 +533,18 @@ def _write_truth(path, spec, fp, sun_az, sun_el, coeffs, gains, ucc, arrays) -> 
     np.savez_compressed(npz, **arrays)
 
 
+def scene_from_json(text: str) -> Any:
+    """A SurfaceScene or (``kind`` "porphyry") a PorphyryScene from its JSON."""
+    if json.loads(text).get("kind") == "porphyry":
+        from gmi_engine.synth.porphyry import PorphyryScene
+
+        return PorphyryScene.from_json(text)
+    return SurfaceScene.from_json(text)
+
+
 def load_truth(hdf_path) -> dict:
-    """The truth JSON of a synthetic granule, with ``scene`` rebuilt as a SurfaceScene."""
+    """The truth JSON of a synthetic granule, with ``scene`` rebuilt as a SurfaceScene or PorphyryScene."""
     js, _ = truth_paths(hdf_path)
     truth = json.loads(Path(js).read_text())
-    truth["scene"] = SurfaceScene.from_json(json.dumps(truth["scene"]))
+    truth["scene"] = scene_from_json(json.dumps(truth["scene"]))
     return truth

@@ -4,14 +4,21 @@ It mirrors the reference engine's demo: global tile (260, 526) is covered by bot
 MCD19A2 and MOD09A1 tiles are h08v05, and the GDEM tiles are N32W108 and N32W109. Granule A
 carries the reference demo's name (2006-09-06 18:02:42 UTC); granule B was acquired eight months
 later under a hazier, wetter atmosphere with high gain on bands 1–2, so its bright clays saturate.
+
+The ground is one of :data:`DEMO_SCENES`: ``"porphyry"`` (the zoned porphyry-copper system of
+:mod:`gmi_engine.synth.porphyry` on its relief, with topographic illumination, sensor noise,
+TIR and the scene DEM in the GDEM tiles; the default of the full set) or ``"checkerboard"`` (the
+flat patchwork of :mod:`gmi_engine.synth.scene` with a ripple DEM; the default of the small set,
+whose tests use its known patch edges).
 """
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import datetime
 from pathlib import Path
-from typing import Optional
+from typing import Optional, Sequence
 
+from gmi_engine.errors import GmiInputError
 from gmi_engine.progress import Progress, fraction, report
 from gmi_engine.synth.aster import AsterSpec, make_footprint, write_aster_l1t
 from gmi_engine.synth.gdem import write_gdem
@@ -20,12 +27,32 @@ from gmi_engine.synth.modis import write_mcd19a2, write_mod09a1
 CHINO_LONLAT = (-108.07, 32.793)
 MODIS_TILE = (8, 5)
 GDEM_TILES = ((32, -108), (32, -109))
+DEMO_SCENES = ("porphyry", "checkerboard")
 _GAINS_B = {"01": "HGH", "02": "HGH", "3N": "NOR", "04": "NOR", "05": "NOR", "06": "NOR",
             "07": "NOR", "08": "NOR", "09": "NOR"}
 
 
-def demo_specs(small: bool = False) -> list:
-    """The two granule specs; ``small`` shrinks them to 12 km scenes around tile (260, 526)."""
+def demo_scene_name(small: bool, scene: Optional[str] = None) -> str:
+    """The scene of a demo set: ``scene``, or porphyry for the full set and checkerboard for small."""
+    name = scene or ("checkerboard" if small else "porphyry")
+    if name not in DEMO_SCENES:
+        raise GmiInputError("demo scene {!r} is not one of {}".format(name, ", ".join(DEMO_SCENES)))
+    return name
+
+
+def demo_specs(small: bool = False, scene: Optional[str] = None) -> list:
+    """The two granule specs; ``small`` shrinks them to 12 km scenes around tile (260, 526).
+
+    ``scene`` (see :func:`demo_scene_name`) sets the ground of both granules.
+    """
+    if demo_scene_name(small, scene) == "porphyry":
+        from gmi_engine.synth.porphyry import PorphyryScene
+
+        return [replace(s, scene=PorphyryScene()) for s in _checkerboard_specs(small)]
+    return _checkerboard_specs(small)
+
+
+def _checkerboard_specs(small: bool) -> list:
     if small:
         return [
             AsterSpec(-108.10, 32.86, datetime(2006, 9, 6, 18, 2, 42), side_km=12.0,
@@ -55,14 +82,18 @@ class DemoSet:
 
 
 def write_demo_set(out_dir, small: bool = False,
-                   progress: Optional[Progress] = None) -> DemoSet:
+                   progress: Optional[Progress] = None, scene: Optional[str] = None,
+                   specs: Optional[Sequence] = None) -> DemoSet:
     """Write the demo granules, MCD19A2 (one per date), MOD09A1 and GDEM tiles into ``out_dir``.
 
-    ``progress`` names each file before it is written.
+    ``progress`` names each file before it is written; ``scene`` picks the ground
+    (:func:`demo_scene_name`); ``specs`` replaces the two demo granules (their first spec's scene
+    then makes the MOD09A1 and, for a porphyry scene, the GDEM).
     """
     root = Path(out_dir)
     demo = DemoSet(root)
-    specs = demo_specs(small)
+    specs = list(specs) if specs is not None else demo_specs(small, scene)
+    relief = specs[0].scene if getattr(specs[0].scene, "kind", None) == "porphyry" else None
     total = 2 * len(specs) + 1 + len(GDEM_TILES)
 
     def say(message: str) -> None:
@@ -83,7 +114,7 @@ def write_demo_set(out_dir, small: bool = False,
         say("GDEM N{}W{}".format(lat0, -lon0))
         demo.gdem.append(write_gdem(root / "gdem", lat0, lon0,
                                     elevation_m=specs[0].altitude_km * 1000.0,
-                                    size=361 if small else 3601))
+                                    size=361 if small else 3601, scene=relief))
     return demo
 
 

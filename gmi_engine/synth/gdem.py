@@ -10,7 +10,7 @@ from __future__ import annotations
 import json
 import math
 from pathlib import Path
-from typing import Union
+from typing import Any, Union
 
 import numpy as np
 from osgeo import gdal, osr
@@ -43,10 +43,12 @@ def elevation_at(lon, lat, elevation_m: float = 1750.0, ripple_m: float = 15.0) 
 
 def write_gdem(out_dir: Union[str, Path], lat0: int, lon0: int, elevation_m: float = 1750.0,
                ripple_m: float = 15.0, size: int = 3601, void_fraction: float = 0.0,
-               seed: int = 0) -> Path:
+               seed: int = 0, scene: Any = None) -> Path:
     """Write one GDEM tile (south-west corner ``lat0``, ``lon0``) and its truth; return the path.
 
-    ``void_fraction`` of the posts (random, reproducible by ``seed``) are set to -9999.
+    ``void_fraction`` of the posts (random, reproducible by ``seed``) are set to -9999. With a
+    ``scene`` (e.g. :class:`~gmi_engine.synth.porphyry.PorphyryScene`) the heights are its
+    ``elevation_at_lonlat`` at the posts (rounded to whole metres) instead of the ripple.
     """
     if int(lat0) != lat0 or int(lon0) != lon0:
         raise GmiInputError("GDEM tiles start on whole degrees, got lat0={} lon0={}".format(lat0, lon0))
@@ -63,8 +65,11 @@ def write_gdem(out_dir: Union[str, Path], lat0: int, lon0: int, elevation_m: flo
     lons = lon0 + np.arange(size) * gt[1]
     lats = lat0 + 1 + np.arange(size) * gt[5]
     wx, wy = RIPPLE_WAVELENGTH_DEG
-    # Separable form of elevation_at (same values, one outer product instead of size² sin/cos).
-    heights = elevation_m + ripple_m * np.outer(np.cos(2 * np.pi * lats / wy), np.sin(2 * np.pi * lons / wx))
+    if scene is not None:
+        heights = _scene_heights(scene, lons, lats)
+    else:
+        # Separable form of elevation_at (same values, one outer product instead of size² sin/cos).
+        heights = elevation_m + ripple_m * np.outer(np.cos(2 * np.pi * lats / wy), np.sin(2 * np.pi * lons / wx))
     dem = np.rint(heights).astype(np.int16)
     if void_fraction > 0:
         rng = np.random.default_rng(seed)
@@ -90,9 +95,25 @@ def write_gdem(out_dir: Union[str, Path], lat0: int, lon0: int, elevation_m: flo
              "ripple_wavelength_deg": list(RIPPLE_WAVELENGTH_DEG), "void_fraction": void_fraction,
              "void_count": int((dem == NODATA).sum()), "seed": seed,
              "mean_valid_m": float(dem[dem != NODATA].mean()) if (dem != NODATA).any() else None,
-             "geotransform": list(gt)}
+             "geotransform": list(gt),
+             "scene": None if scene is None else json.loads(scene.to_json())}
     path.with_suffix(".truth.json").write_text(json.dumps(truth, indent=1, sort_keys=True))
     return path
+
+
+def _scene_heights(scene: Any, lons: np.ndarray, lats: np.ndarray, block: int = 1200) -> np.ndarray:
+    """``scene.elevation_at_lonlat`` on the post grid, in row blocks (one lattice patch each)."""
+    from pyproj import Transformer
+
+    # EPSG:3857 x depends on the longitude only, y on the latitude only
+    to_merc = Transformer.from_crs("EPSG:4326", "EPSG:3857", always_xy=True)
+    xs, _ = to_merc.transform(lons, np.zeros_like(lons))
+    _, ys = to_merc.transform(np.zeros_like(lats), lats)
+    out = np.empty((lats.size, lons.size), dtype=np.float64)
+    for r0 in range(0, lats.size, block):
+        x, y = np.meshgrid(xs, ys[r0:r0 + block])
+        out[r0:r0 + block] = scene.elevation_at_xy(x, y)
+    return out
 
 
 def tiles_covering(west: float, south: float, east: float, north: float) -> list:

@@ -54,3 +54,8 @@ def test_reflectance_and_quicklook(demo_out):
     assert (demo_out / "color_balancing" / "rgb_321.vrt").exists()
     png = demo_out.parent / "quicklook.png"
     assert png.exists() and png.stat().st_size > 10_000
+
+
+def test_alteration_quicklook(demo_out):
+    png = demo_out.parent / "alteration.png"
+    assert png.exists() and png.stat().st_size > 10_000

@@ -22,7 +22,7 @@ LAYERS: Dict[str, int] = {
     "__init__": 1, "errors": 1, "progress": 1, "paths": 1, "grid": 1, "aster": 1, "ancillary": 1,
     "atmosphere": 1, "table": 1,
     "tiling": 2, "refcsv": 2, "synth": 2, "ingest": 2, "export": 2, "backends": 2, "indices": 2,
-    "acquire": 2,
+    "acquire": 2, "thermal": 2,
     "cli": 3,
 }
 PLUGIN_LAYER = 4

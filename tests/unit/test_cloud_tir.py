@@ -93,3 +93,23 @@ def test_b13_brightness_temperature_inverts_plancks_law():
     radiance = c1 / (lam ** 5 * (np.exp(c2 / (lam * temps)) - 1.0))
     assert np.allclose(brightness_temperature_b13(radiance), temps, atol=0.1)
     assert np.isnan(brightness_temperature_b13(np.array([0.0, -1.0]))).all()
+
+
+def test_bt13_row_entry_round_trips_and_old_rows_have_none():
+    import pytest
+
+    from gmi_engine.kernel.errors import SchemaError
+    from gmi_engine.kernel.thermal import decode_bt13, encode_bt13
+
+    grid = np.array([[250.0, 291.23], [np.nan, 305.5]])
+    entry = encode_bt13(grid)
+    tile = decode_bt13({"bt13": entry, "swir_usable": True}, 4)
+    # nearest cell: tile pixels 0-1 take cell 0, 2-3 cell 1; 0.01 K steps; NaN stays NaN
+    expected = np.repeat(np.repeat(grid, 2, axis=0), 2, axis=1)
+    assert np.allclose(tile, expected, atol=0.006, equal_nan=True)
+    assert decode_bt13({"swir_usable": True}, 4) is None  # rows ingested without TIR / before
+    assert decode_bt13(None, 4) is None
+    with pytest.raises(SchemaError, match="quality.bt13"):
+        decode_bt13({"bt13": {"format": "other"}}, 4)
+    with pytest.raises(SchemaError, match="quality.bt13.data"):
+        decode_bt13({"bt13": dict(entry, data="not base64!")}, 4)

@@ -97,7 +97,29 @@ def test_roc_auc_matches_pairwise_count():
 
 
 def test_scene_section_quick_reports_every_headline_index(tmp_path):
-    result = section.measure(tmp_path, quick=True)
+    result = section.measure_scene(tmp_path, quick=True)
     assert set(result["headline_auc"]) == set(section.HEADLINE)
-    text = section.render(result)
+    # the chain part has the same rows plus its run description (measured by make accuracy)
+    chain = dict(result, tile=[260, 526], granules=[{"id": "g", "side_km": 34.0, "centre": [-108.1, 32.77]}],
+                 valid_pixels=1, balance_method_default="block", balance_method_used="x", seconds=1.0)
+    text = section.render({"chain": chain, "scene_reflectance": result})
     assert "Kaolinite index KLI" in text and "AUC reference" in text
+    assert text.index("default chain") < text.index("scene's own reflectance")
+
+
+def test_lattice_nodes_are_the_exact_fields_and_values_do_not_depend_on_the_patch():
+    s, x, y = _grid(400.0)
+    p = s.patch(float(x.min()), float(y.min()), float(x.max()), float(y.max()))
+    xs = p.x0 + np.arange(p.shape[1]) * p.step
+    ys = p.y0 + np.arange(p.shape[0]) * p.step
+    xx, yy = np.meshgrid(xs[::37], ys[::41])
+    exact = s.abundances_exact(xx, yy)  # direct sum of sines, no lattice
+    assert np.allclose(p.abundances[:, ::41, ::37], exact, atol=1e-6)
+    assert np.allclose(p.elevation[::41, ::37], s.elevation_exact(xx, yy), atol=1e-6)
+    # a point gets the same value from a small patch around it as from the big one
+    px, py = x[10:13, 20:23], y[10:13, 20:23]
+    small = s.patch(float(px.min()), float(py.min()), float(px.max()), float(py.max()))
+    assert np.allclose(small.abundances_at(px, py), p.abundances_at(px, py), atol=1e-6)
+    # bilinear between nodes: midway between two nodes is their mean
+    mid = p.abundances_at(np.array([xs[5] + p.step / 2]), np.array([ys[7]]))[:, 0]
+    assert np.allclose(mid, 0.5 * (p.abundances[:, 7, 5] + p.abundances[:, 7, 6]), atol=1e-6)
