@@ -226,3 +226,16 @@ def test_shape_method_on_the_continuum_mod09a1_through_gdal(tmp_path):
           "block:", np.round(block_err, 4))
     assert shape_err.max() < 0.02
     assert block_err[4:].max() > shape_err[4:].max()
+
+
+def test_sources_lists_the_codes_np_unique_finds():
+    """_sources counts codes with bincount; it must list what np.unique finds (>= 0 and -2)."""
+    from gmi_engine.kernel.balance import _sources
+
+    rng = np.random.default_rng(5)
+    plane = rng.choice(np.array([-1, -2, 0, 3, 7], dtype=np.int16), size=(64, 64))
+    expected = [int(v) for v in np.unique(plane) if v >= 0 or v == -2]
+    assert _sources(plane) == expected == [-2, 0, 3, 7]
+    wide = np.array([[-1, 0], [200000, 5]], dtype=np.int32)  # too wide a range: np.unique path
+    assert _sources(wide) == [0, 5, 200000]
+    assert _sources(np.full((4, 4), -1, dtype=np.int16)) == []
