@@ -11,7 +11,7 @@ from __future__ import annotations
 import functools
 import multiprocessing
 import os
-from concurrent.futures import FIRST_COMPLETED, ProcessPoolExecutor, wait
+from concurrent.futures import FIRST_COMPLETED, ProcessPoolExecutor, ThreadPoolExecutor, wait
 from dataclasses import dataclass, field
 from multiprocessing import forkserver
 from typing import Any, Callable, Dict, Iterable, Iterator, List, Mapping, Optional, Protocol, Tuple
@@ -92,24 +92,45 @@ def compute_tile_rows(rows: List[SourceRow], grid: TileGrid, tile: TileIndex, me
         return [result_cells(res, digest) for res in results], None  # the cells the ODPS UDTF forwards too
     layout = ExportLayout.at(export.out_dir)
     records, files, metas = [], [], []
-    for res in results:
-        record = result_cells(res, digest, encoded=b"")  # every cell but the data, checked
-        meta = load_json(record["meta"], "meta")  # as a reader of the store sees it
-        metas.append((record["output"], meta))
-        reference = None
-        if export.options.wants(record["output"]):
-            row = ResultRow(record["tile_x"], record["tile_y"], method, record["output"], res["data"], meta)
-            item = write_tile_file(layout, grid, tile, row, export.options, index_style(record["output"]))
-            files.append(item)
-            if export.store_files:
-                reference = reference_for(item.written.path, item.written.dtype, item.written.scale,
-                                          item.written.offset, res["data"])
-        if reference is None:
-            record = result_cells(res, digest)
-        else:
-            record["data"] = reference
-        records.append(record)
+    with ThreadPoolExecutor(max_workers=TILE_WRITER_THREADS, thread_name_prefix="gmi-tile-export") as pool:
+        pending = []
+        for res in results:
+            record = result_cells(res, digest, encoded=b"")  # every cell but the data, checked
+            meta = load_json(record["meta"], "meta")  # as a reader of the store sees it
+            metas.append((record["output"], meta))
+            written = None
+            if export.options.wants(record["output"]):
+                row = ResultRow(record["tile_x"], record["tile_y"], method, record["output"], res["data"], meta)
+                written = pool.submit(_write_and_reference, layout, grid, tile, row, export)
+            pending.append((res, record, written))
+        for res, record, written in pending:  # in the results' order, whatever thread finished first
+            reference = None
+            if written is not None:
+                item, reference = written.result()
+                files.append(item)
+            if reference is None:
+                record = result_cells(res, digest)
+            else:
+                record["data"] = reference
+            records.append(record)
     return records, (files, metas)
+
+
+#: Threads a worker writes one tile's GeoTIFFs with (GDAL compression and sha256 release the
+#: GIL). While every worker is busy they only share its core; when a worker is idle (the last
+#: tiles of a run, a run with fewer tiles than workers) the tile's files use the free core.
+TILE_WRITER_THREADS = 2
+
+
+def _write_and_reference(layout: ExportLayout, grid: TileGrid, tile: TileIndex, row: ResultRow,
+                         export: ExportJob) -> Tuple[TileFile, Optional[bytes]]:
+    """One result's GeoTIFF and, with ``export.store_files``, the store's reference to it."""
+    item = write_tile_file(layout, grid, tile, row, export.options, index_style(row.output))
+    reference = None
+    if export.store_files:
+        reference = reference_for(item.written.path, item.written.dtype, item.written.scale,
+                                  item.written.offset, row.data)
+    return item, reference
 
 
 def _up_to_date(store: LocalStore, tile: TileIndex, method: str, digest: str) -> bool:
