@@ -753,7 +753,7 @@ def _plane_field(coef: Tuple[float, float, float], shape: Tuple[int, int]) -> np
     a, b, c = coef
     e = a + b * _pixel_coords(shape[1])[None, :] + c * _pixel_coords(shape[0])[:, None]
     with np.errstate(divide="ignore", invalid="ignore"):
-        return (1.0 / e).astype(np.float32)
+        return np.divide(1.0, e, out=e).astype(np.float32)  # in place: no second float64 plane
 
 
 def _plane_ok(coef: Optional[Tuple[float, float, float]], limits: Tuple[float, float]) -> bool:
@@ -858,8 +858,9 @@ def _shape_entry(out: np.ndarray, pair: Pair, grid: _ShapeGrid, p: Mapping[str, 
         total *= field
         tile_total *= tile_gain
         passes += 1
-        with np.errstate(invalid="ignore"):
-            if not np.nanmax(np.abs(field[covered] - 1.0)) > SHAPE_PASS_TOLERANCE:
+        with np.errstate(invalid="ignore"):  # largest change over the corrected pixels, NaN ignored
+            change = np.fmax.reduce(np.abs(field - 1.0), axis=None, where=covered, initial=-np.inf)
+            if not change > SHAPE_PASS_TOLERANCE:
                 break
     seen = total[covered]
     entry["passes"] = passes
@@ -903,6 +904,6 @@ def _combined_field(tile_coef: Tuple[float, float, float], fits: Mapping[int, Tu
     field = np.ones(shape, dtype=np.float32)
     for s, coef in fits.items():
         where = grid.prov[group] == s
-        field[where] = _plane_field(coef, shape)[where]
+        np.copyto(field, _plane_field(coef, shape), where=where)
         covered |= where
     return field
