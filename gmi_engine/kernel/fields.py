@@ -17,7 +17,7 @@ import numpy as np
 
 from gmi_engine.kernel import blob
 from gmi_engine.kernel.bands import BAND_COLUMNS
-from gmi_engine.kernel.errors import SchemaError
+from gmi_engine.kernel.errors import GmiInputError, SchemaError
 
 FIELD_FORMAT = "gmi-acfield/1"
 COEFFICIENTS = ("xa", "xb", "xc")
@@ -94,10 +94,12 @@ class FieldPlan(object):
 
     def buffers(self) -> tuple:
         """Scratch of :func:`surface_reflectance_field`, made once per plan and reused by every
-        band: (xa/xb/xc strip (3, strip_rows, cols) float32, denominator test (strip_rows, cols) bool)."""
+        band: xa/xb/xc (3, strip_rows, cols) float32, radiance (strip_rows, cols) float32 and the
+        denominator test (strip_rows, cols) bool."""
         if self._buffers is None:
             size = (self.strip_rows, self.shape[1])
-            self._buffers = (np.empty((3,) + size, dtype=np.float32), np.empty(size, dtype=bool))
+            self._buffers = (np.empty((3,) + size, dtype=np.float32), np.empty(size, dtype=np.float32),
+                             np.empty(size, dtype=bool))
         return self._buffers
 
 
@@ -144,31 +146,36 @@ def denominator_safe(nodes: np.ndarray) -> bool:
     return bool(xa.min() >= 0.0 and xc.min() >= 0.0 and xc.max() * max(float(xb.max()), 0.0) <= 0.5)
 
 
-def surface_reflectance_field(radiance: np.ndarray, nodes: np.ndarray, plan: FieldPlan,
-                              out: np.ndarray, radiance_nonnegative: bool = False) -> np.ndarray:
+def surface_reflectance_field(dn: np.ndarray, table: np.ndarray, nodes: np.ndarray, plan: FieldPlan,
+                              out: np.ndarray) -> np.ndarray:
     """Surface reflectance of one band with its coefficient field, written into ``out``.
 
-    ``nodes``: (3, n, n) xa, xb, xc of the band; ``radiance`` and ``out``: the bbox's shape
-    (``out`` may be a view into a larger array). The formula and its NaN rules are those of
-    :func:`gmi_engine.kernel.radiometry.surface_reflectance` (``y = xa * L - xb``,
+    ``dn``: uint8 DN of the bbox, radiance ``table[dn]`` (``table``: 256 float32 values, see
+    :func:`gmi_engine.kernel.radiometry.radiance_table`); ``nodes``: (3, n, n) xa, xb, xc of the
+    band; ``out``: the bbox's shape (may be a view into a larger array). The formula and its NaN
+    rules are those of :func:`gmi_engine.kernel.radiometry.surface_reflectance` (``y = xa * L - xb``,
     ``rho = y / (1 + xc * y)``, NaN where the denominator is <= 1e-6 or L is NaN), evaluated
-    strip by strip with the coefficients interpolated as :func:`interpolate` does, so no
-    full-size coefficient plane is ever made. ``radiance_nonnegative``: the caller guarantees
-    ``L >= 0`` or NaN (as :func:`~gmi_engine.kernel.radiometry.dn_to_radiance` does); with
-    :func:`denominator_safe` nodes the per-pixel denominator test is then skipped, since no pixel
-    can fail it."""
+    strip by strip (radiance lookup, coefficients interpolated as :func:`interpolate` does,
+    formula) so everything stays in the CPU cache and no full-size array is made. The per-pixel
+    denominator test is skipped when the table has no negative radiance and the nodes are
+    :func:`denominator_safe`: then no pixel can fail it."""
     rows, steps = node_rows(nodes, plan)
     rows, steps = rows[:, :, None, :], steps[:, :, None, :]  # (3, n, 1, cols): broadcast over rows
-    buf, bad = plan.buffers()
-    check = not (radiance_nonnegative and denominator_safe(nodes))
+    lut = np.asarray(table, dtype=np.float32)
+    if lut.shape != (256,) or np.asarray(dn).dtype != np.uint8:
+        raise GmiInputError("radiance table {} / dn {}: expected 256 values and uint8 DN".format(
+            lut.shape, np.asarray(dn).dtype))
+    buf, radiance, bad = plan.buffers()
+    check = bool(np.any(lut < 0)) or not denominator_safe(nodes)
     one, tiny, nan = np.float32(1.0), np.float32(DENOMINATOR_MIN), np.float32(np.nan)
     with np.errstate(divide="ignore", invalid="ignore"):
         for i, a, b, weight in plan.strips:
-            coeffs = buf[:, :b - a]
+            coeffs, rad = buf[:, :b - a], radiance[:b - a]
+            np.take(lut, dn[a:b], out=rad, mode="clip")  # uint8: always in range
             np.multiply(weight, steps[:, i], out=coeffs)
             coeffs += rows[:, i]
             y, xb, denom = coeffs
-            y *= radiance[a:b]
+            y *= rad
             y -= xb
             denom *= y
             denom += one

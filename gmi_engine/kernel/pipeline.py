@@ -30,7 +30,9 @@ from gmi_engine.kernel.bands import BAND_COLUMNS, BANDS, band_index
 from gmi_engine.kernel.errors import GmiInputError
 from gmi_engine.kernel.fields import FieldPlan, decode_field, surface_reflectance_field
 from gmi_engine.kernel.radiometry import (
+    dn_array,
     dn_to_radiance,
+    radiance_table,
     surface_reflectance,
     toa_reflectance,
     unit_conversion_coefficient,
@@ -85,11 +87,11 @@ def row_reflectance(row: Mapping[str, Any], tile_px: int = 1024) -> Tuple[np.nda
     for column, dn in sorted(row["bands"].items()):
         k = BAND_COLUMNS.index(column)
         ucc = unit_conversion_coefficient(BANDS[k], gains.get(column, "NOR"), incl.get(column))
-        radiance = dn_to_radiance(dn, ucc)
-        if field is not None:  # written into the output strip by strip, no full-size coefficients
-            surface_reflectance_field(radiance, field[:, k], plan, out[k, r0:r1 + 1, c0:c1 + 1],
-                                      radiance_nonnegative=True)
+        if field is not None:  # radiance, coefficients and formula strip by strip, into the output
+            surface_reflectance_field(dn_array(dn), radiance_table(ucc), field[:, k], plan,
+                                      out[k, r0:r1 + 1, c0:c1 + 1])
             continue
+        radiance = dn_to_radiance(dn, ucc)
         if coeffs:
             c = coeffs[column]
             refl = surface_reflectance(radiance, c["xa"], c["xb"], c["xc"])

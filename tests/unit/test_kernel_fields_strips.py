@@ -9,8 +9,9 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
+from gmi_engine.kernel.errors import GmiInputError
 from gmi_engine.kernel.fields import FieldPlan, denominator_safe, interpolate, surface_reflectance_field
-from gmi_engine.kernel.radiometry import dn_to_radiance, surface_reflectance
+from gmi_engine.kernel.radiometry import dn_to_radiance, radiance_table, surface_reflectance
 
 TILE_PX, NODES = 1024, 17
 #: The bound the issue sets for a change of float rounding: 1e-6 reflectance.
@@ -46,10 +47,11 @@ def test_strip_reflectance_matches_float64_bilinear(bbox, strip_pixels):
     rng = np.random.default_rng(7)
     nodes = _field(rng)
     shape = (bbox[1] - bbox[0] + 1, bbox[3] - bbox[2] + 1)
-    radiance = dn_to_radiance(rng.integers(0, 256, shape, dtype=np.uint8), 0.676)
+    dn = rng.integers(0, 256, shape, dtype=np.uint8)
+    radiance = dn_to_radiance(dn, 0.676)
     plan = FieldPlan(bbox, NODES, TILE_PX, strip_pixels)
     out = np.full(shape, -1.0, dtype=np.float32)
-    surface_reflectance_field(radiance, nodes, plan, out, radiance_nonnegative=True)
+    surface_reflectance_field(dn, radiance_table(0.676), nodes, plan, out)
     xa, xb, xc = _bilinear64(nodes, bbox)
     y = xa * radiance.astype(np.float64) - xb
     expected = y / (1.0 + xc * y)
@@ -60,31 +62,50 @@ def test_strip_reflectance_matches_float64_bilinear(bbox, strip_pixels):
 
 def test_constant_field_equals_the_scalar_path():
     rng = np.random.default_rng(3)
-    radiance = dn_to_radiance(rng.integers(0, 256, (300, 400), dtype=np.uint8), 0.5)
+    dn = rng.integers(0, 256, (300, 400), dtype=np.uint8)
     coeffs = np.float32([0.0031, 0.09, 0.21])
     nodes = np.broadcast_to(coeffs[:, None, None], (3, NODES, NODES))
     bbox = (100, 399, 200, 599)
     out = np.empty((300, 400), dtype=np.float32)
-    surface_reflectance_field(radiance, nodes, FieldPlan(bbox, NODES, TILE_PX), out, radiance_nonnegative=True)
-    scalar = surface_reflectance(radiance, *coeffs)
+    surface_reflectance_field(dn, radiance_table(0.5), nodes, FieldPlan(bbox, NODES, TILE_PX), out)
+    scalar = surface_reflectance(dn_to_radiance(dn, 0.5), *coeffs)
     assert np.array_equal(np.isnan(out), np.isnan(scalar))
     assert np.nanmax(np.abs(out - scalar)) <= REFLECTANCE_TOL
+
+
+def _table(values: dict) -> np.ndarray:
+    table = np.full(256, np.nan, dtype=np.float32)
+    for dn, value in values.items():
+        table[dn] = value
+    return table
 
 
 def test_small_denominator_is_nan_as_in_the_scalar_formula():
     # xc * xb > 1: at L = 0 the denominator 1 - xc * xb is negative -> NaN, never a number
     nodes = np.broadcast_to(np.float32([0.001, 2.0, 0.8])[:, None, None], (3, NODES, NODES))
     assert not denominator_safe(nodes)
-    radiance = np.array([[0.0, 0.0, 2000.0, np.nan]] * 3, dtype=np.float32)
-    out = np.empty_like(radiance)
-    surface_reflectance_field(radiance, nodes, FieldPlan((0, 2, 0, 3), NODES, TILE_PX), out,
-                              radiance_nonnegative=True)
-    scalar = surface_reflectance(radiance, 0.001, 2.0, 0.8)
+    table = _table({1: 0.0, 2: 2000.0})
+    dn = np.array([[1, 1, 2, 0]] * 3, dtype=np.uint8)
+    out = np.empty(dn.shape, dtype=np.float32)
+    surface_reflectance_field(dn, table, nodes, FieldPlan((0, 2, 0, 3), NODES, TILE_PX), out)
+    scalar = surface_reflectance(table[dn], 0.001, 2.0, 0.8)
     assert np.isnan(out[:, :2]).all() and np.isnan(out[:, 3]).all() and np.isfinite(out[:, 2]).all()
     assert np.array_equal(np.isnan(out), np.isnan(scalar))
-    # negative radiance is never assumed away unless the caller says it cannot occur
+    # safe nodes, but a negative radiance in the table: the per-pixel test still runs
     safe = np.broadcast_to(np.float32([0.002, 0.1, 0.2])[:, None, None], (3, NODES, NODES))
     assert denominator_safe(safe)
-    negative = np.full((3, 4), -3000.0, dtype=np.float32)  # y = -6.1, 1 + 0.2 y < 0
-    surface_reflectance_field(negative, safe, FieldPlan((0, 2, 0, 3), NODES, TILE_PX), out)
-    assert np.isnan(out).all() and np.isnan(surface_reflectance(negative, 0.002, 0.1, 0.2)).all()
+    negative = _table({7: -3000.0})  # y = -6.1, 1 + 0.2 y < 0
+    dn7 = np.full((3, 4), 7, dtype=np.uint8)
+    surface_reflectance_field(dn7, negative, safe, FieldPlan((0, 2, 0, 3), NODES, TILE_PX), out)
+    assert np.isnan(out).all() and np.isnan(surface_reflectance(negative[dn7], 0.002, 0.1, 0.2)).all()
+
+
+def test_bad_table_or_dn_dtype_is_an_input_error():
+    plan = FieldPlan((0, 2, 0, 3), NODES, TILE_PX)
+    nodes = np.ones((3, NODES, NODES), dtype=np.float32)
+    with pytest.raises(GmiInputError):
+        surface_reflectance_field(np.zeros((3, 4), np.uint8), np.zeros(255, np.float32), nodes, plan,
+                                  np.empty((3, 4), np.float32))
+    with pytest.raises(GmiInputError):
+        surface_reflectance_field(np.zeros((3, 4), np.int16), radiance_table(1.0), nodes, plan,
+                                  np.empty((3, 4), np.float32))
