@@ -17,7 +17,7 @@ import numpy as np
 
 from gmi_engine.kernel import blob
 from gmi_engine.kernel.bands import BAND_COLUMNS
-from gmi_engine.kernel.errors import SchemaError
+from gmi_engine.kernel.errors import GmiInputError, SchemaError
 
 FIELD_FORMAT = "gmi-acfield/1"
 COEFFICIENTS = ("xa", "xb", "xc")
@@ -62,44 +62,125 @@ def _axis(start: int, stop: int, n: int, tile_px: int) -> tuple:
     return lower, (pos - lower).astype(np.float32)
 
 
-def bilinear_weights(bbox: tuple, n: int, tile_px: int) -> tuple:
-    """Weights of :func:`interpolate` for the pixel centres of ``bbox`` on ``n`` nodes: (lower
-    row node, row weight, column weight matrix ``(n, columns)``); computed once per row, shared
-    by every coefficient plane."""
-    r0, r1, c0, c1 = (int(v) for v in bbox)
-    ri, rw = _axis(r0, r1, n, tile_px)
-    ci, cw = _axis(c0, c1, n, tile_px)
-    columns = np.arange(c1 - c0 + 1)
-    wc = np.zeros((n, columns.size), dtype=np.float32)
-    wc[ci, columns] = np.float32(1.0) - cw
-    wc[ci + 1, columns] += cw
-    return ri, rw, wc
+#: Pixels per strip of :func:`surface_reflectance_field` (about 256 KiB of float32 per coefficient,
+#: so a strip's coefficients, radiance and result stay in the CPU cache).
+STRIP_PIXELS = 65536
 
 
-def interpolate(nodes: np.ndarray, bbox: tuple, tile_px: int, weights: Optional[tuple] = None,
+class FieldPlan(object):
+    """Where the pixel centres of a bbox sit on an ``n x n`` node grid, computed once per row and
+    shared by every coefficient plane of every band.
+
+    ``columns``: lower node column and weight per pixel column; ``strips``: ``(node_row, first,
+    stop, weight)`` row ranges (bbox-relative, ``stop`` exclusive) that lie between node rows
+    ``node_row`` and ``node_row + 1``, with the row weights as a ``(rows, 1)`` float32 column."""
+
+    def __init__(self, bbox: tuple, n: int, tile_px: int, strip_pixels: int = STRIP_PIXELS) -> None:
+        r0, r1, c0, c1 = (int(v) for v in bbox)
+        self.shape = (r1 - r0 + 1, c1 - c0 + 1)
+        self.nodes = int(n)
+        self.columns = _axis(c0, c1, n, tile_px)
+        lower, weight = _axis(r0, r1, n, tile_px)
+        step = max(1, int(strip_pixels) // self.shape[1])
+        cuts = np.flatnonzero(np.diff(lower)) + 1
+        strips = []
+        for first, stop in zip(np.r_[0, cuts], np.r_[cuts, lower.size]):
+            for a in range(int(first), int(stop), step):
+                b = min(a + step, int(stop))
+                strips.append((int(lower[a]), a, b, weight[a:b, None]))
+        self.strips = strips
+        self.strip_rows = max(b - a for _, a, b, _ in strips)
+        self._buffers = None  # type: Optional[tuple]
+
+    def buffers(self) -> tuple:
+        """Scratch of :func:`surface_reflectance_field`, made once per plan and reused by every
+        band: xa/xb/xc (3, strip_rows, cols) float32, radiance (strip_rows, cols) float32 and the
+        denominator test (strip_rows, cols) bool."""
+        if self._buffers is None:
+            size = (self.strip_rows, self.shape[1])
+            self._buffers = (np.empty((3,) + size, dtype=np.float32), np.empty(size, dtype=np.float32),
+                             np.empty(size, dtype=bool))
+        return self._buffers
+
+
+def node_rows(nodes: np.ndarray, plan: FieldPlan) -> tuple:
+    """The node rows of ``nodes`` (..., n, n) interpolated along x to the plan's pixel columns,
+    and their differences between consecutive node rows: ``(rows (..., n, cols), steps
+    (..., n - 1, cols))``, float32."""
+    grid = np.asarray(nodes, dtype=np.float32)
+    lower, weight = plan.columns
+    rows = grid[..., lower] * (np.float32(1.0) - weight)
+    rows += grid[..., lower + 1] * weight
+    rows = np.ascontiguousarray(rows)  # indexing the last axis leaves it strided: slow broadcasts
+    return rows, rows[..., 1:, :] - rows[..., :-1, :]
+
+
+def interpolate(nodes: np.ndarray, bbox: tuple, tile_px: int, plan: Optional[FieldPlan] = None,
                 out: Optional[np.ndarray] = None) -> np.ndarray:
     """Bilinear values (float32) at the pixel centres of ``bbox`` (r0, r1, c0, c1, inclusive)
-    of an ``n x n`` node grid spanning the tile (``weights`` from :func:`bilinear_weights`;
-    ``out``: a C-contiguous float32 array of the bbox's shape to write into, reused by callers).
+    of an ``n x n`` node grid spanning the tile (``plan``: a :class:`FieldPlan` of the bbox;
+    ``out``: a float32 array of the bbox's shape to write into).
 
-    Linear in rows on the node columns, then one matrix product with the column weights (each
-    pixel column has two non-zero weights): about 3x less CPU than gathering both neighbours."""
+    Separable: linear along x on the node rows (:func:`node_rows`), then along y per strip
+    between two node rows, as :func:`surface_reflectance_field` evaluates the coefficients."""
     grid = np.asarray(nodes, dtype=np.float32)
-    ri, rw, wc = weights if weights is not None else bilinear_weights(bbox, grid.shape[0], tile_px)
-    rows = grid[ri] * (np.float32(1.0) - rw)[:, None] + grid[ri + 1] * rw[:, None]
-    if out is None:
-        return np.dot(rows, wc)
-    return np.dot(rows, wc, out=out)
+    plan = plan if plan is not None else FieldPlan(bbox, grid.shape[0], tile_px)
+    out = np.empty(plan.shape, dtype=np.float32) if out is None else out
+    rows, steps = node_rows(grid, plan)
+    for i, a, b, weight in plan.strips:
+        np.multiply(weight, steps[i], out=out[a:b])
+        out[a:b] += rows[i]
+    return out
 
 
-def interpolate_stack(nodes: np.ndarray, weights: tuple, out: Optional[np.ndarray] = None) -> np.ndarray:
-    """:func:`interpolate` of ``m`` node grids at once (``nodes`` (m, n, n) -> (m, rows, cols)),
-    one matrix product for all of them; ``out`` as in :func:`interpolate`, shape (m, rows, cols)."""
-    grid = np.asarray(nodes, dtype=np.float32)
-    ri, rw, wc = weights
-    rows = grid[:, ri] * (np.float32(1.0) - rw)[None, :, None] + grid[:, ri + 1] * rw[None, :, None]
-    flat = rows.reshape(-1, grid.shape[2])
-    if out is None:
-        return np.dot(flat, wc).reshape(grid.shape[0], ri.size, wc.shape[1])
-    np.dot(flat, wc, out=out.reshape(-1, wc.shape[1]))
+#: The formula's smallest allowed denominator (:func:`gmi_engine.kernel.radiometry.surface_reflectance`).
+DENOMINATOR_MIN = 1e-6
+
+
+def denominator_safe(nodes: np.ndarray) -> bool:
+    """True when ``1 + xc * (xa * L - xb)`` cannot reach :data:`DENOMINATOR_MIN` at any pixel for
+    any radiance ``L >= 0``: bilinear values lie within their nodes' range, so xa >= 0 and
+    xc >= 0 at the nodes give ``y >= -xb`` and a denominator ``>= 1 - max(xc) * max(xb, 0)``,
+    required here to be >= 0.5 (far above float32 rounding). ``nodes``: (3, n, n) xa, xb, xc."""
+    xa, xb, xc = (np.asarray(v, dtype=np.float64) for v in nodes)
+    return bool(xa.min() >= 0.0 and xc.min() >= 0.0 and xc.max() * max(float(xb.max()), 0.0) <= 0.5)
+
+
+def surface_reflectance_field(dn: np.ndarray, table: np.ndarray, nodes: np.ndarray, plan: FieldPlan,
+                              out: np.ndarray) -> np.ndarray:
+    """Surface reflectance of one band with its coefficient field, written into ``out``.
+
+    ``dn``: uint8 DN of the bbox, radiance ``table[dn]`` (``table``: 256 float32 values, see
+    :func:`gmi_engine.kernel.radiometry.radiance_table`); ``nodes``: (3, n, n) xa, xb, xc of the
+    band; ``out``: the bbox's shape (may be a view into a larger array). The formula and its NaN
+    rules are those of :func:`gmi_engine.kernel.radiometry.surface_reflectance` (``y = xa * L - xb``,
+    ``rho = y / (1 + xc * y)``, NaN where the denominator is <= 1e-6 or L is NaN), evaluated
+    strip by strip (radiance lookup, coefficients interpolated as :func:`interpolate` does,
+    formula) so everything stays in the CPU cache and no full-size array is made. The per-pixel
+    denominator test is skipped when the table has no negative radiance and the nodes are
+    :func:`denominator_safe`: then no pixel can fail it."""
+    rows, steps = node_rows(nodes, plan)
+    rows, steps = rows[:, :, None, :], steps[:, :, None, :]  # (3, n, 1, cols): broadcast over rows
+    lut = np.asarray(table, dtype=np.float32)
+    if lut.shape != (256,) or np.asarray(dn).dtype != np.uint8:
+        raise GmiInputError("radiance table {} / dn {}: expected 256 values and uint8 DN".format(
+            lut.shape, np.asarray(dn).dtype))
+    buf, radiance, bad = plan.buffers()
+    check = bool(np.any(lut < 0)) or not denominator_safe(nodes)
+    one, tiny, nan = np.float32(1.0), np.float32(DENOMINATOR_MIN), np.float32(np.nan)
+    with np.errstate(divide="ignore", invalid="ignore"):
+        for i, a, b, weight in plan.strips:
+            coeffs, rad = buf[:, :b - a], radiance[:b - a]
+            np.take(lut, dn[a:b], out=rad, mode="clip")  # uint8: always in range
+            np.multiply(weight, steps[:, i], out=coeffs)
+            coeffs += rows[:, i]
+            y, xb, denom = coeffs
+            y *= rad
+            y -= xb
+            denom *= y
+            denom += one
+            np.divide(y, denom, out=out[a:b])
+            if check:
+                np.less_equal(denom, tiny, out=bad[:b - a])
+                np.copyto(out[a:b], nan, where=bad[:b - a])
     return out

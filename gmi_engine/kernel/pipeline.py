@@ -28,9 +28,11 @@ import numpy as np
 from gmi_engine.kernel import KERNEL_VERSION
 from gmi_engine.kernel.bands import BAND_COLUMNS, BANDS, band_index
 from gmi_engine.kernel.errors import GmiInputError
-from gmi_engine.kernel.fields import bilinear_weights, decode_field, interpolate_stack
+from gmi_engine.kernel.fields import FieldPlan, decode_field, surface_reflectance_field
 from gmi_engine.kernel.radiometry import (
+    dn_array,
     dn_to_radiance,
+    radiance_table,
     surface_reflectance,
     toa_reflectance,
     unit_conversion_coefficient,
@@ -80,16 +82,17 @@ def row_reflectance(row: Mapping[str, Any], tile_px: int = 1024) -> Tuple[np.nda
     kind = "surface" if coeffs else "toa"
     field = decode_field(row.get("ac")) if coeffs else None
     bbox = (r0, r1, c0, c1)
-    weights = bilinear_weights(bbox, field.shape[2], tile_px) if field is not None else None
-    planes = np.empty((3, r1 - r0 + 1, c1 - c0 + 1), dtype=np.float32) if weights else None
+    plan = FieldPlan(bbox, field.shape[2], tile_px) if field is not None else None
     out = np.full((len(BANDS), tile_px, tile_px), np.nan, dtype=np.float32)
     for column, dn in sorted(row["bands"].items()):
         k = BAND_COLUMNS.index(column)
         ucc = unit_conversion_coefficient(BANDS[k], gains.get(column, "NOR"), incl.get(column))
+        if field is not None:  # radiance, coefficients and formula strip by strip, into the output
+            surface_reflectance_field(dn_array(dn), radiance_table(ucc), field[:, k], plan,
+                                      out[k, r0:r1 + 1, c0:c1 + 1])
+            continue
         radiance = dn_to_radiance(dn, ucc)
-        if field is not None:
-            refl = surface_reflectance(radiance, *interpolate_stack(field[:, k], weights, planes))
-        elif coeffs:
+        if coeffs:
             c = coeffs[column]
             refl = surface_reflectance(radiance, c["xa"], c["xb"], c["xc"])
         else:

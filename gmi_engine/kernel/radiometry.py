@@ -61,8 +61,8 @@ def unit_conversion_coefficient(band: Union[str, int], gain: str,
     return value
 
 
-def dn_to_radiance(dn: np.ndarray, ucc: float) -> np.ndarray:
-    """Radiance ``(DN - 1) * ucc`` as float32; DN 0 (fill) and 255 (saturated) become NaN."""
+def dn_array(dn: np.ndarray) -> np.ndarray:
+    """``dn`` as a uint8 array; other integer dtypes must hold 0..255 (else GmiInputError)."""
     dn = np.asarray(dn)
     if dn.dtype != np.uint8:
         if dn.dtype.kind not in "iu":
@@ -70,13 +70,24 @@ def dn_to_radiance(dn: np.ndarray, ucc: float) -> np.ndarray:
         if dn.size and (dn.min() < 0 or dn.max() > 255):
             raise GmiInputError("dn: values outside 0..255 in a {} array".format(dn.dtype))
         dn = dn.astype(np.uint8)
+    return dn
+
+
+def radiance_table(ucc: float) -> np.ndarray:
+    """Radiance ``(DN - 1) * ucc`` of every DN 0..255 as float32; DN 0 (fill) and 255 (saturated) NaN."""
     scale = float(ucc)
     if not (math.isfinite(scale) and scale > 0.0):
         raise GmiInputError("ucc: {!r} is not a positive number".format(ucc))
     table = ((np.arange(256, dtype=np.float64) - 1.0) * scale).astype(np.float32)
     table[DN_FILL] = np.nan
     table[DN_SATURATED] = np.nan
-    return table[dn]
+    return table
+
+
+def dn_to_radiance(dn: np.ndarray, ucc: float) -> np.ndarray:
+    """Radiance ``(DN - 1) * ucc`` as float32; DN 0 (fill) and 255 (saturated) become NaN."""
+    dn = dn_array(dn)
+    return radiance_table(ucc)[dn]
 
 
 def earth_sun_distance(doy: Number) -> Number:
