@@ -16,7 +16,7 @@ from __future__ import annotations
 
 import time
 from pathlib import Path
-from typing import Any, Dict
+from typing import Any, Dict, List, Tuple
 
 import numpy as np
 
@@ -75,6 +75,12 @@ def _pct(x: float) -> str:
     return "{:+.2f} %".format(100.0 * x)
 
 
+def _table_head(caption: str, columns: Tuple[str, ...]) -> List[str]:
+    """A blank line, the caption, a blank line and the header rows of a lat / method table."""
+    return ["", caption, "", "| lat | method | " + " | ".join(columns) + " |",
+            "|---|---|" + "---|" * len(columns)]
+
+
 def render(result: Dict[str, Any]) -> str:
     """Two markdown tables: index anomalies, and the regional error left per band."""
     rows = result["rows"]
@@ -83,19 +89,16 @@ def render(result: Dict[str, Any]) -> str:
     lines.append("Truth anomalies: " + "; ".join(
         "{}°: ".format(r["lat"]) + ", ".join("{} {:.3f}".format(k, v) for k, v in r["truth_anomaly"].items())
         for r in truths) + ".")
-    lines += ["", "Anomaly after balancing / truth anomaly − 1 (target: within ±2 % for KLI, ALI, OHI, "
-              "(4+6)/5, (7+9)/8):", "",
-              "| lat | method | " + " | ".join(INDICES) + " | within 2 % |",
-              "|---|---|" + "---|" * len(INDICES) + "---|"]
+    lines += _table_head("Anomaly after balancing / truth anomaly − 1 (target: within ±2 % for KLI, "
+                         "ALI, OHI, (4+6)/5, (7+9)/8):", INDICES + ("within 2 %",))
     for r in rows:
         a = r["anomaly_ratio"]
         ok = all(abs(a[k] - 1.0) <= 0.02 for k in INDICES[:5])
         lines.append("| {}° | {} | {} | {} |".format(r["lat"], r["method"], " | ".join(
             _pct(a[k] - 1.0) for k in INDICES), "yes" if ok else "no"))
-    lines += ["", "Regional error left per band (worst 256 px block of |median(balanced / truth) − 1|; "
-              "target < 2 %), CPU seconds of the balancing call:", "",
-              "| lat | method | " + " | ".join(BAND_NAMES) + " | < 2 % | CPU s |",
-              "|---|---|" + "---|" * len(BAND_NAMES) + "---|---|"]
+    lines += _table_head("Regional error left per band (worst 256 px block of |median(balanced / truth) "
+                         "− 1|; target < 2 %), CPU seconds of the balancing call:",
+                         BAND_NAMES + ("< 2 %", "CPU s"))
     for r in rows:
         e = r["band_error"]
         lines.append("| {}° | {} | {} | {} | {:.2f} |".format(
