@@ -24,6 +24,7 @@ from gmi_engine.export.quicklook import (
     _raster,
     raster_bounds,
     read_band,
+    save_png,
     stretch_rgb,
     valid_bounds,
 )
@@ -87,11 +88,5 @@ def alteration_quicklook_png(export_dir: PathLike, out_png: PathLike, *, tile: O
     extent = "EPSG:3857, {:.1f} x {:.1f} km; grey: no data".format(
         (bounds[2] - bounds[0]) / 1000.0, (bounds[3] - bounds[1]) / 1000.0)
     fig.text(0.5, 0.03, (caption + "; " if caption else "") + extent, ha="center", fontsize=8, color="0.3")
-    out = Path(out_png)
-    try:
-        out.parent.mkdir(parents=True, exist_ok=True)
-        fig.savefig(str(out), dpi=DPI, format="png", metadata={"Software": "GMI"})
-    except OSError as exc:
-        raise GmiFileError("{}: cannot write the PNG ({})".format(out, exc)) from None
-    return out
+    return save_png(fig, out_png)
 

@@ -160,6 +160,11 @@ def render_quicklook(out_png: PathLike, rgb: Optional[np.ndarray], index: Option
     if caption:
         fig.text(0.5, 0.02, caption, ha="center", fontsize=8, color="0.3")
     fig.suptitle(title, fontsize=13)
+    return save_png(fig, out_png)
+
+
+def save_png(fig: Any, out_png: PathLike) -> Path:
+    """Write a matplotlib figure as a PNG at the quick-look DPI, creating the folder."""
     out = Path(out_png)
     try:
         out.parent.mkdir(parents=True, exist_ok=True)
