@@ -16,7 +16,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field, replace
 from datetime import datetime
 from pathlib import Path
-from typing import Optional, Sequence
+from typing import Any, Optional, Sequence
 
 from gmi_engine.errors import GmiInputError
 from gmi_engine.progress import Progress, fraction, report
@@ -112,6 +112,20 @@ def write_demo_set(out_dir, small: bool = False,
                                     elevation_m=specs[0].altitude_km * 1000.0,
                                     size=361 if small else 3601, scene=relief))
     return demo
+
+
+def ingest_demo_set(demo: DemoSet, workspace, **options: Any) -> Any:
+    """Ingest every granule of ``demo`` into the local workspace folder ``workspace`` (made if
+    missing), one after the other, with the demo's MCD19A2, GDEM and MOD09A1 and any further
+    :class:`~gmi_engine.ingest.IngestOptions` ``options``; returns the options used."""
+    from gmi_engine.backends.local import LocalStore
+    from gmi_engine.ingest import IngestOptions, ingest_granule
+
+    ingest_options = IngestOptions(mcd19a2=demo.mcd19a2, gdem=demo.gdem, modis_ref=demo.mod09a1, **options)
+    with LocalStore(workspace) as store:
+        for path in demo.granules:
+            ingest_granule(path, store, ingest_options)
+    return ingest_options
 
 
 def _region(specs: list, margin_deg: float) -> tuple:
