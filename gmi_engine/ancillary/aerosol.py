@@ -35,7 +35,7 @@ from typing import Any, Iterable, List, Optional, Tuple
 import numpy as np
 from pyproj import CRS, Transformer
 
-from gmi_engine.ancillary import Sample, as_bounds, open_gdal
+from gmi_engine.ancillary import Sample, as_bounds, existing_files, open_gdal
 from gmi_engine.errors import GmiFileError
 
 DEFAULT_AOD550 = 0.1
@@ -169,13 +169,7 @@ def _scale(ds) -> Tuple[float, float]:
 
 
 def _paths(paths: Any) -> List[str]:
-    if isinstance(paths, (str, os.PathLike)):
-        paths = [paths]
-    out = [os.fspath(p) for p in paths]
-    for p in out:
-        if not os.path.isfile(p):
-            raise GmiFileError("{}: MCD19A2 file not found".format(p))
-    return out
+    return existing_files(paths, "MCD19A2 file")
 
 
 def orbit_stamps(text: str) -> List[Tuple[Optional[_dt.datetime], str]]:
