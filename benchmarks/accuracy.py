@@ -20,7 +20,6 @@ the warp took it from (per telescope), away from material borders.
 """
 from __future__ import annotations
 
-import argparse
 import json
 import math
 import sys
@@ -41,7 +40,9 @@ from benchmarks.common import (
     generated_note,
     machine_info,
     machine_line,
+    report_parser,
     table,
+    work_folder,
     write_doc,
 )
 
@@ -705,23 +706,15 @@ def render_sections(sections: Sequence[Dict[str, Any]]) -> str:
 
 
 def main(argv: Optional[List[str]] = None) -> int:
-    parser = argparse.ArgumentParser(description="Closed-loop accuracy report -> docs/accuracy.md")
-    parser.add_argument("--quick", action="store_true", help="one small case (smoke test)")
-    parser.add_argument("--out", type=Path, default=DEFAULT_DOC, help="markdown file to write")
-    parser.add_argument("--work", type=Path, help="working folder (default: a temporary one)")
-    parser.add_argument("--json", type=Path, help="also write the per-case scores as JSON")
+    parser = report_parser("Closed-loop accuracy report -> docs/accuracy.md", DEFAULT_DOC,
+                           "one small case (smoke test)", "also write the per-case scores as JSON")
     parser.add_argument("--lut-states", type=int, default=None,
                         help="random states for the LUT check (default 20, quick 0)")
     args = parser.parse_args(argv)
-    import shutil
-    import tempfile
-
     from gmi_engine.indices import default_library
     from gmi_engine.synth.scene import MATERIALS
 
-
-    work = args.work or Path(tempfile.mkdtemp(prefix="gmi-accuracy-"))
-    try:
+    with work_folder(args.work, "gmi-accuracy-") as work:
         r = {"machine": machine_info(), "quick": args.quick}  # type: Dict[str, Any]
         lut_info = find_lut()
         lut = lut_info.get("lut")
@@ -748,9 +741,6 @@ def main(argv: Optional[List[str]] = None) -> int:
             write_doc(args.json, json.dumps(summary(r), indent=1))
         print(console_table(["target", "measured", "met?"], r["targets"]))
         print("\nwrote {}".format(args.out))
-    finally:
-        if args.work is None:
-            shutil.rmtree(str(work), ignore_errors=True)
     return 0
 
 

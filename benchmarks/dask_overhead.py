@@ -35,16 +35,11 @@ def say(message: str) -> None:
 
 def ingest_demo(work: Path, small: bool) -> Path:
     """Write the demo set and ingest both granules into ``work/ws``."""
-    from gmi_engine.backends.local import LocalStore
-    from gmi_engine.ingest import IngestOptions, ingest_granule
-    from gmi_engine.synth.demo import write_demo_set
+    from gmi_engine.synth.demo import ingest_demo_set, write_demo_set
 
     demo = write_demo_set(work / "demo", small=small, scene="checkerboard")  # inputs as before the porphyry demo
-    options = IngestOptions(mcd19a2=demo.mcd19a2, gdem=demo.gdem, modis_ref=demo.mod09a1)
     workspace = work / "ws"
-    with LocalStore(workspace) as store:
-        for path in demo.granules:
-            ingest_granule(path, store, options)
+    ingest_demo_set(demo, workspace)
     return workspace
 
 

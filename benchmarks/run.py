@@ -16,12 +16,10 @@ repetitions (CI smoke test).
 """
 from __future__ import annotations
 
-import argparse
 import json
 import math
 import shutil
 import sys
-import tempfile
 import time
 from pathlib import Path
 from typing import Any, Dict, List, Optional
@@ -41,8 +39,10 @@ from benchmarks.common import (
     machine_line,
     max_cell_bytes,
     python_step,
+    report_parser,
     table,
     time_calls,
+    work_folder,
     write_doc,
 )
 
@@ -613,17 +613,13 @@ def notes(r: Dict[str, Any]) -> List[str]:
 
 
 def main(argv: Optional[List[str]] = None) -> int:
-    parser = argparse.ArgumentParser(description="Run the GMI benchmarks and write docs/benchmarks.md")
-    parser.add_argument("--quick", action="store_true", help="small data, few rounds (smoke test)")
-    parser.add_argument("--out", type=Path, default=DEFAULT_DOC, help="markdown file to write")
-    parser.add_argument("--work", type=Path, help="working folder (default: a temporary one)")
-    parser.add_argument("--json", type=Path, help="also write the raw results as JSON")
+    parser = report_parser("Run the GMI benchmarks and write docs/benchmarks.md", DEFAULT_DOC,
+                           "small data, few rounds (smoke test)", "also write the raw results as JSON")
     args = parser.parse_args(argv)
 
-    work = args.work or Path(tempfile.mkdtemp(prefix="gmi-bench-"))
-    work.mkdir(parents=True, exist_ok=True)
-    cache = work / "6s-cache"
-    try:
+    with work_folder(args.work, "gmi-bench-") as work:
+        work.mkdir(parents=True, exist_ok=True)
+        cache = work / "6s-cache"
         r = {"machine": machine_info(), "quick": args.quick}  # type: Dict[str, Any]
         say("synthesising the {} demo set".format("small" if args.quick else "full-size"))
         r["data"] = data = synthesise(work, args.quick)
@@ -671,9 +667,6 @@ def main(argv: Optional[List[str]] = None) -> int:
                             [["GRASS run {}".format(n), fmt(g["total_s"], 1)]
                              for n, g in enumerate(r["grass"], start=1)]))
         print("\nwrote {}".format(args.out))
-    finally:
-        if args.work is None:
-            shutil.rmtree(str(work), ignore_errors=True)
     return 0
 
 

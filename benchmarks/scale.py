@@ -11,12 +11,10 @@ these measurements multiplied out for the issue's ~160,000 land tiles.
 """
 from __future__ import annotations
 
-import argparse
 import json
 import math
 import shutil
 import sys
-import tempfile
 import time
 import tracemalloc
 from dataclasses import replace
@@ -35,8 +33,10 @@ from benchmarks.common import (
     machine_info,
     machine_line,
     max_cell_bytes,
+    report_parser,
     table,
     time_calls,
+    work_folder,
     write_doc,
 )
 
@@ -323,16 +323,12 @@ def render(r: Dict[str, Any]) -> str:
 
 
 def main(argv: Optional[List[str]] = None) -> int:
-    parser = argparse.ArgumentParser(description="Scale model -> docs/scale.md")
-    parser.add_argument("--quick", action="store_true", help="two small granules (smoke test)")
-    parser.add_argument("--out", type=Path, default=DEFAULT_DOC, help="markdown file to write")
-    parser.add_argument("--work", type=Path, help="working folder (default: a temporary one)")
-    parser.add_argument("--json", type=Path, help="also write the measurements and plan as JSON")
+    parser = report_parser("Scale model -> docs/scale.md", DEFAULT_DOC, "two small granules (smoke test)",
+                           "also write the measurements and plan as JSON")
     args = parser.parse_args(argv)
 
     counts = QUICK_COUNTS if args.quick else COUNTS
-    work = args.work or Path(tempfile.mkdtemp(prefix="gmi-scale-"))
-    try:
+    with work_folder(args.work, "gmi-scale-") as work:
         tracemalloc.start()
         import gmi_engine.kernel.pipeline  # noqa: F401
         tracemalloc.stop()
@@ -369,9 +365,6 @@ def main(argv: Optional[List[str]] = None) -> int:
                             [[c["granules"], fmt(c["kernel_s"], 2), fmt(c["peak_mb"], 0)]
                              for c in r["counts"]]))
         print("\nwrote {}".format(args.out))
-    finally:
-        if args.work is None:
-            shutil.rmtree(str(work), ignore_errors=True)
     return 0
 
 

@@ -39,7 +39,6 @@ from __future__ import annotations
 
 import csv
 import io
-import json
 import logging
 import os
 import re
@@ -52,6 +51,7 @@ import numpy as np
 from gmi_engine.errors import BlobError, SchemaError
 from gmi_engine.grid import DEFAULT_GRID, MODIS_TILE_PX, TileGrid
 from gmi_engine.kernel import blob
+from gmi_engine.kernel.records import load_json
 from gmi_engine.table import DN_BANDS, MODIS_BANDS, MODIS_DTYPE, SourceRow, dump_json, format_utc, parse_utc
 
 log = logging.getLogger(__name__)
@@ -182,15 +182,7 @@ def _cell_bytes(record: Mapping[str, str], column: str) -> Optional[bytes]:
 
 def _cell_json(record: Mapping[str, str], column: str) -> Dict[str, Any]:
     text = (record.get(column) or "").strip()
-    if not text:
-        return {}
-    try:
-        obj = json.loads(text)
-    except ValueError as exc:
-        raise SchemaError("{}: not valid JSON ({})".format(column, exc)) from None
-    if not isinstance(obj, dict):
-        raise SchemaError("{}: expected a JSON object, got {}".format(column, type(obj).__name__))
-    return obj
+    return load_json(text, column) if text else {}
 
 
 def _acquired(granule_id: str, meta: Mapping[str, Any]) -> datetime:

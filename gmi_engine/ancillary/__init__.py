@@ -7,8 +7,9 @@ attributes (e.g. the tile grid's bounds) or a 4-tuple in that order. Scalar samp
 """
 from __future__ import annotations
 
+import os
 from dataclasses import dataclass, field
-from typing import Any, Tuple
+from typing import Any, List, Tuple
 
 from gmi_engine.errors import GmiFileError
 from gmi_engine.grid import bounds_xy
@@ -41,6 +42,18 @@ def as_bounds(bounds: Any) -> Bounds:
     return b.xmin, b.ymin, b.xmax, b.ymax
 
 
+def existing_files(paths: Any, what: str) -> List[str]:
+    """``paths`` (one path or an iterable of them) as strings; GmiFileError "<path>: <what> not
+    found" for the first that is not a file."""
+    if isinstance(paths, (str, os.PathLike)):
+        paths = [paths]
+    out = [os.fspath(p) for p in paths]
+    for p in out:
+        if not os.path.isfile(p):
+            raise GmiFileError("{}: {} not found".format(p, what))
+    return out
+
+
 def open_gdal(name: str, what: str):
     """``gdal.Open`` that raises :class:`GmiFileError` naming the file and the field."""
     from osgeo import gdal
@@ -63,5 +76,5 @@ from gmi_engine.ancillary.discovery import Ancillaries, discover  # noqa: E402
 from gmi_engine.ancillary.elevation import DEFAULT_ALTITUDE_KM, sample_altitude  # noqa: E402
 from gmi_engine.ancillary.modis_reference import sample_mod09a1  # noqa: E402
 
-__all__ = ["Ancillaries", "Bounds", "Sample", "as_bounds", "discover", "sample_aod_wv", "sample_altitude",
-           "sample_mod09a1", "DEFAULT_AOD550", "DEFAULT_WATER_VAPOUR", "DEFAULT_ALTITUDE_KM"]
+__all__ = ["Ancillaries", "Bounds", "Sample", "as_bounds", "discover", "existing_files", "sample_aod_wv",
+           "sample_altitude", "sample_mod09a1", "DEFAULT_AOD550", "DEFAULT_WATER_VAPOUR", "DEFAULT_ALTITUDE_KM"]

@@ -35,7 +35,7 @@ from typing import Any, Iterable, List, Optional, Tuple
 import numpy as np
 from pyproj import CRS, Transformer
 
-from gmi_engine.ancillary import Sample, as_bounds, open_gdal
+from gmi_engine.ancillary import Sample, as_bounds, existing_files, open_gdal
 from gmi_engine.errors import GmiFileError
 
 DEFAULT_AOD550 = 0.1
@@ -169,13 +169,7 @@ def _scale(ds) -> Tuple[float, float]:
 
 
 def _paths(paths: Any) -> List[str]:
-    if isinstance(paths, (str, os.PathLike)):
-        paths = [paths]
-    out = [os.fspath(p) for p in paths]
-    for p in out:
-        if not os.path.isfile(p):
-            raise GmiFileError("{}: MCD19A2 file not found".format(p))
-    return out
+    return existing_files(paths, "MCD19A2 file")
 
 
 def orbit_stamps(text: str) -> List[Tuple[Optional[_dt.datetime], str]]:
@@ -217,6 +211,31 @@ def _select_orbits(orbits: list, overpass: Optional[_dt.datetime], what: str) ->
         when.isoformat(), ", ".join("{}[{}]".format(o[0], o[1]) for o in chosen), best / 60.0)
 
 
+def _qa_masks(d: dict) -> Tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Cloud-clear, usable-AOD550 and usable-water-vapour masks of one file's area pixels."""
+    qa = d["qa"]
+    clear = cloud_mask(qa) == CLOUD_CLEAR
+    aod_ok = (d["aod"] != FILL) & clear & (aod_quality(qa) == AOD_QA_BEST)
+    wv_ok = (d["wv"] != FILL) & clear
+    return clear, aod_ok, wv_ok
+
+
+def _orbit_values(path: Any, d: dict, aod_ok: np.ndarray, wv_ok: np.ndarray,
+                  cell: Optional[np.ndarray] = None) -> Tuple[list, list]:
+    """Per orbit ``(file name, orbit, time, platform, usable values[, their cells])`` for AOD550
+    and for water vapour (scaled to physical units); cells only when ``cell`` is given."""
+    name = Path(path).name
+    stamps = orbit_stamps(d["stamps"])
+    aod, wv = [], []
+    for out, raw, ok, (scale, offset) in ((aod, d["aod"], aod_ok, d["aod_scale"]),
+                                          (wv, d["wv"], wv_ok, d["wv_scale"])):
+        for k in range(raw.shape[0]):
+            when, platform = stamps[k] if k < len(stamps) else (None, "")
+            row = (name, k, when, platform, raw[k][ok[k]] * scale + offset)
+            out.append(row if cell is None else row + (cell[ok[k]],))
+    return aod, wv
+
+
 def sample_aod_wv(mcd19a2_paths: Iterable, bounds: Any, default_aod: float = DEFAULT_AOD550,
                   default_wv: float = DEFAULT_WATER_VAPOUR,
                   overpass: Optional[_dt.datetime] = None) -> Tuple[Sample, Sample]:
@@ -232,22 +251,16 @@ def sample_aod_wv(mcd19a2_paths: Iterable, bounds: Any, default_aod: float = DEF
     counts = {"pixels": 0, "fill": 0, "not_clear": 0, "aod_qa_not_best": 0}
     for path in paths:
         d = _area_pixels(path, b)
-        raw_aod, raw_wv, qa = d["aod"], d["wv"], d["qa"]
-        clear = cloud_mask(qa) == CLOUD_CLEAR
-        aod_ok = (raw_aod != FILL) & clear & (aod_quality(qa) == AOD_QA_BEST)
-        wv_ok = (raw_wv != FILL) & clear
+        raw_aod, qa = d["aod"], d["qa"]
+        clear, aod_ok, wv_ok = _qa_masks(d)
         counts["pixels"] += raw_aod.size
         counts["fill"] += int((raw_aod == FILL).sum())
         counts["not_clear"] += int((~clear).sum())
         counts["aod_qa_not_best"] += int((clear & (aod_quality(qa) != AOD_QA_BEST)).sum())
-        (s_a, o_a), (s_w, o_w) = d["aod_scale"], d["wv_scale"]
-        name = Path(path).name
-        stamps = orbit_stamps(d["stamps"])
-        for k in range(raw_aod.shape[0]):
-            when, platform = stamps[k] if k < len(stamps) else (None, "")
-            aod_orbits.append((name, k, when, platform, raw_aod[k][aod_ok[k]] * s_a + o_a))
-            wv_orbits.append((name, k, when, platform, raw_wv[k][wv_ok[k]] * s_w + o_w))
-        files.append({"file": name, "orbits": d["orbits"], "orbit_time_stamp": d["stamps"].split(),
+        aod, wv = _orbit_values(path, d, aod_ok, wv_ok)
+        aod_orbits += aod
+        wv_orbits += wv
+        files.append({"file": Path(path).name, "orbits": d["orbits"], "orbit_time_stamp": d["stamps"].split(),
                       "pixels_in_area": int(raw_aod.shape[1]),
                       "aod_valid_per_orbit": aod_ok.sum(axis=1).tolist(),
                       "wv_valid_per_orbit": wv_ok.sum(axis=1).tolist()})
@@ -318,20 +331,12 @@ def sample_aod_wv_nodes(mcd19a2_paths: Iterable, bounds: Any, nodes: int,
     aod_orbits, wv_orbits = [], []
     for path in paths:
         d = _area_pixels(path, area)
-        raw_aod, raw_wv, qa = d["aod"], d["wv"], d["qa"]
-        clear = cloud_mask(qa) == CLOUD_CLEAR
-        aod_ok = (raw_aod != FILL) & clear & (aod_quality(qa) == AOD_QA_BEST)
-        wv_ok = (raw_wv != FILL) & clear
+        _, aod_ok, wv_ok = _qa_masks(d)
         col = np.clip(np.floor((d["x"] - area[0]) / (2.0 * hx)), 0, nodes - 1).astype(np.intp)
         row = np.clip(np.floor((area[3] - d["y"]) / (2.0 * hy)), 0, nodes - 1).astype(np.intp)
-        cell = row * nodes + col
-        (s_a, o_a), (s_w, o_w) = d["aod_scale"], d["wv_scale"]
-        stamps = orbit_stamps(d["stamps"])
-        name = Path(path).name
-        for k in range(raw_aod.shape[0]):
-            when, platform = stamps[k] if k < len(stamps) else (None, "")
-            aod_orbits.append((name, k, when, platform, raw_aod[k][aod_ok[k]] * s_a + o_a, cell[aod_ok[k]]))
-            wv_orbits.append((name, k, when, platform, raw_wv[k][wv_ok[k]] * s_w + o_w, cell[wv_ok[k]]))
+        aod, wv = _orbit_values(path, d, aod_ok, wv_ok, cell=row * nodes + col)
+        aod_orbits += aod
+        wv_orbits += wv
     out = []
     for orbits, what in ((aod_orbits, "AOD550"), (wv_orbits, "water vapour")):
         chosen, selection = _select_orbits([o[:5] for o in orbits], overpass, what)

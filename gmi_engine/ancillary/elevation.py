@@ -8,14 +8,13 @@ altitude defaults to :data:`DEFAULT_ALTITUDE_KM` (sea level) and the source says
 from __future__ import annotations
 
 import math
-import os
 from pathlib import Path
 from typing import Any, Iterable, Optional
 
 import numpy as np
 from osgeo import gdal
 
-from gmi_engine.ancillary import Sample, as_bounds, open_gdal
+from gmi_engine.ancillary import Sample, as_bounds, existing_files, open_gdal
 from gmi_engine.errors import GmiFileError
 
 DEFAULT_ALTITUDE_KM = 0.0
@@ -42,12 +41,7 @@ def gdal_name(path: str) -> str:
 
 
 def _paths(paths: Any) -> list:
-    if isinstance(paths, (str, os.PathLike)):
-        paths = [paths]
-    out = [os.fspath(p) for p in paths]
-    for p in out:
-        if not os.path.isfile(p):
-            raise GmiFileError("{}: GDEM tile not found".format(p))
+    out = existing_files(paths, "GDEM tile")
     names = [gdal_name(p) for p in out]
     for name in names:
         open_gdal(name, "GDEM tile")

@@ -28,7 +28,7 @@ from typing import Any, Dict, Iterable, List, Optional, Sequence, Union
 import numpy as np
 from osgeo import gdal
 
-from gmi_engine.ancillary import as_bounds, open_gdal
+from gmi_engine.ancillary import as_bounds, existing_files, open_gdal
 from gmi_engine.errors import GmiFileError
 
 FILL = -28672
@@ -140,13 +140,7 @@ class Mod09a1Reference:
 
     def __init__(self, paths: Union[str, os.PathLike, Iterable], area: Any,
                  day: Optional[_dt.date] = None, qa: bool = True):
-        if isinstance(paths, (str, os.PathLike)):
-            paths = [paths]
-        paths = [os.fspath(p) for p in paths]
-        for p in paths:
-            if not os.path.isfile(p):
-                raise GmiFileError("{}: MOD09A1 file not found".format(p))
-        self.paths = nearest_composites(paths, day)
+        self.paths = nearest_composites(existing_files(paths, "MOD09A1 file"), day)
         self._scratch = []  # type: List[str]
         self._stack = None  # type: Any
         if not self.paths:

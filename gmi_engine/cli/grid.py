@@ -4,6 +4,7 @@ from __future__ import annotations
 import argparse
 from typing import List, Sequence, Tuple
 
+from gmi_engine.cli.options import command_group, subcommand
 from gmi_engine.errors import GmiInputError
 from gmi_engine.grid import TileGrid, TileIndex, tile_index
 
@@ -12,31 +13,28 @@ _RAW = argparse.RawDescriptionHelpFormatter
 
 def register(sub: argparse._SubParsersAction) -> None:
     """Add the ``grid`` command group."""
-    p = sub.add_parser("grid", help="look up tiles of the global tile grid", description=__doc__)
-    p.set_defaults(func=lambda args: p.print_help())
-    cmds = p.add_subparsers(dest="grid_command", metavar="GRID_COMMAND")
+    cmds = command_group(sub, "grid", "GRID_COMMAND", dest="grid_command",
+                         help="look up tiles of the global tile grid", description=__doc__)
 
-    tile_of = cmds.add_parser(
-        "tile-of", help="the tile holding a lon/lat point", formatter_class=_RAW,
+    tile_of = subcommand(
+        cmds, "tile-of", _tile_of, help="the tile holding a lon/lat point",
         description="Print the tile (ix iy), its key and its bounds for a WGS 84 point.\n\n"
                     "example:\n  gmi grid tile-of -108.07 32.793     # the Chino mine -> 260 526")
     tile_of.add_argument("lon", type=float, metavar="LON", help="longitude, degrees east")
     tile_of.add_argument("lat", type=float, metavar="LAT", help="latitude, degrees north "
                          "(beyond ±85.0511 clamps to the edge row)")
     _grid_options(tile_of)
-    tile_of.set_defaults(func=_tile_of)
 
-    bounds = cmds.add_parser(
-        "bounds", help="the bounds of a tile", formatter_class=_RAW,
+    bounds = subcommand(
+        cmds, "bounds", _bounds, help="the bounds of a tile",
         description="Print the EPSG:3857 and lon/lat bounds and the geotransform of a tile.\n\n"
                     "examples:\n  gmi grid bounds 260 526\n"
                     "  gmi grid bounds res-30_tilesize-1024_x-260_y-526")
     bounds.add_argument("tile", nargs="+", metavar="TILE", help="IX IY, or one tile key")
     _grid_options(bounds)
-    bounds.set_defaults(func=_bounds)
 
-    polygon = cmds.add_parser(
-        "tiles-of-polygon", help="the tiles a lon/lat footprint polygon overlaps", formatter_class=_RAW,
+    polygon = subcommand(
+        cmds, "tiles-of-polygon", _tiles_of_polygon, help="the tiles a lon/lat footprint polygon overlaps",
         description="List the tiles (ix iy key) whose area a WGS 84 polygon overlaps - not the tiles\n"
                     "of its bounding box. Give one WKT POLYGON, or three or more LON,LAT vertices\n"
                     "in ring order (put -- before them when the first longitude is negative).\n\n"
@@ -46,15 +44,13 @@ def register(sub: argparse._SubParsersAction) -> None:
                     "  gmi grid tiles-of-polygon -- -108.5,32.6 -107.9,32.5 -107.8,33.0 -108.4,33.1")
     polygon.add_argument("polygon", nargs="+", metavar="POLYGON", help="WKT, or LON,LAT vertices")
     _grid_options(polygon)
-    polygon.set_defaults(func=_tiles_of_polygon)
 
-    granule = cmds.add_parser(
-        "tiles-of", help="the tiles an AST_L1T granule's footprint overlaps", formatter_class=_RAW,
+    granule = subcommand(
+        cmds, "tiles-of", _tiles_of_granule, help="the tiles an AST_L1T granule's footprint overlaps",
         description="List the tiles (ix iy key) an AST_L1T granule's footprint polygon overlaps.\n\n"
                     "example:\n  gmi grid tiles-of AST_L1T_00309062006180242_20150516014601_17781.hdf")
     granule.add_argument("granule", metavar="GRANULE", help="AST_L1T .hdf file")
     _grid_options(granule)
-    granule.set_defaults(func=_tiles_of_granule)
 
 
 def _grid_options(parser: argparse.ArgumentParser) -> None:

@@ -12,7 +12,7 @@ from datetime import datetime
 from pathlib import Path
 
 from gmi_engine.atmosphere.state import AEROSOL_MODELS
-from gmi_engine.cli.options import tile_arg
+from gmi_engine.cli.options import command_group, tile_arg
 
 _LUT_EXAMPLES = """examples:
   gmi lut build --out resources/lut/gmi-6s-continental.npz      # the default LUT (~45 min)
@@ -161,11 +161,9 @@ def _cmd_params(args) -> int:
 
 def register(sub: argparse._SubParsersAction) -> None:
     """Add the ``lut`` and ``ac`` command groups."""
-    p = sub.add_parser("lut", help="build, inspect and check 6S look-up tables",
-                       description=__doc__, epilog=_LUT_EXAMPLES,
-                       formatter_class=argparse.RawDescriptionHelpFormatter)
-    p.set_defaults(func=lambda args: p.print_help())
-    s = p.add_subparsers(metavar="ACTION")
+    s = command_group(sub, "lut", "ACTION", help="build, inspect and check 6S look-up tables",
+                      description=__doc__, epilog=_LUT_EXAMPLES,
+                      formatter_class=argparse.RawDescriptionHelpFormatter)
 
     b = s.add_parser("build", help="run 6S over the LUT grid and write the LUT file",
                      epilog=_LUT_EXAMPLES, formatter_class=argparse.RawDescriptionHelpFormatter)
@@ -193,10 +191,8 @@ def register(sub: argparse._SubParsersAction) -> None:
                    help="exit with status 1 if any |d rho| exceeds this (e.g. 0.002)")
     c.set_defaults(func=_cmd_check)
 
-    a = sub.add_parser("ac", help="atmospheric-correction parameters of a granule's tile",
-                       description=__doc__)
-    a.set_defaults(func=lambda args: a.print_help())
-    asub = a.add_subparsers(metavar="ACTION")
+    asub = command_group(sub, "ac", "ACTION", help="atmospheric-correction parameters of a granule's tile",
+                         description=__doc__)
     q = asub.add_parser("params", help="print the 6S state of a tile, its sources and xa/xb/xc",
                         epilog=_AC_EXAMPLES, formatter_class=argparse.RawDescriptionHelpFormatter)
     q.add_argument("granule", help="AST_L1T .hdf file")

@@ -25,6 +25,22 @@ REFLECTANCE_DTYPES = ("float32", "uint16")
 COMPRESSIONS = ("zstd", "deflate", "lzw", "none")
 
 
+def command_group(sub: Any, name: str, metavar: str, dest: Optional[str] = None,
+                  **parser_options: Any) -> Any:
+    """Add the command group ``gmi NAME`` (its help when given no sub-command); returns the
+    subparsers its sub-commands are added to."""
+    parser = sub.add_parser(name, **parser_options)
+    parser.set_defaults(func=lambda args: parser.print_help())
+    return parser.add_subparsers(metavar=metavar, **({"dest": dest} if dest else {}))
+
+
+def subcommand(cmds: Any, name: str, func: Any, **parser_options: Any) -> argparse.ArgumentParser:
+    """Add the sub-command ``name`` that runs ``func(args)``; its description is printed as written."""
+    parser = cmds.add_parser(name, formatter_class=argparse.RawDescriptionHelpFormatter, **parser_options)
+    parser.set_defaults(func=func)
+    return parser
+
+
 def tile_arg(text: str) -> TileIndex:
     """argparse type of a tile: ``IX,IY`` (e.g. ``260,526``) or a tile key (``res-30_..._x-260_y-526``)."""
     try:

@@ -10,6 +10,7 @@ import argparse
 import time
 from datetime import datetime
 
+from gmi_engine.cli.options import command_group
 from gmi_engine.errors import GmiInputError
 
 _EXAMPLES = """examples:
@@ -91,10 +92,8 @@ def _cmd_gdem(args) -> int:
 
 def register(sub: argparse._SubParsersAction) -> None:
     """Add the ``synth`` command group."""
-    p = sub.add_parser("synth", help="write synthetic ASTER/MODIS/GDEM products", description=__doc__,
-                       epilog=_EXAMPLES, formatter_class=argparse.RawDescriptionHelpFormatter)
-    p.set_defaults(func=lambda args: p.print_help())
-    s = p.add_subparsers(metavar="PRODUCT")
+    s = command_group(sub, "synth", "PRODUCT", help="write synthetic ASTER/MODIS/GDEM products",
+                      description=__doc__, epilog=_EXAMPLES, formatter_class=argparse.RawDescriptionHelpFormatter)
 
     d = s.add_parser("demo", help="the demo set: two overlapping granules over Chino + ancillaries")
     d.add_argument("out_dir")

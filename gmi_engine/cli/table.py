@@ -9,7 +9,7 @@ from itertools import islice
 from pathlib import Path
 from typing import TYPE_CHECKING, Iterator, List, Optional
 
-from gmi_engine.cli.options import tile_arg
+from gmi_engine.cli.options import command_group, subcommand, tile_arg
 from gmi_engine.errors import GmiInputError
 from gmi_engine.table import STORE_FILENAME
 
@@ -25,22 +25,20 @@ IMPORT_BATCH_ROWS = 16
 
 def register(sub: argparse._SubParsersAction) -> None:
     """Add the ``table`` command group."""
-    p = sub.add_parser("table", help="inspect the table store; import/export the reference CSV",
-                       description=__doc__ + "\n\nThe store is DIR/" + STORE_FILENAME
-                       + ", a GeoPackage that QGIS opens as layers.", formatter_class=_RAW)
-    p.set_defaults(func=lambda args: p.print_help())
-    cmds = p.add_subparsers(dest="table_command", metavar="TABLE_COMMAND")
+    cmds = command_group(sub, "table", "TABLE_COMMAND", dest="table_command",
+                         help="inspect the table store; import/export the reference CSV",
+                         description=__doc__ + "\n\nThe store is DIR/" + STORE_FILENAME
+                         + ", a GeoPackage that QGIS opens as layers.", formatter_class=_RAW)
 
-    info = cmds.add_parser(
-        "info", help="tiles, granules, rows and bytes of a workspace store", formatter_class=_RAW,
+    info = subcommand(
+        cmds, "info", _info, help="tiles, granules, rows and bytes of a workspace store",
         description="Summarise the workspace store: tiles, granules, source and result rows, sizes.\n\n"
                     "examples:\n  gmi table info --workspace work/\n  gmi table info --workspace work/ --json")
     _workspace(info)
     info.add_argument("--json", action="store_true", help="print the numbers as one JSON object")
-    info.set_defaults(func=_info)
 
-    export = cmds.add_parser(
-        "export-csv", help="write source rows as a reference-engine CSV (hex cells)", formatter_class=_RAW,
+    export = subcommand(
+        cmds, "export-csv", _export, help="write source rows as a reference-engine CSV (hex cells)",
         description="Write the workspace's source rows in the reference engine's CSV layout (the\n"
                     "columns of its Script1/Script2, band cells as hex text), e.g. for its\n"
                     "Script2_upload_table_to_odps.py. GMI-only fields travel in reserved JSON keys,\n"
@@ -54,10 +52,9 @@ def register(sub: argparse._SubParsersAction) -> None:
     export.add_argument("--tile", action="append", type=tile_arg, metavar="IX,IY",
                         help="only this tile (repeatable)")
     export.add_argument("--granule", action="append", metavar="ID", help="only this granule (repeatable)")
-    export.set_defaults(func=_export)
 
-    imp = cmds.add_parser(
-        "import-csv", help="read reference-engine CSVs into the store", formatter_class=_RAW,
+    imp = subcommand(
+        cmds, "import-csv", _import, help="read reference-engine CSVs into the store",
         description="Read CSVs in the reference engine's layout (as written by its Script1 or by\n"
                     "'gmi table export-csv') into the workspace store. A row replaces the stored row\n"
                     "of the same granule and tile, so importing twice changes nothing. Rows are\n"
@@ -66,7 +63,6 @@ def register(sub: argparse._SubParsersAction) -> None:
                     "  gmi table import-csv --workspace work/ a.csv b.csv".format(IMPORT_BATCH_ROWS))
     _workspace(imp)
     imp.add_argument("inputs", nargs="+", metavar="IN.csv", type=Path, help="CSV file(s) to read")
-    imp.set_defaults(func=_import)
 
 
 def _workspace(parser: argparse.ArgumentParser) -> None:

@@ -14,7 +14,7 @@ from pathlib import Path
 from typing import Optional, Sequence, Tuple
 
 from gmi_engine.errors import GmiFileError
-from gmi_engine.export.layout import RGB_PRESETS, RGB_TITLES, ExportLayout
+from gmi_engine.export.layout import RGB_TITLES, ExportLayout
 from gmi_engine.export.quicklook import (
     DPI,
     FIGURE_INCHES,
@@ -22,9 +22,11 @@ from gmi_engine.export.quicklook import (
     PathLike,
     _frame,
     _raster,
-    raster_bounds,
     read_band,
+    rgb_321_rasters,
+    save_png,
     stretch_rgb,
+    union_bounds,
     valid_bounds,
 )
 from gmi_engine.grid import DEFAULT_GRID, TileGrid, TileIndex
@@ -50,21 +52,14 @@ def alteration_quicklook_png(export_dir: PathLike, out_png: PathLike, *, tile: O
     """
     layout = ExportLayout.at(export_dir)
     key = grid.key(tile) if tile is not None else None
-    rgb_paths, used = None, None
-    for method in REFLECTANCE_METHODS:
-        paths = [_raster(layout, method, b, key) for b in RGB_PRESETS["rgb_321"]]
-        if all(p.exists() for p in paths):
-            rgb_paths, used = paths, method
-            break
+    rgb_paths, used = rgb_321_rasters(layout, REFLECTANCE_METHODS, key)
     index_paths = [_raster(layout, index_method, i, key) for i in channels]
     missing = [str(p) for p in (rgb_paths or []) + index_paths if not p.exists()]
     if rgb_paths is None or missing:
         raise GmiFileError("{}: alteration quick-look needs the 3-2-1 reflectance and indices {} "
                            "(missing: {})".format(layout.root, ", ".join(channels),
                                                   ", ".join(missing) or "3-2-1 reflectance"))
-    extents = [raster_bounds(p) for p in rgb_paths + index_paths]
-    bounds = (min(e[0] for e in extents), min(e[1] for e in extents),
-              max(e[2] for e in extents), max(e[3] for e in extents))
+    bounds = union_bounds(rgb_paths + index_paths)
     bounds = valid_bounds([read_band(p, bounds, 256) for p in rgb_paths], bounds) or bounds
     rgb = stretch_rgb([read_band(p, bounds, max_px) for p in rgb_paths])
     indices = [read_band(p, bounds, max_px) for p in index_paths]
@@ -87,11 +82,5 @@ def alteration_quicklook_png(export_dir: PathLike, out_png: PathLike, *, tile: O
     extent = "EPSG:3857, {:.1f} x {:.1f} km; grey: no data".format(
         (bounds[2] - bounds[0]) / 1000.0, (bounds[3] - bounds[1]) / 1000.0)
     fig.text(0.5, 0.03, (caption + "; " if caption else "") + extent, ha="center", fontsize=8, color="0.3")
-    out = Path(out_png)
-    try:
-        out.parent.mkdir(parents=True, exist_ok=True)
-        fig.savefig(str(out), dpi=DPI, format="png", metadata={"Software": "GMI"})
-    except OSError as exc:
-        raise GmiFileError("{}: cannot write the PNG ({})".format(out, exc)) from None
-    return out
+    return save_png(fig, out_png)
 

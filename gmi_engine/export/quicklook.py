@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import os
 from pathlib import Path
-from typing import Any, Optional, Sequence, Tuple, Union
+from typing import Any, List, Optional, Sequence, Tuple, Union
 from xml.etree import ElementTree
 
 import numpy as np
@@ -160,6 +160,11 @@ def render_quicklook(out_png: PathLike, rgb: Optional[np.ndarray], index: Option
     if caption:
         fig.text(0.5, 0.02, caption, ha="center", fontsize=8, color="0.3")
     fig.suptitle(title, fontsize=13)
+    return save_png(fig, out_png)
+
+
+def save_png(fig: Any, out_png: PathLike) -> Path:
+    """Write a matplotlib figure as a PNG at the quick-look DPI, creating the folder."""
     out = Path(out_png)
     try:
         out.parent.mkdir(parents=True, exist_ok=True)
@@ -176,6 +181,24 @@ def _frame(ax: Any) -> None:
     for spine in ax.spines.values():
         spine.set_visible(False)
     ax.set_facecolor(NODATA_GREY)
+
+
+def rgb_321_rasters(layout: ExportLayout, methods: Sequence[str],
+                    key: Optional[str]) -> Tuple[Optional[List[Path]], Optional[str]]:
+    """The 3-2-1 rasters of the first of ``methods`` that exported all three, and that method;
+    ``(None, None)`` when none did."""
+    for method in methods:
+        paths = [_raster(layout, method, b, key) for b in RGB_PRESETS["rgb_321"]]
+        if all(p.exists() for p in paths):
+            return paths, method
+    return None, None
+
+
+def union_bounds(paths: Sequence[Path]) -> Tuple[float, float, float, float]:
+    """(xmin, ymin, xmax, ymax) covering every raster of ``paths``."""
+    extents = [raster_bounds(p) for p in paths]
+    return (min(e[0] for e in extents), min(e[1] for e in extents),
+            max(e[2] for e in extents), max(e[3] for e in extents))
 
 
 def _raster(layout: ExportLayout, method: str, output: str, key: Optional[str]) -> Path:
@@ -198,12 +221,7 @@ def quicklook_png(export_dir: PathLike, out_png: PathLike, *, tile: Optional[Til
     layout = ExportLayout.at(export_dir)
     key = grid.key(tile) if tile is not None else None
     methods = [reflectance_method] if reflectance_method else list(REFLECTANCE_METHODS)
-    rgb_paths, used_method = None, None
-    for method in methods:
-        paths = [_raster(layout, method, b, key) for b in RGB_PRESETS["rgb_321"]]
-        if all(p.exists() for p in paths):
-            rgb_paths, used_method = paths, method
-            break
+    rgb_paths, used_method = rgb_321_rasters(layout, methods, key)
     if library is None:
         from gmi_engine.kernel.indices import default_library
 
@@ -217,9 +235,7 @@ def quicklook_png(export_dir: PathLike, out_png: PathLike, *, tile: Optional[Til
     if not paths:
         raise GmiFileError("{}: no exported 3-2-1 reflectance ({}) and no index of {} for {}".format(
             layout.root, "/".join(methods), index_method, key or "the VRT extent"))
-    extents = [raster_bounds(p) for p in paths]
-    bounds = (min(e[0] for e in extents), min(e[1] for e in extents),
-              max(e[2] for e in extents), max(e[3] for e in extents))
+    bounds = union_bounds(paths)
     if crop:
         bounds = valid_bounds([read_band(p, bounds, 256) for p in paths], bounds) or bounds
     rgb = stretch_rgb([read_band(p, bounds, max_px) for p in rgb_paths]) if rgb_paths else None

@@ -16,7 +16,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field, replace
 from datetime import datetime
 from pathlib import Path
-from typing import Optional, Sequence
+from typing import Any, Optional, Sequence
 
 from gmi_engine.errors import GmiInputError
 from gmi_engine.progress import Progress, fraction, report
@@ -53,18 +53,14 @@ def demo_specs(small: bool = False, scene: Optional[str] = None) -> list:
 
 
 def _checkerboard_specs(small: bool) -> list:
-    if small:
-        return [
-            AsterSpec(-108.10, 32.86, datetime(2006, 9, 6, 18, 2, 42), side_km=12.0,
-                      production=datetime(2015, 5, 16, 1, 46, 1), processing_number=17781),
-            AsterSpec(-108.14, 32.83, datetime(2007, 5, 17, 18, 8, 10), side_km=12.0,
-                      gains=dict(_GAINS_B), aod550=0.20, water_vapour=1.6,
-                      production=datetime(2015, 5, 20, 3, 42, 36), processing_number=70445),
-        ]
+    """Granule A (the reference demo's) and the hazier granule B: 12 km (small) or 52 km."""
+    side_km = 12.0 if small else 52.0
+    (lon_a, lat_a), (lon_b, lat_b) = ((-108.10, 32.86), (-108.14, 32.83)) if small else \
+        ((-108.07, 32.72), (-108.22, 32.64))
     return [
-        AsterSpec(-108.07, 32.72, datetime(2006, 9, 6, 18, 2, 42), side_km=52.0,
+        AsterSpec(lon_a, lat_a, datetime(2006, 9, 6, 18, 2, 42), side_km=side_km,
                   production=datetime(2015, 5, 16, 1, 46, 1), processing_number=17781),
-        AsterSpec(-108.22, 32.64, datetime(2007, 5, 17, 18, 8, 10), side_km=52.0,
+        AsterSpec(lon_b, lat_b, datetime(2007, 5, 17, 18, 8, 10), side_km=side_km,
                   gains=dict(_GAINS_B), aod550=0.20, water_vapour=1.6,
                   production=datetime(2015, 5, 20, 3, 42, 36), processing_number=70445),
     ]
@@ -116,6 +112,20 @@ def write_demo_set(out_dir, small: bool = False,
                                     elevation_m=specs[0].altitude_km * 1000.0,
                                     size=361 if small else 3601, scene=relief))
     return demo
+
+
+def ingest_demo_set(demo: DemoSet, workspace, **options: Any) -> Any:
+    """Ingest every granule of ``demo`` into the local workspace folder ``workspace`` (made if
+    missing), one after the other, with the demo's MCD19A2, GDEM and MOD09A1 and any further
+    :class:`~gmi_engine.ingest.IngestOptions` ``options``; returns the options used."""
+    from gmi_engine.backends.local import LocalStore
+    from gmi_engine.ingest import IngestOptions, ingest_granule
+
+    ingest_options = IngestOptions(mcd19a2=demo.mcd19a2, gdem=demo.gdem, modis_ref=demo.mod09a1, **options)
+    with LocalStore(workspace) as store:
+        for path in demo.granules:
+            ingest_granule(path, store, ingest_options)
+    return ingest_options
 
 
 def _region(specs: list, margin_deg: float) -> tuple:

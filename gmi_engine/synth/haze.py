@@ -27,7 +27,7 @@ from gmi_engine.synth import sinusoidal as sinu
 from gmi_engine.synth.aster import AsterSpec, load_truth, spec_ozone, write_aster_l1t
 from gmi_engine.synth.gdem import write_gdem
 from gmi_engine.synth.modis import truth_path, write_mcd19a2
-from gmi_engine.synth.relief import _footprint_lonlat, replace_dn
+from gmi_engine.synth.relief import GranuleCase, _footprint_lonlat, replace_dn
 
 LOW_AOD, HIGH_AOD = 0.05, 0.35
 LOW_WV, HIGH_WV = 0.6, 2.0
@@ -42,15 +42,9 @@ MCD_TILE = (8, 5)
 
 
 @dataclass
-class HazeCase:
-    """The files of the case and the footprint box the gradients span."""
+class HazeCase(GranuleCase):
+    """The files of the haze case and the footprint box the gradients span."""
 
-    granule: Path
-    gdem: Path
-    mcd19a2: Path
-    spec: AsterSpec
-    west: float
-    east: float
     south: float
     north: float
 

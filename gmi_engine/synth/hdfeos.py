@@ -118,6 +118,14 @@ def _dimensions_text(lines: list, dims: dict, level: int) -> None:
     _block(lines, level, "END_GROUP=Dimension")
 
 
+def _end_object_text(lines: list, group: str, data_fields: Sequence[Field]) -> None:
+    """A swath's or grid's data fields, its (empty) MergedFields group and its END_GROUP line."""
+    _fields_text(lines, "DataField", "DataField", data_fields, 2)
+    _block(lines, 2, "GROUP=MergedFields")
+    _block(lines, 2, "END_GROUP=MergedFields")
+    _block(lines, 1, "END_GROUP={}".format(group))
+
+
 def struct_metadata(objects: Sequence[Union[Swath, Grid]]) -> str:
     """The ``StructMetadata.0`` text for the given swaths and grids (formats.md §1.3)."""
     swaths = [o for o in objects if isinstance(o, Swath)]
@@ -139,10 +147,7 @@ def struct_metadata(objects: Sequence[Union[Swath, Grid]]) -> str:
         _block(lines, 2, "GROUP=IndexDimensionMap")
         _block(lines, 2, "END_GROUP=IndexDimensionMap")
         _fields_text(lines, "GeoField", "GeoField", s.geo_fields, 2)
-        _fields_text(lines, "DataField", "DataField", s.data_fields, 2)
-        _block(lines, 2, "GROUP=MergedFields")
-        _block(lines, 2, "END_GROUP=MergedFields")
-        _block(lines, 1, "END_GROUP=SWATH_{}".format(n))
+        _end_object_text(lines, "SWATH_{}".format(n), s.data_fields)
     lines.append("END_GROUP=SwathStructure")
     lines.append("GROUP=GridStructure")
     for n, g in enumerate(grids, start=1):
@@ -158,10 +163,7 @@ def struct_metadata(objects: Sequence[Union[Swath, Grid]]) -> str:
         _block(lines, 2, "SphereCode={}".format(g.sphere_code))
         _block(lines, 2, "GridOrigin=HDFE_GD_UL")
         _dimensions_text(lines, g.extra_dims, 2)
-        _fields_text(lines, "DataField", "DataField", g.fields, 2)
-        _block(lines, 2, "GROUP=MergedFields")
-        _block(lines, 2, "END_GROUP=MergedFields")
-        _block(lines, 1, "END_GROUP=GRID_{}".format(n))
+        _end_object_text(lines, "GRID_{}".format(n), g.fields)
     lines.append("END_GROUP=GridStructure")
     lines.append("GROUP=PointStructure")
     lines.append("END_GROUP=PointStructure")

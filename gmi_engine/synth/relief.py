@@ -46,8 +46,8 @@ GDEM_STEP_DEG = 1.0 / 1200.0
 
 
 @dataclass
-class ReliefCase:
-    """The files of the case and its truth."""
+class GranuleCase:
+    """A synthetic case's files (AST_L1T, GDEM, MCD19A2), its spec and its footprint's west/east."""
 
     granule: Path
     gdem: Path
@@ -55,6 +55,11 @@ class ReliefCase:
     spec: AsterSpec
     west: float
     east: float
+
+
+@dataclass
+class ReliefCase(GranuleCase):
+    """The files of the relief case and its truth."""
 
 
 def relief_spec() -> AsterSpec:
@@ -182,5 +187,5 @@ def _footprint_lonlat(spec: AsterSpec) -> list:
     return [to_ll.transform(e, n) for e, n in fp.corner_points()]
 
 
-__all__ = ["ReliefCase", "write_relief_case", "replace_dn", "true_reflectance", "height_km", "level_coefficients",
-           "relief_spec", "BASE_REFLECTANCE", "LEVELS_KM", "QUICK_LEVELS_KM"]
+__all__ = ["GranuleCase", "ReliefCase", "write_relief_case", "replace_dn", "true_reflectance", "height_km",
+           "level_coefficients", "relief_spec", "BASE_REFLECTANCE", "LEVELS_KM", "QUICK_LEVELS_KM"]

@@ -11,10 +11,8 @@ import pytest
 from osgeo import gdal
 from plugin_support import wait_until
 
-from gmi_engine.backends.local import LocalStore
 from gmi_engine.grid import TileIndex
-from gmi_engine.ingest import IngestOptions, ingest_granule
-from gmi_engine.synth.demo import write_demo_set
+from gmi_engine.synth.demo import ingest_demo_set, write_demo_set
 from gmi_qgis_plugin.toolbelt.jobs import JobSpec, execute_job
 from gmi_qgis_plugin.toolbelt.tasks import EngineTask, start_task
 
@@ -25,10 +23,7 @@ TILES = [TileIndex(260, 526), TileIndex(260, 525)]
 def workspace(tmp_path_factory):
     demo = write_demo_set(tmp_path_factory.mktemp("demo") / "data", small=True)
     path = tmp_path_factory.mktemp("workers") / "workspace"
-    options = IngestOptions(mcd19a2=demo.mcd19a2, gdem=demo.gdem, modis_ref=demo.mod09a1)
-    with LocalStore(path) as store:
-        for granule in demo.granules:
-            ingest_granule(granule, store, options)
+    ingest_demo_set(demo, path)
     return path
 
 

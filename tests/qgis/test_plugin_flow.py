@@ -29,7 +29,7 @@ from qgis.core import (
 import gmi_qgis_plugin
 from gmi_engine.backends.local import LocalStore
 from gmi_engine.grid import DEFAULT_GRID, TileIndex
-from gmi_engine.synth.demo import write_demo_set
+from gmi_engine.synth.demo import ingest_demo_set, write_demo_set
 from gmi_qgis_plugin.gui.maptool_tiles import TOGGLE
 from gmi_qgis_plugin.toolbelt.jobs import FINISHED
 from gmi_qgis_plugin.toolbelt.layers import grid_extent, tiles_in_extent
@@ -48,13 +48,8 @@ def demo(tmp_path_factory):
 @pytest.fixture(scope="module")
 def ingested(demo, tmp_path_factory):
     """A workspace with the demo ingested by the engine (6S results are cached by then)."""
-    from gmi_engine.ingest import IngestOptions, ingest_granule
-
     workspace = tmp_path_factory.mktemp("ingested") / "workspace"
-    options = IngestOptions(mcd19a2=demo.mcd19a2, gdem=demo.gdem, modis_ref=demo.mod09a1)
-    with LocalStore(workspace) as store:
-        for path in demo.granules:
-            ingest_granule(path, store, options)
+    ingest_demo_set(demo, workspace)
     return workspace
 
 

@@ -22,7 +22,6 @@ from osgeo import gdal
 from plugin_support import RecordingFeedback, auth_config
 from qgis.core import (
     QgsApplication,
-    QgsCoordinateReferenceSystem,
     QgsProcessingAlgorithm,
     QgsProcessingContext,
     QgsProcessingException,
@@ -35,6 +34,7 @@ from qgis.core import (
 
 from gmi_engine.grid import DEFAULT_GRID, TileIndex
 from gmi_engine.indices import compile_formula
+from gmi_engine.synth.reflectance_raster import write_reflectance_geotiff
 from gmi_qgis_plugin.processing.base import help_path, markdown_to_html, parse_tiles
 from gmi_qgis_plugin.processing.provider import ALGORITHMS, PROVIDER_ID, model_files
 
@@ -180,19 +180,7 @@ def _nine_band_raster(path: Path) -> np.ndarray:
     truth = rng.uniform(0.02, 0.5, (9, 300, 70)).astype(np.float32)
     truth[:, :5, :] = np.nan
     truth[5, 100:110, 10:20] = 0.0  # b6 = 0: division gives NaN
-    counts = np.where(np.isnan(truth), 65535, np.round(truth * 1e4)).astype(np.uint16)
-    ds = gdal.GetDriverByName("GTiff").Create(str(path), 70, 300, 9, gdal.GDT_UInt16)
-    ds.SetGeoTransform((600000.0, 30.0, 0.0, 3640000.0, 0.0, -30.0))
-    srs = QgsCoordinateReferenceSystem("EPSG:32612")
-    ds.SetProjection(srs.toWkt())
-    for i in range(9):
-        band = ds.GetRasterBand(i + 1)
-        band.SetNoDataValue(65535)
-        band.SetScale(1e-4)
-        band.SetOffset(0.0)
-        band.WriteArray(counts[i])
-    ds = None
-    return np.where(counts == 65535, np.nan, counts.astype(np.float32) * np.float32(1e-4))
+    return write_reflectance_geotiff(path, truth)
 
 
 def test_custom_index_on_a_nine_band_raster(provider, tmp_path):

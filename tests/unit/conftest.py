@@ -37,16 +37,10 @@ def demo_small(tmp_path_factory):
 @pytest.fixture(scope="session")
 def demo_workspace(demo_small, tmp_path_factory):
     """A workspace with both small demo granules ingested (and the options used)."""
-    from gmi_engine.backends.local import LocalStore
-    from gmi_engine.ingest import IngestOptions, ingest_granule
+    from gmi_engine.synth.demo import ingest_demo_set
 
-    options = IngestOptions(mcd19a2=demo_small.mcd19a2, gdem=demo_small.gdem,
-                            modis_ref=demo_small.mod09a1)
     ws = tmp_path_factory.mktemp("ws")
-    with LocalStore(ws) as store:
-        for path in demo_small.granules:
-            ingest_granule(path, store, options)
-    return ws, options
+    return ws, ingest_demo_set(demo_small, ws)
 
 
 @pytest.fixture

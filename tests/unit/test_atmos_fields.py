@@ -7,21 +7,16 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
+from field_support import assert_bands_within_limits, retrieved_case
 
-from benchmarks.accuracy_sections.fields import retrieval_errors
 from gmi_engine.kernel.errors import SchemaError
 from gmi_engine.kernel.fields import decode_field, encode_field, interpolate
 from gmi_engine.synth.relief import write_relief_case
 
-RMSE_MAX = 0.005
-BIAS_MAX = 0.003
-
 
 @pytest.fixture(scope="module")
 def relief(tmp_path_factory):
-    work = tmp_path_factory.mktemp("relief")
-    case = write_relief_case(work / "case")
-    return {"fields": retrieval_errors(case, work, 17), "single": retrieval_errors(case, work, 0)}
+    return retrieved_case(tmp_path_factory, "relief", write_relief_case, fields=(17, {}), single=(0, {}))
 
 
 def test_field_blob_round_trip_is_exact_float32():
@@ -50,9 +45,7 @@ def test_bilinear_field_reproduces_a_plane_and_agrees_across_a_tile_edge():
 
 
 def test_fields_recover_reflectance_over_relief(relief):
-    bands = relief["fields"]["bands"]
-    worst = {c: (round(v["rmse"], 4), round(v["bias"], 4)) for c, v in bands.items()}
-    assert all(v["rmse"] <= RMSE_MAX and abs(v["bias"]) <= BIAS_MAX for v in bands.values()), worst
+    assert_bands_within_limits(relief["fields"]["bands"])
 
 
 def test_fields_beat_one_state_per_tile_in_b8_b9(relief):

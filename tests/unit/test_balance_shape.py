@@ -1,45 +1,33 @@
 """Acceptance: balancing keeps a 3 km alteration zone's index anomalies and removes a regional error.
 
-The truth anomalies come from the truth reflectance and index formulas written out here (Ninomiya
-KLI/ALI/OHI and two band ratios), not from the kernel. The MODIS reference is built physically in
+The scene and regional error are gmi_engine/synth/alteration_zone.py's. The truth anomalies come
+from the truth reflectance and the index formulas written out there (Ninomiya KLI/ALI/OHI and two
+band ratios), not from the kernel. The MODIS reference is built physically in
 the test: b01/b02/b04/b06 from the matching ASTER band, and b07 (2.105-2.155 um) as the spectrum's
 upper convex hull (continuum) at 2.130 um through B4 and B5..B9, i.e. the shoulder *before* the
 Al-OH / Mg-OH / CO3 absorptions, averaged over MODIS-sized ground pixels (463 m).
 """
 from __future__ import annotations
 
-import math
-
 import numpy as np
 import pytest
 
 from gmi_engine.grid import DEFAULT_GRID
 from gmi_engine.kernel.balance import balance
-from gmi_engine.synth.scene import MATERIALS, SurfaceScene
+from gmi_engine.synth.alteration_zone import (
+    MODIS_PIXEL_M,
+    NOISE,
+    alteration_zone_scene,
+    modis_cells,
+    regional_error,
+    worst_block_band_error,
+    zone_anomalies,
+)
+from gmi_engine.synth.scene import SurfaceScene
 
-MODIS_PIXEL_M = 463.312716528  # MOD09A1 "500 m" sinusoidal pixel
 CENTRES_UM = np.array([0.556, 0.661, 0.807, 1.656, 2.167, 2.209, 2.262, 2.336, 2.400])
 B07_UM = 2.130
-SERICITE = (0.38, 0.42, 0.45, 0.52, 0.47, 0.36, 0.44, 0.40, 0.42)  # Al-OH 2.20 um: low B6
-ZONE = ("kaolinite", "alunite", "sericite")
-# Regional error: per-band level (SWIR-2 shares one: MODIS cannot see errors within B5..B9) and
-# a per-band tilt of +-5 % over 40 km ground in a per-band direction, plus a 150 km wave.
-LEVEL = np.array([1.10, 0.95, 1.04, 0.93, 0.91, 0.91, 0.91, 0.91, 0.91])
-TILT = np.array([0.05, -0.04, 0.03, 0.05, -0.05, -0.05, -0.05, -0.05, -0.05])
-ANGLE = np.radians([10, 80, 150, 200, 300, 300, 300, 300, 300])
-NOISE = 0.0005
-
-
-def _indices(r: np.ndarray) -> dict:
-    b = {k: r[i] for i, k in enumerate(("1", "2", "3", "4", "5", "6", "7", "8", "9"))}
-    with np.errstate(divide="ignore", invalid="ignore"):
-        return {
-            "KLI": (b["4"] / b["5"]) * (b["8"] / b["6"]),
-            "ALI": (b["7"] / b["5"]) * (b["7"] / b["8"]),
-            "OHI": (b["7"] / b["6"]) * (b["4"] / b["6"]),
-            "(4+6)/5": (b["4"] + b["6"]) / b["5"],
-            "(7+9)/8": (b["7"] + b["9"]) / b["8"],
-        }
+CHECKED = ("KLI", "ALI", "OHI", "(4+6)/5", "(7+9)/8")  # the anomalies held to 2 %
 
 
 def continuum_b07(r: np.ndarray) -> np.ndarray:
@@ -50,38 +38,9 @@ def continuum_b07(r: np.ndarray) -> np.ndarray:
 
 
 def make_scene(lat_deg: float):
-    """Truth (9, 1024, 1024), zone mask, background mask, ground metres per pixel."""
-    tile = DEFAULT_GRID.tile_of_lonlat(-108.07, lat_deg)
-    b = DEFAULT_GRID.bounds(tile)
-    scale = math.cos(math.radians(lat_deg))  # ground metres per EPSG:3857 metre (tile centre)
-    xs = b.xmin + 30.0 * (np.arange(1024) + 0.5)
-    ys = b.ymax - 30.0 * (np.arange(1024) + 0.5)
-    x, y = np.meshgrid(xs, ys)
-    weights = {"background": 0.45, "hematite_soil": 0.2, "calcite": 0.1, "vegetation": 0.25,
-               "kaolinite": 0, "alunite": 0, "water": 0}
-    scene = SurfaceScene(weights=weights, patch_m=720.0 / scale)
-    truth = scene.reflectance_at_xy(x, y).astype(np.float32)
-    # zone: 3 km ground across, off-centre, a 300 m patchwork of the three minerals
-    cx, cy = b.xmin + 0.35 * (b.xmax - b.xmin), b.ymax - 0.6 * (b.ymax - b.ymin)
-    dist = np.hypot(x - cx, y - cy) * scale
-    zone = dist <= 1500.0
-    background = dist >= 3000.0
-    cell = np.floor(x * scale / 300.0).astype(np.int64) * 7919 + np.floor(y * scale / 300.0).astype(np.int64) * 104729
-    pick = np.abs(cell) % 3
-    spectra = np.array([MATERIALS["kaolinite"], MATERIALS["alunite"], SERICITE], dtype=np.float32)
-    texture = scene.texture_at_xy(x, y)
-    zone_refl = np.moveaxis(spectra[pick] * texture[..., None], -1, 0)
-    truth[:, zone] = zone_refl[:, zone]
-    return truth, zone, background, (x - cx) * scale, (y - cy) * scale, 30.0 * scale
-
-
-def regional_error(gx: np.ndarray, gy: np.ndarray) -> np.ndarray:
-    """(9, H, W) multiplicative error, smooth at tens of km of ground."""
-    out = np.empty((9,) + gx.shape, dtype=np.float32)
-    for k in range(9):
-        along = gx * math.cos(ANGLE[k]) + gy * math.sin(ANGLE[k])
-        out[k] = LEVEL[k] * (1 + TILT[k] * along / 40000.0) * (1 + 0.02 * np.sin(2 * np.pi * gx / 150000.0))
-    return out
+    """Truth (9, 1024, 1024), zone mask, background mask, ground offsets, ground metres per pixel."""
+    s = alteration_zone_scene(lat_deg)
+    return s.truth, s.zone, s.background, s.gx, s.gy, s.ground_px
 
 
 def reference(truth: np.ndarray, ground_px: float) -> np.ndarray:
@@ -91,16 +50,12 @@ def reference(truth: np.ndarray, ground_px: float) -> np.ndarray:
     modis[2] = 0.8 * truth[0]
     modis[4] = 0.5 * (truth[2] + truth[3])
     modis[6] = continuum_b07(truth)
-    n = max(4, 2 ** int(round(math.log2(MODIS_PIXEL_M / ground_px))))
-    coarse = modis.reshape(7, 1024 // n, n, 1024 // n, n).mean(axis=(2, 4))
-    rep = n // 4
-    fine = np.repeat(np.repeat(coarse, rep, axis=1), rep, axis=2)
-    return np.round(fine / 1e-4).astype(np.int16)
+    return modis_cells(modis, ground_px)
 
 
 def anomalies(refl: np.ndarray, zone: np.ndarray, background: np.ndarray) -> dict:
-    return {k: float(np.nanmedian(v[zone]) / np.nanmedian(v[background]))
-            for k, v in _indices(refl).items()}
+    got = zone_anomalies(refl, zone, background)
+    return {k: got[k] for k in CHECKED}
 
 
 def evaluate(lat: float, params: dict):
@@ -116,12 +71,7 @@ def evaluate(lat: float, params: dict):
     raw = anomalies(aster, zone, background)
     ideal = anomalies(aster / regional_error(gx, gy), zone, background)  # perfect correction
     # regional error: per 256 px block and band, median(balanced / truth)
-    worst_band = 0.0
-    for by in range(4):
-        for bx in range(4):
-            sl = np.s_[:, by * 256:(by + 1) * 256, bx * 256:(bx + 1) * 256]
-            ratio = np.nanmedian((out[sl] / truth[sl]).reshape(9, -1), axis=1)
-            worst_band = max(worst_band, float(np.abs(ratio - 1).max()))
+    worst_band = float(worst_block_band_error(out, truth).max())
     label = params.get("balance_method", "default")
     print("\n{} lat {}: anomaly truth".format(label, lat), {k: round(v, 4) for k, v in want.items()})
     print("anomaly balanced/truth", {k: round(got[k] / want[k], 4) for k in want})

@@ -16,10 +16,10 @@ from gmi_engine.atmosphere.lut import default_lut_path
 from gmi_engine.backends.local import LocalStore
 from gmi_engine.backends.local_runner import kernel_row
 from gmi_engine.grid import DEFAULT_GRID, TileIndex
-from gmi_engine.ingest import IngestOptions, ingest_granule
 from gmi_engine.kernel.bands import BANDS
 from gmi_engine.kernel.pipeline import row_reflectance
 from gmi_engine.synth.aster import load_truth
+from gmi_engine.synth.demo import ingest_demo_set
 
 RMSE_MAX = 0.005
 BIAS_MAX = 0.002
@@ -28,12 +28,8 @@ EDGE_MARGIN_M = 90.0
 
 @pytest.fixture(scope="module")
 def lut_workspace(demo_small, tmp_path_factory):
-    options = IngestOptions(mcd19a2=demo_small.mcd19a2, gdem=demo_small.gdem,
-                            modis_ref=demo_small.mod09a1, lut=default_lut_path())  # as demo_workspace
     ws = tmp_path_factory.mktemp("ws-lut")
-    with LocalStore(ws) as store:
-        for path in demo_small.granules:
-            ingest_granule(path, store, options)
+    ingest_demo_set(demo_small, ws, lut=default_lut_path())  # as demo_workspace, with the LUT
     return ws
 
 

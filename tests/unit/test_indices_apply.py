@@ -27,6 +27,7 @@ from gmi_engine.indices.apply import (
     source_method,
 )
 from gmi_engine.kernel.bands import BAND_COLUMNS
+from gmi_engine.synth.reflectance_raster import write_reflectance_geotiff
 from gmi_engine.table import MASK_OUTPUT, ResultRow
 
 gdal.UseExceptions()
@@ -171,21 +172,7 @@ def test_index_workspace_refuses_tiles_without_results_and_reports_a_cancel(work
 
 def nine_band_raster(path: Path, rows: int, cols: int) -> np.ndarray:
     """A 9-band uint16 raster (scale 1e-4, nodata 65535) in UTM 12N; returns its float32 reflectance."""
-    truth = reflectance_stack(3, rows, cols)
-    counts = np.where(np.isnan(truth), 65535, np.round(truth * 1e4)).astype(np.uint16)
-    dataset = gdal.GetDriverByName("GTiff").Create(str(path), cols, rows, 9, gdal.GDT_UInt16)
-    dataset.SetGeoTransform((600000.0, 30.0, 0.0, 3640000.0, 0.0, -30.0))
-    srs = osr.SpatialReference()
-    srs.ImportFromEPSG(32612)
-    dataset.SetProjection(srs.ExportToWkt())
-    for i in range(9):
-        band = dataset.GetRasterBand(i + 1)
-        band.SetNoDataValue(65535)
-        band.SetScale(1e-4)
-        band.SetOffset(0.0)
-        band.WriteArray(counts[i])
-    dataset = None
-    return np.where(counts == 65535, np.nan, counts.astype(np.float32) * np.float32(1e-4))
+    return write_reflectance_geotiff(path, reflectance_stack(3, rows, cols))
 
 
 def test_index_raster_writes_a_tiled_geotiff_on_the_source_grid(library, tmp_path):

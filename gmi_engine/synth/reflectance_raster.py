@@ -1,0 +1,39 @@
+"""A surface-reflectance GeoTIFF as GMI's exports and users' rasters hold it: nine uint16 bands.
+
+Counts are reflectance / 1e-4 rounded, NaN becomes the nodata value 65535; every band carries
+scale 1e-4 and offset 0, so GDAL and QGIS unscale it to reflectance. Used by the index-raster
+tests (engine and QGIS Processing).
+"""
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Tuple, Union
+
+import numpy as np
+
+NODATA = 65535
+SCALE = 1e-4
+
+
+def write_reflectance_geotiff(path: Union[str, Path], reflectance: np.ndarray, epsg: int = 32612,
+                              origin: Tuple[float, float] = (600000.0, 3640000.0),
+                              pixel_m: float = 30.0) -> np.ndarray:
+    """Write a (bands, rows, cols) reflectance north-up from the upper-left ``origin`` in ``epsg``;
+    returns what a reader gets back: float32 counts x 1e-4, NaN at nodata."""
+    from osgeo import gdal, osr
+
+    counts = np.where(np.isnan(reflectance), NODATA, np.round(reflectance * 1e4)).astype(np.uint16)
+    n, rows, cols = counts.shape
+    dataset = gdal.GetDriverByName("GTiff").Create(str(path), cols, rows, n, gdal.GDT_UInt16)
+    dataset.SetGeoTransform((origin[0], pixel_m, 0.0, origin[1], 0.0, -pixel_m))
+    srs = osr.SpatialReference()
+    srs.ImportFromEPSG(epsg)
+    dataset.SetProjection(srs.ExportToWkt())
+    for i in range(n):
+        band = dataset.GetRasterBand(i + 1)
+        band.SetNoDataValue(NODATA)
+        band.SetScale(SCALE)
+        band.SetOffset(0.0)
+        band.WriteArray(counts[i])
+    dataset = None
+    return np.where(counts == NODATA, np.nan, counts.astype(np.float32) * np.float32(SCALE))
