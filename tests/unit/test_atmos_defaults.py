@@ -26,7 +26,7 @@ def test_arctic_spring_maximum_and_antarctic_october_minimum():
     antarctic_october = climatology_ozone_du(-85.0, 288)
     assert antarctic_october < 220.0
     assert antarctic_october < climatology_ozone_du(-85.0, 15) - 60.0
-    collar = climatology_ozone_du(-50.0, 260)  # southern mid-latitude spring maximum (SBUV 2001-10: 340-350)
+    collar = climatology_ozone_du(-50.0, 260)  # southern mid-latitude spring maximum (SBUV 2001-10 zones: 340-355)
     assert collar > 330.0 and collar > climatology_ozone_du(-50.0, 74.5) + 50.0  # autumn minimum
 
 

@@ -52,12 +52,14 @@ def _table(centre: float) -> np.ndarray:
 
 def test_published_file_is_what_its_header_says():
     zones = _sbuv()
-    assert _years() == [2001, 2004, 2007, 2010]
+    assert _years() == [2001, 2003, 2004, 2007, 2008, 2010]
     assert sorted({z for _, z in zones}) == list(np.arange(-82.5, 83.0, 5.0))
     # cells read back from the source files
     assert zones[(2001, 42.5)][0] == 344.9 and zones[(2004, -77.5)][8] == 177.5
     assert zones[(2007, 42.5)][0] == 346.2 and zones[(2010, 82.5)][2] == 475.6
     assert np.isnan(zones[(2010, -67.5)][7]) and zones[(2001, -67.5)][7] == 208.5
+    assert zones[(2003, 2.5)][11] == 251.6 and zones[(2008, -77.5)][8] == 135.3
+    assert all(np.isnan(zones[(2008, z)][5]) for z in np.arange(-82.5, 83.0, 5.0))  # NOAA-18 June 2008 gap
     assert "SBUV" in OZONE_SOURCE
 
 
