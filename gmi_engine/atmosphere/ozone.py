@@ -19,7 +19,7 @@ OZONE_FILE = Path(__file__).resolve().parent.parent / "data" / "ozone_zonal_clim
 #: Dobson units per cm-atm.
 DU_PER_CM_ATM = 1000.0
 #: Years of SBUV zonal means averaged into the table (its header says which satellite flew each).
-OZONE_YEARS = "2001, 2003-2010"
+OZONE_YEARS = "2001-2010"
 #: What the provenance names as the ozone source.
 OZONE_SOURCE = ("default: zonal-mean climatology (NOAA SBUV/2 v8 monthly zonal means, NOAA-16/17/18 "
                 "{}), data/{}".format(OZONE_YEARS, OZONE_FILE.name))
