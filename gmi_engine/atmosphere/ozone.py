@@ -1,8 +1,9 @@
 """Total ozone from a zonal-mean climatology by latitude and day of year (the default when no data).
 
 The table ``gmi_engine/data/ozone_zonal_climatology.csv`` (source in its header) holds Dobson units
-per 10-degree band and month; :func:`climatology_ozone` interpolates linearly in latitude between
-band centres (held constant poleward of ±85°) and cyclically in day of year between mid-months.
+per 10-degree band and month (multi-year mean of NOAA SBUV/2 v8 zonal means);
+:func:`climatology_ozone` interpolates linearly in latitude between band centres (held constant
+poleward of ±85°) and cyclically in day of year between mid-months.
 """
 from __future__ import annotations
 
@@ -17,8 +18,11 @@ import numpy as np
 OZONE_FILE = Path(__file__).resolve().parent.parent / "data" / "ozone_zonal_climatology.csv"
 #: Dobson units per cm-atm.
 DU_PER_CM_ATM = 1000.0
+#: Years of SBUV zonal means averaged into the table (its header says which satellite flew each).
+OZONE_YEARS = "2001-2010"
 #: What the provenance names as the ozone source.
-OZONE_SOURCE = "default: zonal-mean climatology (TOMS/OMI, Fortuin & Kelder 1998), data/{}".format(OZONE_FILE.name)
+OZONE_SOURCE = ("default: zonal-mean climatology (NOAA SBUV/2 v8 monthly zonal means, NOAA-16/17/18 "
+                "{}), data/{}".format(OZONE_YEARS, OZONE_FILE.name))
 _MID_MONTH_DOY = np.array([15.5, 45.0, 74.5, 105.0, 135.5, 166.0, 196.5, 227.5, 258.0, 288.5, 319.0, 349.5])
 
 
