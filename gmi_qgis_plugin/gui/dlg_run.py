@@ -34,7 +34,12 @@ from gmi_qgis_plugin.toolbelt.jobs import FINISHED, JobRecord, JobSpec
 from gmi_qgis_plugin.toolbelt.log_handler import PlgLogger
 from gmi_qgis_plugin.toolbelt.odps_bridge import odps_status
 from gmi_qgis_plugin.toolbelt.preferences import BALANCE_CHOICES, NO_BALANCE, PlgOptionsManager
-from gmi_qgis_plugin.toolbelt.run_options import balance_method_help, balance_params, mixed_provenance_help
+from gmi_qgis_plugin.toolbelt.run_options import (
+    balance_method_help,
+    balance_params,
+    help_summary,
+    mixed_provenance_help,
+)
 from gmi_qgis_plugin.toolbelt.state import PluginState
 from gmi_qgis_plugin.toolbelt.workspace import workspace_tiles
 
@@ -50,7 +55,7 @@ class DlgRun(QDialog):
         self.job: Optional[JobRecord] = None
         self.setWindowTitle(self.tr("GMI – Run"))
         self.setWindowIcon(plugin_icon("run"))
-        self.resize(720, 700)
+        self.resize(760, 820)
         self._build()
         state.tiles_changed.connect(self._update_tiles)
         state.workspace_changed.connect(self._update_tiles)
@@ -214,8 +219,8 @@ class DlgRun(QDialog):
         self.lbl_balance_help = QLabel(self)
         self.lbl_balance_help.setWordWrap(True)
         self.lbl_balance_help.setStyleSheet("color: #555;")
-        self.chk_mixed = QCheckBox(self.tr("Compute ferrous iron, gossan and ferric oxides also where the "
-                                           "mosaic took VNIR and SWIR from different granules"), self)
+        self.chk_mixed = QCheckBox(self.tr("VNIR+SWIR indices also where VNIR and SWIR come from different "
+                                           "granules"), self)
         self.chk_mixed.setToolTip(mixed_provenance_help())
         grid.addWidget(QLabel(self.tr("Colour balancing"), self), 0, 0)
         grid.addWidget(self.cmb_balance, 0, 1)
@@ -277,7 +282,10 @@ class DlgRun(QDialog):
         self.chk_mixed.setEnabled(method == "mineral_indices")
 
     def _balance_changed(self, *_args) -> None:
-        self.lbl_balance_help.setText(self.cmb_balance.currentData(Qt.ItemDataRole.ToolTipRole) or "")
+        """Below the choice: its summary (the whole help item is the tooltip)."""
+        text = self.cmb_balance.currentData(Qt.ItemDataRole.ToolTipRole) or ""
+        self.lbl_balance_help.setText(help_summary(text))
+        self.lbl_balance_help.setToolTip(text)
 
     def _backend_changed(self, *_args) -> None:
         backend = self.backend

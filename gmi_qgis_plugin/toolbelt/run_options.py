@@ -51,6 +51,13 @@ def balance_method_help() -> Dict[str, str]:
     return out
 
 
+def help_summary(item: str) -> str:
+    """The first sentence of a help item and its "Use it …" sentence."""
+    sentences = re.split(r"(?<=[.)])\s+(?=[A-Z])", item.strip())
+    use = [t for t in sentences[1:] if t.startswith("Use it")]
+    return " ".join(sentences[:1] + use[:1])
+
+
 def balance_params(choice: str) -> Dict[str, Any]:
     """Kernel parameters of a balancing choice: ``balance`` false for "none"; ``balancing`` only
     for a non-default method (a default run keeps the parameters and digest of earlier runs)."""

@@ -91,7 +91,9 @@ def test_balance_method_enum_is_the_engines_list_with_shape_the_default(provider
         for i, choice in enumerate(choices):
             assert len(items[choice]) > 150, choice
             assert dialog.cmb_balance.itemData(i, 3) == items[choice]  # Qt.ToolTipRole
-        assert dialog.lbl_balance_help.text() == items["shape"]
+        summary = dialog.lbl_balance_help.text()
+        assert summary.startswith("shape (the default)") and "Use it for mineral mapping." in summary
+        assert dialog.lbl_balance_help.toolTip() == items["shape"]
         assert "docs/kernel.md" in alg.shortHelpString() and "<code>tasseled_cap</code>" in alg.shortHelpString()
     finally:
         dialog.deleteLater()
