@@ -133,8 +133,7 @@ def measure_chain(work: Path, quick: bool) -> Dict[str, Any]:
     reference = dict(zip(library.ids, indices_naive(np.where(valid[None], refl, np.nan)))) \
         if len(library.ids) >= 23 else {}
     rows = _score(scene, ab, valid, {i: indices[i].data for i in ids}, reference, library)
-    meta = balanced["b01"].meta or {}
-    method = (meta.get("balancing") or {}).get("method")
+    method = balance_method_used(balanced["b01"].meta or {})
     headline = {r["index"]: r["gmi"]["auc"] for r in rows if r["index"] in HEADLINE}
     return {"tile": list(CHAIN_TILE), "granules": [{"id": s.granule_id, "side_km": s.side_km,
                                                      "centre": [s.centre_lon, s.centre_lat]} for s in specs],
@@ -142,6 +141,22 @@ def measure_chain(work: Path, quick: bool) -> Dict[str, Any]:
             "balance_method_used": method, "positive_abundance": POSITIVE_ABUNDANCE, "rows": rows,
             "headline_auc": headline, "seconds": time.perf_counter() - start,
             "headline_met": bool(headline) and all(v >= 0.9 for v in headline.values())}
+
+
+def balance_method_used(meta: Dict[str, Any]) -> str:
+    """The ``balance_method`` id a ``color_balancing`` result was made with.
+
+    The kernel records the balancing step in ``meta["steps"]["balancing"]`` under the method's
+    descriptive name (``kernel.balance.METHOD_NAMES``); a skipped balance says so with its reason.
+    """
+    from gmi_engine.kernel.balance import METHOD_NAMES
+
+    step = (meta.get("steps") or {}).get("balancing")
+    if not step:
+        raise KeyError("color_balancing result meta has no steps.balancing")
+    ids = {name: method for method, name in METHOD_NAMES.items()}
+    method = ids.get(step.get("method"), str(step.get("method")))
+    return "{} (skipped: {})".format(method, step.get("reason")) if step.get("skipped") else method
 
 
 def _score(scene, ab: np.ndarray, valid: np.ndarray, gmi: Dict[str, np.ndarray],

@@ -9,6 +9,7 @@ from qgis.gui import QgsAuthConfigSelect, QgsFileWidget, QgsMessageBar
 from qgis.PyQt.QtCore import Qt
 from qgis.PyQt.QtWidgets import (
     QButtonGroup,
+    QCheckBox,
     QComboBox,
     QDialog,
     QDialogButtonBox,
@@ -32,7 +33,13 @@ from gmi_qgis_plugin.toolbelt.icons import plugin_icon
 from gmi_qgis_plugin.toolbelt.jobs import FINISHED, JobRecord, JobSpec
 from gmi_qgis_plugin.toolbelt.log_handler import PlgLogger
 from gmi_qgis_plugin.toolbelt.odps_bridge import odps_status
-from gmi_qgis_plugin.toolbelt.preferences import PlgOptionsManager
+from gmi_qgis_plugin.toolbelt.preferences import BALANCE_CHOICES, NO_BALANCE, PlgOptionsManager
+from gmi_qgis_plugin.toolbelt.run_options import (
+    balance_method_help,
+    balance_params,
+    help_summary,
+    mixed_provenance_help,
+)
 from gmi_qgis_plugin.toolbelt.state import PluginState
 from gmi_qgis_plugin.toolbelt.workspace import workspace_tiles
 
@@ -48,7 +55,7 @@ class DlgRun(QDialog):
         self.job: Optional[JobRecord] = None
         self.setWindowTitle(self.tr("GMI – Run"))
         self.setWindowIcon(plugin_icon("run"))
-        self.resize(720, 700)
+        self.resize(760, 820)
         self._build()
         state.tiles_changed.connect(self._update_tiles)
         state.workspace_changed.connect(self._update_tiles)
@@ -97,6 +104,7 @@ class DlgRun(QDialog):
         index_layout.addLayout(row)
         self.lst_indices.itemChanged.connect(self._update_index_count)
         layout.addWidget(self.index_box, 1)
+        layout.addWidget(self._build_options())
 
         where_box = QGroupBox(self.tr("Tiles and backend"), self)
         grid = QGridLayout(where_box)
@@ -193,6 +201,34 @@ class DlgRun(QDialog):
         self.cmb_method.currentIndexChanged.connect(self._method_changed)
         self.cmb_backend.currentIndexChanged.connect(self._backend_changed)
 
+    def _build_options(self) -> QGroupBox:
+        """Colour-balancing method (the engine's methods, then none) and mixed provenance."""
+        box = QGroupBox(self.tr("Mosaic and colour balancing"), self)
+        grid = QGridLayout(box)
+        grid.setColumnStretch(1, 1)
+        titles = {"shape": self.tr("Shape-preserving (default)"),
+                  "tasseled_cap": self.tr("Tasseled cap (the reference engine's)"),
+                  "block": self.tr("Per-band blocks (earlier method)"),
+                  NO_BALANCE: self.tr("None (indices on the unbalanced mosaic)")}
+        help_items = balance_method_help()
+        self.cmb_balance = QComboBox(self)
+        for choice in BALANCE_CHOICES:
+            self.cmb_balance.addItem(titles.get(choice, choice), choice)
+            self.cmb_balance.setItemData(self.cmb_balance.count() - 1, help_items.get(choice, ""),
+                                         Qt.ItemDataRole.ToolTipRole)
+        self.lbl_balance_help = QLabel(self)
+        self.lbl_balance_help.setWordWrap(True)
+        self.lbl_balance_help.setStyleSheet("color: #555;")
+        self.chk_mixed = QCheckBox(self.tr("VNIR+SWIR indices also where VNIR and SWIR come from different "
+                                           "granules"), self)
+        self.chk_mixed.setToolTip(mixed_provenance_help())
+        grid.addWidget(QLabel(self.tr("Colour balancing"), self), 0, 0)
+        grid.addWidget(self.cmb_balance, 0, 1)
+        grid.addWidget(self.lbl_balance_help, 1, 0, 1, 2)
+        grid.addWidget(self.chk_mixed, 2, 0, 1, 2)
+        self.cmb_balance.currentIndexChanged.connect(self._balance_changed)
+        return box
+
     def _fill_indices(self) -> None:
         from gmi_engine.kernel.indices import default_library
 
@@ -221,6 +257,9 @@ class DlgRun(QDialog):
         self.txt_endpoint.setText(settings.odps_endpoint)
         self.wdg_auth.setConfigId(settings.odps_auth_id)
         self.cmb_backend.setCurrentIndex(max(0, self.cmb_backend.findData(settings.default_backend)))
+        self.set_balance(settings.balance_method)
+        self.chk_mixed.setChecked(settings.allow_mixed_provenance)
+        self._balance_changed()
         self._method_changed()
         self._backend_changed()
         self._update_tiles()
@@ -239,6 +278,14 @@ class DlgRun(QDialog):
                               "first, without colour balancing.")}
         self.lbl_method.setText(texts[method])
         self.index_box.setEnabled(method == "mineral_indices")
+        self.cmb_balance.setEnabled(method != "mosaic")
+        self.chk_mixed.setEnabled(method == "mineral_indices")
+
+    def _balance_changed(self, *_args) -> None:
+        """Below the choice: its summary (the whole help item is the tooltip)."""
+        text = self.cmb_balance.currentData(Qt.ItemDataRole.ToolTipRole) or ""
+        self.lbl_balance_help.setText(help_summary(text))
+        self.lbl_balance_help.setToolTip(text)
 
     def _backend_changed(self, *_args) -> None:
         backend = self.backend
@@ -301,6 +348,15 @@ class DlgRun(QDialog):
                if self.lst_indices.item(i).checkState() == Qt.CheckState.Checked]
         return None if len(ids) == self.lst_indices.count() else ids
 
+    @property
+    def balance(self) -> str:
+        """The colour-balancing choice: an engine method or ``none``."""
+        return self.cmb_balance.currentData()
+
+    def set_balance(self, choice: str) -> None:
+        """Choose a colour-balancing method or ``none``."""
+        self.cmb_balance.setCurrentIndex(max(0, self.cmb_balance.findData(choice)))
+
     def set_method(self, method: str) -> None:
         """Choose ``method``."""
         self.cmb_method.setCurrentIndex(self.cmb_method.findData(method))
@@ -321,6 +377,10 @@ class DlgRun(QDialog):
         params = {}
         if self.method == "mineral_indices" and self.indices is not None:
             params["indices"] = self.indices
+        if self.method == "mineral_indices" or (self.method == "color_balancing" and self.balance != NO_BALANCE):
+            params.update(balance_params(self.balance))
+        if self.method == "mineral_indices" and self.chk_mixed.isChecked():
+            params["mosaic"] = {"allow_mixed_provenance": True}
         tiles = self.state.selected_tiles if self.rad_picked.isChecked() and self.rad_picked.isEnabled() else None
         return JobSpec(method=self.method, workspace=self.workspace, backend=self.backend, tiles=tiles,
                        params=params, workers=self.spn_workers.value(),
@@ -352,6 +412,10 @@ class DlgRun(QDialog):
         if spec.method == "mineral_indices" and spec.params.get("indices") == []:
             self._refuse(self.tr("Choose at least one index."))
             return None
+        if spec.method == "color_balancing" and self.balance == NO_BALANCE:
+            self._refuse(self.tr("The colour-balanced mosaic needs a balancing method: choose one, or run "
+                                 "the plain mosaic."))
+            return None
         credentials = None
         if spec.backend == "odps":
             ok, reason = odps_status()
@@ -368,7 +432,9 @@ class DlgRun(QDialog):
                 return None
         for key, value in (("workspace", spec.workspace), ("default_backend", spec.backend),
                            ("workers", spec.workers), ("odps_project", spec.odps_project),
-                           ("odps_endpoint", spec.odps_endpoint), ("odps_auth_id", spec.odps_auth_id)):
+                           ("odps_endpoint", spec.odps_endpoint), ("odps_auth_id", spec.odps_auth_id),
+                           ("balance_method", self.balance),
+                           ("allow_mixed_provenance", self.chk_mixed.isChecked())):
             PlgOptionsManager.set_value_from_key(key, value)
         self.job = self.state.jobs.submit(spec, credentials)
         del credentials

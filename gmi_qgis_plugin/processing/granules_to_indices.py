@@ -111,6 +111,8 @@ class GranulesToIndices(GranuleParameters, AncillaryParameters, MethodOptionPara
             RunMethod.METHOD: METHOD,
             RunMethod.INDICES: self.chosen_indices(parameters, context),
             RunMethod.STRATEGY: self.enum_value(parameters, self.STRATEGY, context),
+            RunMethod.ALLOW_MIXED_PROVENANCE: self.parameterAsBool(parameters, self.ALLOW_MIXED_PROVENANCE,
+                                                                   context),
             RunMethod.BACKEND: "local",
             RunMethod.WORKERS: self.parameterAsInt(parameters, self.WORKERS, context),
             RunMethod.TILES: tiles,

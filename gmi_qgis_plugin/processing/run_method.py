@@ -15,6 +15,7 @@ from qgis.core import (
     QgsProcessingParameterString,
 )
 
+from gmi_engine.kernel.balance import BALANCE_METHODS
 from gmi_qgis_plugin.processing.base import (
     GmiAlgorithm,
     OdpsParameters,
@@ -25,11 +26,11 @@ from gmi_qgis_plugin.processing.base import (
     tile_keys,
     translator,
 )
+from gmi_qgis_plugin.toolbelt.preferences import NO_BALANCE
+from gmi_qgis_plugin.toolbelt.run_options import DEFAULT_BALANCE_METHOD, mixed_provenance_help
 
 BACKENDS = ("local", "odps", "dask")
 STRATEGIES = ("best-pixel", "first-valid", "median")
-#: gmi_engine.kernel.balance.BALANCE_METHODS (the first is the kernel's default).
-BALANCE_METHODS = ("shape", "block", "tasseled_cap")
 
 
 def index_ids() -> tuple:
@@ -44,13 +45,26 @@ class MethodOptionParameters:
 
     INDICES = "INDICES"
     STRATEGY = "STRATEGY"
+    ALLOW_MIXED_PROVENANCE = "ALLOW_MIXED_PROVENANCE"
 
     def add_indices_and_strategy(self, indices_description: str) -> None:
-        """Add INDICES (several of the packaged library; none = all) and STRATEGY."""
+        """Add INDICES (several of the packaged library; none = all), STRATEGY and, advanced,
+        ALLOW_MIXED_PROVENANCE (default: the setting the Run dialog last used, else false)."""
         tr = translator("MethodOptionParameters")
         self.addParameter(self.enum_parameter(self.INDICES, indices_description, index_ids(), None,
                                               optional=True, multiple=True))
         self.addParameter(self.enum_parameter(self.STRATEGY, tr("Mosaic strategy"), STRATEGIES, STRATEGIES[0]))
+        self.add_advanced(QgsProcessingParameterBoolean(
+            self.ALLOW_MIXED_PROVENANCE, tr("Compute VNIR+SWIR indices where the mosaic mixes granules"),
+            plugin_settings().allow_mixed_provenance),
+            mixed_provenance_help())
+
+    def mosaic_params(self, parameters: Dict[str, Any], context: QgsProcessingContext) -> Dict[str, Any]:
+        """``{"mosaic": {"allow_mixed_provenance": True}}`` when ticked, else nothing (the kernel's
+        default false, so an untouched run keeps the parameters and up-to-date digest of earlier runs)."""
+        if self.parameterAsBool(parameters, self.ALLOW_MIXED_PROVENANCE, context):
+            return {"mosaic": {"allow_mixed_provenance": True}}
+        return {}
 
     def chosen_indices(self, parameters: Dict[str, Any], context: QgsProcessingContext) -> List[str]:
         """The ticked index ids (empty: all)."""
@@ -92,14 +106,17 @@ class RunMethod(WorkspaceParameters, MethodOptionParameters, OdpsParameters, Til
         self.addParameter(workers)
         self.add_tiles()
         self.add_advanced(QgsProcessingParameterBoolean(
-            self.BALANCE, self.tr("Colour-balance before the indices"), True),
-            self.tr("mineral_indices on the balanced mosaic (on the plain mosaic when off)."))
+            self.BALANCE, self.tr("Colour-balance before the indices"), settings.balance_method != NO_BALANCE),
+            self.tr("mineral_indices on the balanced mosaic (on the plain mosaic when off: the method "
+                    "'none' of the help)."))
+        method_default = settings.balance_method if settings.balance_method in BALANCE_METHODS \
+            else DEFAULT_BALANCE_METHOD
         self.add_advanced(self.enum_parameter(
-            self.BALANCE_METHOD, self.tr("Colour-balancing method"), BALANCE_METHODS,
-            BALANCE_METHODS[0]),
+            self.BALANCE_METHOD, self.tr("Colour-balancing method"), BALANCE_METHODS, method_default),
             self.tr("shape (default): one regional gain per spectral group, keeps the index anomalies; "
-                    "tasseled_cap: the reference engine's brightness transfer; block: per-band ~7.7 km "
-                    "block gains (can flatten local anomalies)."))
+                    "tasseled_cap: the reference engine's brightness transfer (keeps ratios, not "
+                    "reflectance); block: per-band ~7.7 km block gains (can flatten local anomalies). "
+                    "The help's 'Colour-balancing methods' says when to use which."))
         self.add_advanced(QgsProcessingParameterBoolean(
             self.FORCE, self.tr("Recompute tiles that are up to date"), False),
             self.tr("A rerun normally skips tiles whose inputs and parameters did not change."))
@@ -120,8 +137,9 @@ class RunMethod(WorkspaceParameters, MethodOptionParameters, OdpsParameters, Til
         params: Dict[str, Any] = {"strategy": self.enum_value(parameters, self.STRATEGY, context),
                                   "balance": self.parameterAsBool(parameters, self.BALANCE, context)}
         balance_method = self.enum_value(parameters, self.BALANCE_METHOD, context)
-        if balance_method and balance_method != BALANCE_METHODS[0]:
+        if balance_method and balance_method != DEFAULT_BALANCE_METHOD:
             params["balancing"] = {"balance_method": balance_method}
+        params.update(self.mosaic_params(parameters, context))
         indices = self.chosen_indices(parameters, context)
         if method == "mineral_indices" and indices:
             params["indices"] = list(indices)

@@ -14,10 +14,15 @@ from typing import Any, Dict
 
 from qgis.core import QgsSettings
 
+from gmi_engine.kernel.balance import BALANCE_DEFAULTS, BALANCE_METHODS
 from gmi_qgis_plugin.__about__ import __title__
 
 BACKENDS = ("local", "odps", "dask")
 """Where a run computes: this computer, or Alibaba Cloud MaxCompute."""
+NO_BALANCE = "none"
+"""The colour-balancing choice that runs the indices on the unbalanced mosaic (``balance: false``)."""
+BALANCE_CHOICES = tuple(BALANCE_METHODS) + (NO_BALANCE,)
+"""The engine's balancing methods, then "none"."""
 SETTINGS_GROUP = __title__
 ENV_PREFIX = "QGIS_PLG_GMI_"
 
@@ -40,6 +45,8 @@ class PlgSettingsStructure:
     odps_project: str = ""
     odps_endpoint: str = ""
     odps_auth_id: str = ""
+    balance_method: str = BALANCE_DEFAULTS["balance_method"]
+    allow_mixed_provenance: bool = False
     debug_mode: bool = False
 
     def __post_init__(self) -> None:
@@ -49,6 +56,8 @@ class PlgSettingsStructure:
             self.workers = _default_workers()
         if self.default_backend not in BACKENDS:
             self.default_backend = "local"
+        if self.balance_method not in BALANCE_CHOICES:
+            self.balance_method = BALANCE_DEFAULTS["balance_method"]
 
     @property
     def export_dir(self) -> Path:

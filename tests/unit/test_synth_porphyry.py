@@ -4,8 +4,10 @@ from __future__ import annotations
 import math
 
 import numpy as np
+import pytest
 
 from benchmarks.accuracy_sections import scene as section
+from gmi_engine.kernel.bands import BAND_COLUMNS
 from gmi_engine.synth.porphyry import PorphyryScene, scene_grid, write_scene_truth
 
 
@@ -123,3 +125,33 @@ def test_lattice_nodes_are_the_exact_fields_and_values_do_not_depend_on_the_patc
     # bilinear between nodes: midway between two nodes is their mean
     mid = p.abundances_at(np.array([xs[5] + p.step / 2]), np.array([ys[7]]))[:, 0]
     assert np.allclose(mid, 0.5 * (p.abundances[:, 7, 5] + p.abundances[:, 7, 6]), atol=1e-6)
+
+
+def _balanced_meta(balancing=None) -> dict:
+    """The result meta of a kernel ``color_balancing`` run on a small tile with a MOD09A1 reference."""
+    from gmi_engine.kernel.pipeline import run
+    from gmi_engine.kernel.records import MODIS_BANDS
+
+    rows = []
+    for seed, acquired in ((1, "2006-05-01T18:00:00Z"), (2, "2006-06-02T18:00:00Z")):
+        rng = np.random.default_rng(seed)
+        bands = {c: np.clip(90 + rng.normal(0, 6, (32, 32)), 2, 250).astype(np.uint8) for c in BAND_COLUMNS}
+        rows.append({"granule_id": "g{}".format(seed), "tile_x": 5, "tile_y": 7, "acquired": acquired,
+                     "bbox": (0, 31, 0, 31), "bands": bands,
+                     "meta": {"gains": {c: "NOR" for c in BAND_COLUMNS}, "sun_elevation": 50.0},
+                     "ac": {"bands": {c: {"xa": 0.003, "xb": 0.1, "xc": 0.05} for c in BAND_COLUMNS}},
+                     "quality": {"swir_usable": True, "cloud_cover": 5.0},
+                     "modis": {m: np.full((8, 8), 1500 + 100 * k, dtype=np.int16)
+                               for k, m in enumerate(MODIS_BANDS)}})
+    # a 32 px tile is one 960 m statistics cell only at the equator
+    params = {"tile_px": 32, "balancing": dict(balancing or {}, balance_latitude=0.0)}
+    return run("color_balancing", rows, params)[0]["meta"]
+
+
+@pytest.mark.parametrize("balancing, expected", [(None, "shape"), ({"balance_method": "block"}, "block"),
+                                                 ({"balance_method": "tasseled_cap"}, "tasseled_cap")])
+def test_scene_section_reports_the_balance_method_the_kernel_used(balancing, expected):
+    """Issue 16: the chain table printed the method as None (it read a key the meta does not have)."""
+    meta = _balanced_meta(balancing)
+    assert not meta["steps"]["balancing"]["skipped"], meta["steps"]["balancing"]["reason"]
+    assert section.balance_method_used(meta) == expected
