@@ -6,9 +6,11 @@ orientation and gains, plus one MOD09A1 reference. ``gmi ingest <40 granules> --
 --modis-ref ...`` runs once as a subprocess; the workspaces of the first 10 and 20 granules (one
 and two whole blocks: the job grows, what one tile sees does not) are copies of its workspace
 without the later granules. On each of the three, ``gmi run --method mineral_indices --workers
-2`` runs as a subprocess over all tiles. Each job's wall time, CPU time and peak RSS come from
-``wait4`` (the largest process of the tree) and from sampling the process tree with psutil every
-0.1 s (peak RSS per process, the main process and each pool worker, from the kernel's
+2`` runs as a subprocess over all tiles. Each job's CPU time and the peak RSS of its largest
+process come from the rusage of its whole process tree (a small launcher that reaps every
+process of the job, the forkserver and its pool workers included), and the peak RSS per process
+(the main process, the forkserver, each pool worker) from sampling the tree with psutil every
+0.1 s (the kernel's
 high-water mark ``VmHWM``; the current RSS and the CLI's progress lines at each sample show how
 memory evolves over the job). Store sizes come from the workspace folder and the store's
 own statistics.
@@ -89,6 +91,8 @@ class Job:
     peak_rss_mb: float
     main_rss_mb: float
     worker_rss_mb: List[float] = field(default_factory=list)
+    #: Peak RSS of the multiprocessing forkserver (0 without one), MB.
+    server_rss_mb: float = 0.0
     returncode: int = 0
     stdout: str = ""
     #: Per sample: seconds, main RSS MB, largest worker RSS MB, units done (granules or tiles),
@@ -101,32 +105,51 @@ class Job:
         return max(self.worker_rss_mb) if self.worker_rss_mb else 0.0
 
 
-def _role(proc) -> str:
-    """'worker' for a multiprocessing spawn child, 'tracker' for its resource tracker, else 'other'."""
+def _role(proc, launcher_pid: int, roles: Dict[int, str]) -> str:
+    """The part a process plays in the measured job: 'main' (the CLI process), 'server' (the
+    multiprocessing forkserver), 'worker' (a pool worker: forked from the server or a spawn
+    child), 'tracker' (the resource tracker) or 'other'."""
     import psutil
 
     try:
+        parent = proc.ppid()
         text = " ".join(proc.cmdline())
     except (psutil.Error, OSError):
         return "other"
+    if parent == launcher_pid and "main" not in roles.values():
+        return "main"  # the launcher's first child; processes orphaned later come back to it too
     if "resource_tracker" in text:
         return "tracker"
-    if "spawn_main" in text or "forkserver" in text:
+    if roles.get(parent) == "server" or "spawn_main" in text:
         return "worker"
+    if "forkserver" in text:
+        return "server"
     return "other"
 
 
-#: Starts the measured command from a small process and reports its rusage: ``wait4`` of a child
-#: exec'd from a big parent would count the parent's memory (Linux keeps the pre-exec high-water
-#: mark), so the command is forked from this ``python -S`` launcher instead.
+#: Starts the measured command from a small process and reports the rusage of the whole tree:
+#: the launcher is a child subreaper, so the processes the command leaves to finish on their own
+#: (the multiprocessing forkserver, which forks and reaps the pool workers) come back to it and
+#: are reaped by it; RUSAGE_CHILDREN then sums the CPU time of every process of the job and gives
+#: the peak RSS of its largest process. (``wait4`` of a child exec'd from a big parent would count
+#: the parent's memory: Linux keeps the pre-exec high-water mark; this ``python -S`` is small.)
 _LAUNCHER = (
-    "import os, sys\n"
+    "import ctypes, os, resource, sys\n"
+    "ctypes.CDLL(None).prctl(36, 1, 0, 0, 0)  # PR_SET_CHILD_SUBREAPER\n"
     "pid = os.fork()\n"
     "if pid == 0:\n"
     "    os.execv(sys.argv[2], sys.argv[2:])\n"
-    "_, status, u = os.wait4(pid, 0)\n"
+    "code = 1\n"
+    "while True:\n"
+    "    try:\n"
+    "        done, status = os.wait()\n"
+    "    except ChildProcessError:\n"
+    "        break\n"
+    "    if done == pid:\n"
+    "        code = os.waitstatus_to_exitcode(status)\n"
+    "u = resource.getrusage(resource.RUSAGE_CHILDREN)\n"
     "open(sys.argv[1], 'w').write('%d %r %r' % (u.ru_maxrss, u.ru_utime, u.ru_stime))\n"
-    "sys.exit(os.waitstatus_to_exitcode(status))\n"
+    "sys.exit(code)\n"
 )
 
 
@@ -149,7 +172,7 @@ def _sample(launcher, peaks: Dict[int, float], roles: Dict[int, str]) -> Tuple[f
         try:
             rss = p.memory_info().rss / 2 ** 20
             if p.pid not in roles:
-                roles[p.pid] = "main" if p.ppid() == launcher.pid else _role(p)
+                roles[p.pid] = _role(p, launcher.pid, roles)
         except psutil.Error:
             continue
         peaks[p.pid] = max(peaks.get(p.pid, 0.0), rss, _high_water_mb(p.pid))
@@ -227,6 +250,7 @@ def run_job(args: Sequence[str], env: Dict[str, str]) -> Job:
                peak_rss_mb=int(maxrss) / 1024.0, main_rss_mb=max(main) if main else 0.0,
                worker_rss_mb=sorted((v for k, v in peaks.items() if roles.get(k) == "worker"),
                                     reverse=True),
+               server_rss_mb=max([v for k, v in peaks.items() if roles.get(k) == "server"] or [0.0]),
                returncode=proc.returncode, stdout=stdout[-2000:], timeline=timeline)
 
 
@@ -411,7 +435,7 @@ def rss_growth(r: Dict[str, Any]) -> Dict[str, Any]:
     add("gmi run: largest pool worker", *sizes, first["run"]["max_worker_rss_mb"],
         last["run"]["max_worker_rss_mb"])
     add("gmi run: main process", *sizes, first["run"]["main_rss_mb"], last["run"]["main_rss_mb"])
-    add("gmi run: largest process (wait4)", *sizes, first["run"]["peak_rss_mb"], last["run"]["peak_rss_mb"])
+    add("gmi run: largest process (rusage)", *sizes, first["run"]["peak_rss_mb"], last["run"]["peak_rss_mb"])
     q = last["run"]
     within = ("first {} of {} tiles".format(q["first_quarter_tiles"], last["tiles"]), "whole job")
     add("gmi run ({} granules): workers".format(last["granules"]), *within,
@@ -517,10 +541,10 @@ def render(r: Dict[str, Any]) -> str:
                      fmt(j["peak_rss_mb"], 0), fmt(run["disk_bytes"] / 1e6, 1)])
     lines += [table(["granules", "tiles", "source rows", "granules per tile: tiles",
                      "wall s", "CPU s", "tiles/s", "CPU s per tile",
-                     "main RSS MB", "worker RSS MB", "largest process MB (wait4)",
+                     "main RSS MB", "worker RSS MB", "largest process MB (rusage)",
                      "store MB"], rows), "",
-              "CPU s: user + system time of the job's whole process tree (wait4). RSS: peak "
-              "resident memory per process (its `VmHWM`, read every {} s; wait4's peak of the "
+              "CPU s: user + system time of every process of the job (rusage of the reaped tree). RSS: peak "
+              "resident memory per process (its `VmHWM`, read every {} s; the rusage peak of the "
               "largest process beside it). Store: every file of the workspace after the run (the "
               "GeoPackage with source and result rows).".format(SAMPLE_S), ""]
     lines += ["### Peak RSS against the size of the job", "",
