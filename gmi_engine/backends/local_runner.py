@@ -23,7 +23,7 @@ from gmi_engine.export.layout import ExportLayout
 from gmi_engine.export.results import ExportAssembler, ExportOptions, ExportReport, TileFile, write_tile_file
 from gmi_engine.export.style import index_style
 from gmi_engine.grid import TileGrid, TileIndex
-from gmi_engine.kernel.pipeline import MASK_OUTPUT, METHODS, inputs_digest, merged_params, run
+from gmi_engine.kernel.pipeline import MASK_OUTPUT, METHODS, merged_params, ordered_inputs_digest, run
 from gmi_engine.kernel.records import result_cells
 from gmi_engine.progress import Cancelled, Progress, fraction
 from gmi_engine.progress import report as report_progress
@@ -204,8 +204,10 @@ def run_tiles(workspace, method: str, execute: TileExecutor, params: Optional[Ma
         def plan() -> Iterator[TileJob]:
             nonlocal done
             for tile in order:
-                rows = store.tile_rows(tile)
-                digest = inputs_digest([kernel_row(r) for r in rows], method, p)
+                # One decoded row at a time (the store yields them in the digest's order): the
+                # planner's memory does not grow with the granules over a tile.
+                digest = ordered_inputs_digest((kernel_row(r) for r in store.iter_source_rows(tiles=[tile])),
+                                               method, p)
                 if not force and _up_to_date(store, tile, method, digest):
                     report.skipped.append(tile)
                     done += 1
