@@ -3,9 +3,9 @@
 The set (:mod:`gmi_engine.synth.scale_set`) is 40 synthetic 30 km AST_L1T granules in four
 blocks of about 15 grid tiles, 1 to 8 granules per tile, each granule with its own date, sun,
 orientation and gains, plus one MOD09A1 reference. ``gmi ingest <40 granules> --lut
---modis-ref ...`` runs once as a subprocess; the workspaces of the first 10 and 20 granules (one
-and two whole blocks: the job grows, what one tile sees does not) are copies of its workspace
-without the later granules. On each of the three, ``gmi run --method mineral_indices --workers
+--modis-ref ...`` runs once as a subprocess; the workspace of the first 10 granules (one whole
+block: the job grows fourfold, what one tile sees does not) is a copy of its workspace without
+the later granules. On each of the two, ``gmi run --method mineral_indices --workers
 2`` runs as a subprocess over all tiles. Each job's CPU time and the peak RSS of its largest
 process come from the rusage of its whole process tree (a small launcher that reaps every
 process of the job, the forkserver and its pool workers included), and the peak RSS per process
@@ -65,7 +65,7 @@ DEFAULT_BATCH_ROWCOUNT = 1024
 SAFETY = 3.0
 #: Assumed CPU speed of one MaxCompute CU (1 core + 4 GB) relative to one core of this machine.
 CU_SPEED = 1.0
-COUNTS = (10, 20, 40)
+COUNTS = (10, 40)
 QUICK_COUNTS = (2, 4)
 WORKERS = 2
 #: Tiles timed per granules-per-tile count for the cost curve.
@@ -372,6 +372,7 @@ def scale_run(work: Path, counts: Sequence[int], quick: bool, env: Dict[str, str
         footprint_tiles,
         granules_per_tile,
         scale_specs,
+        set_digest,
         write_scale_set,
     )
 
@@ -381,7 +382,8 @@ def scale_run(work: Path, counts: Sequence[int], quick: bool, env: Dict[str, str
     say("layout of {} granules (footprints): {}".format(len(specs), describe(predicted)))
     say("synthesising {} granules".format(len(specs)))
     start = time.perf_counter()
-    data = write_scale_set(work / "data", specs, processes=WORKERS)
+    # Reused from an earlier run with the same specs and synthesis code (the folder's name).
+    data = write_scale_set(work / "data-{}".format(set_digest(specs)), specs, processes=WORKERS)
     r["synth_s"] = time.perf_counter() - start
     r["granule_mb"] = float(np.mean([p.stat().st_size for p in data.granules])) / 1e6
     full = work / "ingested"

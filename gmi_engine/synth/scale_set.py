@@ -123,6 +123,19 @@ def region_of(specs: Sequence[AsterSpec], margin_deg: float = 0.1) -> Tuple[floa
             max(lats) + margin_deg)
 
 
+def set_digest(specs: Sequence[AsterSpec]) -> str:
+    """12 hex digits of the specs and of the synthesis code that writes them: the name of a
+    folder whose files can be reused only while neither changed."""
+    import hashlib
+
+    import gmi_engine.synth as synth
+
+    h = hashlib.sha256(repr(list(specs)).encode())
+    for source in sorted(Path(synth.__file__).parent.glob("*.py")):
+        h.update(source.name.encode() + source.read_bytes())
+    return h.hexdigest()[:12]
+
+
 @dataclass
 class ScaleSet:
     """Paths of a written scale set: granules in set order and the MOD09A1 reference."""
@@ -140,7 +153,8 @@ def write_scale_set(out_dir, specs: Sequence[AsterSpec], processes: int = 2) -> 
     """Write the granules (``processes`` at a time) and one MOD09A1 over all of them.
 
     A granule whose HDF file already exists is kept (the name holds its date and processing
-    number, and the set is deterministic), so a second run reuses the files.
+    number, and the set is deterministic), so a second run reuses the files; name ``out_dir``
+    after :func:`set_digest` so that files from other specs or older synthesis code are not.
     """
     from gmi_engine.synth.modis import write_mod09a1
 
