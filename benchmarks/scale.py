@@ -561,7 +561,7 @@ def render(r: Dict[str, Any]) -> str:
               "Mean of up to {} tiles of the {}-granule workspace per count; CPU seconds of "
               "this process. read = SQLite read and decoding of the source rows, kernel = "
               "`pipeline.run(\"mineral_indices\")` (radiance, 6S reflectance, masks, mosaic, MODIS "
-              "balancing, 23 indices), encode = the {} result cells with the UDTF's codec.".format(
+              "balancing, 23 indices), encode = the {:.0f} result cells with the UDTF's codec.".format(
                   CURVE_TILES, r["counts"][-1], r["curve"][0]["result_rows"]), ""]
     rows = [[c["granules"], c["tiles_timed"], fmt(c["read_cpu_s"], 2), fmt(c["kernel_cpu_s"], 2),
              fmt(c["encode_cpu_s"], 2), fmt(c["cpu_s"], 2), fmt(c["wall_s"], 2),
