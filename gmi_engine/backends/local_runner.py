@@ -8,11 +8,9 @@ the same inputs and parameters (a content hash in the result meta) and computes 
 """
 from __future__ import annotations
 
-import ctypes
 import functools
 import multiprocessing
 import os
-import sys
 from concurrent.futures import FIRST_COMPLETED, ProcessPoolExecutor, wait
 from dataclasses import dataclass, field
 from multiprocessing import forkserver
@@ -27,6 +25,7 @@ from gmi_engine.export.style import index_style
 from gmi_engine.grid import TileGrid, TileIndex
 from gmi_engine.kernel.pipeline import MASK_OUTPUT, METHODS, merged_params, ordered_inputs_digest, run
 from gmi_engine.kernel.records import result_cells
+from gmi_engine.memory import fix_mmap_threshold
 from gmi_engine.progress import Cancelled, Progress, fraction
 from gmi_engine.progress import report as report_progress
 from gmi_engine.table import ResultRow, SourceRow, format_utc, load_json
@@ -184,7 +183,7 @@ def run_tiles(workspace, method: str, execute: TileExecutor, params: Optional[Ma
     """
     if method not in METHODS:
         raise GmiInputError("method: {!r} is not one of {}".format(method, ", ".join(METHODS)))
-    _fix_mmap_threshold()
+    fix_mmap_threshold()  # the committing process: RSS flat with the number of tiles
     p = merged_params(params)
     report = RunReport(method)
     if export is not None:
@@ -246,28 +245,6 @@ def run_tiles(workspace, method: str, execute: TileExecutor, params: Optional[Ma
             report.cancelled = True
             raise
     return report
-
-
-#: glibc ``mallopt`` parameter number of the mmap threshold, and the threshold we keep (its default).
-_M_MMAP_THRESHOLD = -3
-_MMAP_THRESHOLD_BYTES = 128 * 1024
-
-
-def _fix_mmap_threshold() -> None:
-    """Keep glibc's mmap threshold at its 128 KiB default in this (the committing) process.
-
-    glibc raises the threshold each time a large mmapped block is freed (up to 32 MiB), after
-    which the tiles' multi-MiB arrays and result cells come from the heap and stay there,
-    fragmented: the main process's RSS then grew with the number of tiles (scale run, 40
-    granules: 188 -> 243 MB peak from 15 to 60 tiles). A fixed threshold maps and unmaps every
-    large block (179 MB at 60 tiles). No-op where the C library has no ``mallopt``.
-    """
-    if not sys.platform.startswith("linux"):
-        return
-    try:
-        ctypes.CDLL(None).mallopt(_M_MMAP_THRESHOLD, _MMAP_THRESHOLD_BYTES)
-    except (OSError, AttributeError):
-        pass
 
 
 def _run_serial(workspace: str, jobs: Iterable[TileJob], method: str, params: Dict[str, Any], commit: Commit,
