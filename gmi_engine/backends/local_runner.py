@@ -58,6 +58,15 @@ def kernel_row(row: SourceRow) -> Dict[str, Any]:
     }
 
 
+def _kernel_rows(rows: Iterable[SourceRow]) -> Iterator[Dict[str, Any]]:
+    """:func:`kernel_row` of each row, holding no row while the next one is read and decoded."""
+    for row in rows:
+        kernel = kernel_row(row)
+        del row
+        yield kernel
+        del kernel
+
+
 @dataclass(frozen=True)
 class ExportJob:
     """Write GeoTIFFs of the results as the tiles are computed (``gmi run --export``).
@@ -208,8 +217,7 @@ def run_tiles(workspace, method: str, execute: TileExecutor, params: Optional[Ma
             for tile in order:
                 # One decoded row at a time (the store yields them in the digest's order): the
                 # planner's memory does not grow with the granules over a tile.
-                digest = ordered_inputs_digest((kernel_row(r) for r in store.iter_source_rows(tiles=[tile])),
-                                               method, p)
+                digest = ordered_inputs_digest(_kernel_rows(store.iter_source_rows(tiles=[tile])), method, p)
                 if not force and _up_to_date(store, tile, method, digest):
                     report.skipped.append(tile)
                     done += 1

@@ -223,6 +223,7 @@ def ordered_inputs_digest(rows: Iterable[Mapping[str, Any]], method: str,
             arrays = row.get(group) or {}
             for name in sorted(arrays):
                 h.update(name.encode() + np.ascontiguousarray(arrays[name]).tobytes())
+        del row, arrays  # not held while the next row is decoded
     return h.hexdigest()
 
 
