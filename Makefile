@@ -6,7 +6,7 @@ STAMP := $(VENV)/.installed
 export QT_QPA_PLATFORM ?= offscreen
 export PYTHONDONTWRITEBYTECODE := 1
 
-.PHONY: help install test test-unit test-qgis lint demo bench clean
+.PHONY: help install test test-unit test-qgis lint demo bench bench-scale clean
 
 help: ## List the targets
 	@grep -E '^[a-zA-Z_-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  %-12s %s\n", $$1, $$2}'
@@ -34,11 +34,13 @@ test-unit: install ## Engine tests only (no QGIS)
 demo: install ## Synthesise the demo set and run the main job end to end
 	$(VENV)/bin/gmi demo --output demo-output
 
-bench: install ## Benchmarks: GMI vs the reference formulas and GRASS GIS, scale model (docs/benchmarks.md, docs/scale.md)
+bench: install ## Benchmarks: GMI vs the reference formulas and GRASS GIS (docs/benchmarks.md)
 	$(PY) -m benchmarks.run
-	$(PY) -m benchmarks.scale
 	$(PY) -m benchmarks.dask_overhead
 	$(PY) -m pytest -p no:qgis -p no:cacheprovider benchmarks -q
+
+bench-scale: install ## Scale run, <= 15 min: gmi ingest + gmi run over 40 synthetic granules, 60 tiles (docs/scale.md)
+	$(PY) -m benchmarks.scale --work build/bench-scale
 
 accuracy: install ## Closed-loop accuracy on synthetic truth, LUT vs 6S, reference simplifications (docs/accuracy.md)
 	$(PY) -m benchmarks.accuracy

@@ -23,8 +23,9 @@ from gmi_engine.export.layout import ExportLayout
 from gmi_engine.export.results import ExportAssembler, ExportOptions, ExportReport, TileFile, write_tile_file
 from gmi_engine.export.style import index_style
 from gmi_engine.grid import TileGrid, TileIndex
-from gmi_engine.kernel.pipeline import MASK_OUTPUT, METHODS, inputs_digest, merged_params, run
+from gmi_engine.kernel.pipeline import MASK_OUTPUT, METHODS, merged_params, ordered_inputs_digest, run
 from gmi_engine.kernel.records import result_cells
+from gmi_engine.memory import fix_mmap_threshold
 from gmi_engine.progress import Cancelled, Progress, fraction
 from gmi_engine.progress import report as report_progress
 from gmi_engine.table import ResultRow, SourceRow, format_utc, load_json
@@ -55,6 +56,15 @@ def kernel_row(row: SourceRow) -> Dict[str, Any]:
         "bands": row.bands, "meta": row.meta, "ac": row.ac, "modis": row.modis,
         "quality": row.quality,
     }
+
+
+def _kernel_rows(rows: Iterable[SourceRow]) -> Iterator[Dict[str, Any]]:
+    """:func:`kernel_row` of each row, holding no row while the next one is read and decoded."""
+    for row in rows:
+        kernel = kernel_row(row)
+        del row
+        yield kernel
+        del kernel
 
 
 @dataclass(frozen=True)
@@ -203,6 +213,7 @@ def run_tiles(workspace, method: str, execute: TileExecutor, params: Optional[Ma
     """
     if method not in METHODS:
         raise GmiInputError("method: {!r} is not one of {}".format(method, ", ".join(METHODS)))
+    fix_mmap_threshold()  # the committing process: RSS flat with the number of tiles
     p = merged_params(params)
     report = RunReport(method)
     if export is not None:
@@ -225,8 +236,9 @@ def run_tiles(workspace, method: str, execute: TileExecutor, params: Optional[Ma
         def plan() -> Iterator[TileJob]:
             nonlocal done
             for tile in order:
-                rows = store.tile_rows(tile)
-                digest = inputs_digest([kernel_row(r) for r in rows], method, p)
+                # One decoded row at a time (the store yields them in the digest's order): the
+                # planner's memory does not grow with the granules over a tile.
+                digest = ordered_inputs_digest(_kernel_rows(store.iter_source_rows(tiles=[tile])), method, p)
                 if not force and _up_to_date(store, tile, method, digest):
                     report.skipped.append(tile)
                     done += 1

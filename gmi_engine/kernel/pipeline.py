@@ -21,7 +21,7 @@ where the mosaic took the two groups from different granules, unless the mosaic 
 import hashlib
 import json
 from datetime import datetime
-from typing import Any, Dict, List, Mapping, Optional, Sequence, Tuple
+from typing import Any, Dict, Iterable, List, Mapping, Optional, Sequence, Tuple
 
 import numpy as np
 
@@ -199,10 +199,26 @@ def inputs_digest(rows: Sequence[Mapping[str, Any]], method: str,
     Computed on the kernel's row dicts, so every backend gets the same digest for the same
     inputs (the local runner uses it to skip tiles that are up to date).
     """
+    return ordered_inputs_digest(sorted(rows, key=_digest_order), method, params)
+
+
+def ordered_inputs_digest(rows: Iterable[Mapping[str, Any]], method: str,
+                          params: Optional[Mapping[str, Any]] = None) -> str:
+    """:func:`inputs_digest` of rows that come sorted by (acquired, granule_id), one at a time.
+
+    Each row is hashed as it arrives and can be dropped after, so a tile's digest needs the
+    memory of one row instead of all of them (what a store's ordered query yields).
+    """
     h = hashlib.sha256()
     h.update(json.dumps({"method": method, "params": merged_params(params),
                          "kernel": KERNEL_VERSION}, sort_keys=True).encode())
-    for row in sorted(rows, key=lambda r: (r["acquired"], r["granule_id"])):
+    previous = None  # type: Optional[Tuple[str, str]]
+    for row in rows:
+        order = _digest_order(row)
+        if previous is not None and order < previous:
+            raise GmiInputError("inputs digest: row {} at {} comes after {} at {}; rows must be sorted "
+                                "by (acquired, granule_id)".format(order[1], order[0], previous[1], previous[0]))
+        previous = order
         h.update(json.dumps([row["granule_id"], row["acquired"], [int(v) for v in row["bbox"]],
                              row.get("meta"), row.get("ac"), row.get("quality")],
                             sort_keys=True).encode())
@@ -210,7 +226,12 @@ def inputs_digest(rows: Sequence[Mapping[str, Any]], method: str,
             arrays = row.get(group) or {}
             for name in sorted(arrays):
                 h.update(name.encode() + np.ascontiguousarray(arrays[name]).tobytes())
+        del row, arrays  # not held while the next row is decoded
     return h.hexdigest()
+
+
+def _digest_order(row: Mapping[str, Any]) -> Tuple[str, str]:
+    return row["acquired"], row["granule_id"]
 
 
 def _result(tile: Tuple[int, int], method: str, output: str, data: np.ndarray,

@@ -1,7 +1,7 @@
 """The import structure: every arrow points down the layers, and only ``cli/`` imports the CLI.
 
 Layers (an area may import its own layer and the layers below):
-  0 kernel  <-  1 errors/progress/paths/grid/aster/ancillary/atmosphere/table
+  0 kernel  <-  1 errors/memory/progress/paths/grid/aster/ancillary/atmosphere/table
             <-  2 tiling/refcsv/synth/ingest/export/backends/indices  <-  3 cli, and the QGIS plugin.
 The walk reads every ``import`` statement (module level and inside functions) with ``ast``, so
 ``python -m pytest tests/unit/test_architecture.py`` shows any arrow running back up.
@@ -19,7 +19,7 @@ import pytest
 ROOT = Path(__file__).resolve().parents[2]
 LAYERS: Dict[str, int] = {
     "kernel": 0,
-    "__init__": 1, "errors": 1, "progress": 1, "paths": 1, "grid": 1, "aster": 1, "ancillary": 1,
+    "__init__": 1, "errors": 1, "memory": 1, "progress": 1, "paths": 1, "grid": 1, "aster": 1, "ancillary": 1,
     "atmosphere": 1, "table": 1,
     "tiling": 2, "refcsv": 2, "synth": 2, "ingest": 2, "export": 2, "backends": 2, "indices": 2,
     "acquire": 2, "thermal": 2,

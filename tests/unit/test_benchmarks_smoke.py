@@ -71,16 +71,32 @@ def test_accuracy_quick_closes_the_loop(tmp_path):
     assert case["scores"]["TOA"]["rmse"][0] > 5 * direct["rmse"][0]
 
 
-def test_scale_quick_writes_a_job_plan(tmp_path):
+def test_scale_quick_runs_ingest_and_run_as_jobs_and_measures_them(tmp_path):
     text, r = run_quick("scale", tmp_path)
     assert "odps.sql.executionengine.batch.rowcount=" in text
-    counts = r["counts"]
-    assert [c["granules"] for c in counts] == [1, 2]
-    assert all(c["result_rows"] == 24 and c["kernel_s"] > 0 for c in counts)
-    assert max(c["max_result_cell"] for c in counts) <= 8 * 1024 * 1024
+    assert "## Cost per tile vs granules per tile" in text
+    # Two blocks of two granules: one tile with both and one with one granule per block.
+    runs = r["runs"]
+    assert [x["granules"] for x in runs] == [2, 4]
+    assert [x["tiles"] for x in runs] == [2, 4]
+    assert [x["histogram"] for x in runs] == [{"1": 1, "2": 1}, {"1": 2, "2": 2}]
+    for x in runs:
+        job = x["run"]
+        assert x["store"]["result_rows"] == 24 * x["tiles"]  # every tile computed by the real job
+        assert len(job["worker_rss_mb"]) == 2 and min(job["worker_rss_mb"]) > 50
+        assert 50 < job["main_rss_mb"] <= job["peak_rss_mb"] * 1.05
+        assert job["cpu_s"] > 0 and job["wall_s"] > 0
+        assert x["disk_bytes"] >= x["store"]["file_bytes"] and x["disk_bytes"] > x["source_disk_bytes"]
+    assert r["ingest"]["source_rows"] == 6 and r["ingest"]["tiles"] == 4
+    assert [c["granules"] for c in r["curve"]] == [1, 2]
+    assert all(c["result_rows"] == 24 and c["kernel_cpu_s"] > 0 for c in r["curve"])
+    growth = r["growth"]
+    assert len(growth["rows"]) == 6
+    assert ("**met**" if growth["met"] else "**not met**") in text
     plan = r["plan"]
     assert 512 <= plan["udf_memory_mb"] <= 3072
     assert 1 <= plan["batch_rowcount"] <= 1024
+    assert plan["global_local_core_h"] == pytest.approx(160_000 * plan["job_tile_cpu_s"] / 3600)
 
 
 def test_dask_overhead_quick_writes_its_block_and_run_keeps_it(tmp_path):

@@ -9,6 +9,7 @@ import sys
 import time
 
 import numpy as np
+import pytest
 from run_support import METHOD, result_bytes
 
 from gmi_engine.backends.local import LocalStore
@@ -129,3 +130,58 @@ def test_run_export_cli_and_its_errors(reference_run, tmp_path, capsys):
     assert not list(out.rglob("*.json"))  # --no-stac
     assert main(["run", "-w", str(ws), "-m", METHOD, "--backend", "odps", "--export", str(out)]) == 1
     assert "--export works with the local backend" in capsys.readouterr().err
+
+
+def _decoded_bytes(row) -> int:
+    return sum(a.nbytes for a in list(row.bands.values()) + list((row.modis or {}).values()))
+
+
+def test_planning_a_tile_holds_one_decoded_source_row_at_a_time(demo_workspace):
+    """The planner decodes a tile's rows for its digest one at a time: its memory does not grow
+    with the granules over the tile (scale run: flat RSS of the main process)."""
+    import tracemalloc
+
+    from gmi_engine.backends.local_runner import kernel_row, run_tiles
+
+    ws = demo_workspace[0]
+    with LocalStore(ws, create=False) as store:
+        tile = max(store.tiles(), key=lambda t: (len(store.tile_rows(t)), t))
+        rows = store.tile_rows(tile)
+        sizes = sorted(_decoded_bytes(r) for r in rows)
+        alone = []  # traced peak of reading and decoding each row by itself
+        for row in rows:
+            tracemalloc.start()
+            try:
+                kernel_row(store.get_source_row(row.granule_id, tile))
+                alone.append(tracemalloc.get_traced_memory()[1])
+            finally:
+                tracemalloc.stop()
+    assert len(sizes) >= 2 and sizes[0] > 0.5 * sizes[-1]  # two rows of comparable size
+    peaks = []
+
+    def execute(workspace, jobs, method, params, commit, cancelled, report, export):
+        tracemalloc.start()
+        try:
+            for _ in jobs:
+                peaks.append(tracemalloc.get_traced_memory()[1])
+        finally:
+            tracemalloc.stop()
+
+    run_tiles(ws, METHOD, execute, tiles=[tile], force=True)
+    # All rows held together would add at least the other rows to the largest row's own peak.
+    assert len(peaks) == 1 and peaks[0] < max(alone) + 0.5 * sizes[0], (peaks, alone, sizes)
+
+
+def test_ordered_digest_is_the_digest_and_checks_the_order(demo_workspace):
+    from gmi_engine.backends.local_runner import kernel_row
+    from gmi_engine.errors import GmiInputError
+    from gmi_engine.kernel.pipeline import inputs_digest, ordered_inputs_digest
+
+    with LocalStore(demo_workspace[0], create=False) as store:
+        tile = max(store.tiles(), key=lambda t: (len(store.tile_rows(t)), t))
+        rows = [kernel_row(r) for r in store.tile_rows(tile)]
+    assert len(rows) >= 2
+    assert ordered_inputs_digest(iter(rows), METHOD) == inputs_digest(rows[::-1], METHOD)
+    assert ordered_inputs_digest(rows, METHOD, {"strategy": "median"}) != ordered_inputs_digest(rows, METHOD)
+    with pytest.raises(GmiInputError, match="must be sorted"):
+        ordered_inputs_digest(rows[::-1], METHOD)
