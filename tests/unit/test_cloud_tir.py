@@ -11,42 +11,14 @@ from __future__ import annotations
 import numpy as np
 
 from gmi_engine.kernel.masks import MASK_DEFAULTS, cloud_mask, dilate, granule_masks
-from gmi_engine.synth.porphyry import PorphyryScene, scene_grid
-
-CLOUD = np.array((0.78, 0.80, 0.82, 0.62, 0.45, 0.44, 0.43, 0.42, 0.40), dtype=np.float32)
+from gmi_engine.synth.clouds import bright_ground
+from gmi_engine.synth.clouds import cloudy_scene as make_cloudy_scene
 
 
 def cloudy_scene(seed: int = 5):
-    """Observed reflectance and BT13 with cloud blobs, the cloud fraction and the abundances."""
-    scene = PorphyryScene()
-    x, y = scene_grid(scene, 18000.0, 90.0)
-    obs = scene.observe(x, y, 137.0, 64.0, np.random.default_rng(seed))
-    rng = np.random.default_rng(seed)
-    h, w = x.shape
-    rows, cols = np.mgrid[0:h, 0:w]
-    frac = np.zeros((h, w))
-    top = np.full((h, w), np.nan)
-    for _ in range(14):
-        r0, c0 = rng.integers(0, h), rng.integers(0, w)
-        radius = rng.uniform(4, 14)
-        d = np.hypot(rows - r0, cols - c0) / radius
-        blob = np.clip(1.5 - d, 0.0, 1.0)
-        t_top = 300.0 - 6.5 * rng.uniform(2.0, 8.0)
-        top = np.where(blob > frac, t_top, top)
-        frac = np.maximum(frac, blob)
-    brightness = rng.uniform(0.95, 1.1, (h, w)).astype(np.float32)
-    refl = obs["reflectance"] * (1 - frac) + (CLOUD[:, None, None] * brightness) * frac
-    ground_bt = obs["temperature"] - 3.0
-    bt13 = np.where(frac > 0, ground_bt * (1 - frac) + np.nan_to_num(top) * frac, ground_bt)
-    return scene, refl.astype(np.float32), bt13.astype(np.float32), frac, obs["abundances"]
-
-
-def bright_ground(scene, ab):
-    """Playa (halite + gypsum >= 50 %), gypsum >= 30 % and argillic (kaolinite + alunite >= 30 %)."""
-    n = scene.material_names
-    playa = ab[n.index("halite")] + ab[n.index("gypsum")] >= 0.5
-    argillic = ab[n.index("kaolinite")] + ab[n.index("alunite")] >= 0.3
-    return playa | (ab[n.index("gypsum")] >= 0.3) | argillic
+    """The shared cloudy scene as the tuple these tests unpack."""
+    c = make_cloudy_scene(seed)
+    return c.scene, c.reflectance, c.bt13, c.cloud_fraction, c.abundances
 
 
 def test_thermal_test_spares_playa_and_argillic_and_finds_cloud():
@@ -113,3 +85,18 @@ def test_bt13_row_entry_round_trips_and_old_rows_have_none():
         decode_bt13({"bt13": {"format": "other"}}, 4)
     with pytest.raises(SchemaError, match="quality.bt13.data"):
         decode_bt13({"bt13": dict(entry, data="not base64!")}, 4)
+
+
+def test_accuracy_section_counts_agree_with_a_direct_count():
+    """The make-accuracy cloud section scores seed 5 as counted here, and renders both rules."""
+    from benchmarks.accuracy_sections import cloud as section
+
+    scene, refl, bt13, frac, ab = cloudy_scene(5)
+    clear = ~dilate(frac > 0, MASK_DEFAULTS["cloud_buffer"])
+    thermal, reflectance_only = section.score(5)
+    assert thermal["false_positive_bright_px"] == 0
+    assert thermal["detected_core_px"] == int(cloud_mask(refl, bt13=bt13)[frac >= 0.9].sum())
+    assert reflectance_only["false_positive_bright_px"] == int(
+        (cloud_mask(refl) & bright_ground(scene, ab) & clear).sum()) > 100
+    text = section.render({"seeds": [5], "rows": [thermal, reflectance_only]})
+    assert "| B13 thermal test (default) |" in text and "| reflectance only |" in text
