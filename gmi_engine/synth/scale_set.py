@@ -28,7 +28,7 @@ from pyproj import Transformer
 from gmi_engine.ancillary.aerosol import DEFAULT_AOD550, DEFAULT_WATER_VAPOUR
 from gmi_engine.ancillary.elevation import DEFAULT_ALTITUDE_KM
 from gmi_engine.grid import DEFAULT_GRID, TileGrid, TileIndex
-from gmi_engine.synth.aster import AsterSpec, make_footprint, write_aster_l1t
+from gmi_engine.synth.aster import AsterSpec, make_footprint, specs_region, write_aster_l1t
 
 #: Granules per group (one block of tiles).
 GROUP_SIZE = 10
@@ -109,20 +109,6 @@ def overlap_histogram(per_tile: Dict[TileIndex, int]) -> Dict[int, int]:
     return dict(sorted(Counter(per_tile.values()).items()))
 
 
-def region_of(specs: Sequence[AsterSpec], margin_deg: float = 0.1) -> Tuple[float, float, float, float]:
-    """(west, south, east, north) degrees around every footprint."""
-    lons, lats = [], []
-    for spec in specs:
-        fp = make_footprint(spec)
-        to_lonlat = Transformer.from_crs("EPSG:{}".format(32600 + fp.zone), "EPSG:4326", always_xy=True)
-        for e, n in fp.corner_points():
-            lon, lat = to_lonlat.transform(e, n)
-            lons.append(lon)
-            lats.append(lat)
-    return (min(lons) - margin_deg, min(lats) - margin_deg, max(lons) + margin_deg,
-            max(lats) + margin_deg)
-
-
 def set_digest(specs: Sequence[AsterSpec]) -> str:
     """12 hex digits of the specs and of the synthesis code that writes them: the name of a
     folder whose files can be reused only while neither changed."""
@@ -172,7 +158,7 @@ def write_scale_set(out_dir, specs: Sequence[AsterSpec], processes: int = 2) -> 
     out = ScaleSet(root, [aster / (s.granule_id + ".hdf") for s in specs])
     first = specs[0]
     out.modis = write_mod09a1(root / "mod09a1", *MODIS_TILE, first.acquired_utc.date(), first.scene,
-                              region=region_of(specs))
+                              region=specs_region(specs))
     return out
 
 
