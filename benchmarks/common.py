@@ -19,7 +19,7 @@ from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import datetime, timezone
 from pathlib import Path
-from typing import Any, Callable, Dict, Iterator, Mapping, Optional, Sequence, Tuple
+from typing import IO, Any, Callable, Dict, Iterator, List, Mapping, Optional, Sequence, Tuple
 
 import numpy as np
 
@@ -101,6 +101,16 @@ _LAUNCHER = (
 )
 
 
+def read_back(*files: IO[bytes]) -> List[str]:
+    """What a finished command wrote to each of ``files`` (binary files open for reading and
+    writing, e.g. its stdout and stderr), from their start, decoded as UTF-8."""
+    texts = []
+    for handle in files:
+        handle.seek(0)
+        texts.append(handle.read().decode("utf-8", "replace"))
+    return texts
+
+
 def run_measured(command: Sequence[str], cwd: Optional[Path] = None,
                  env: Optional[Mapping[str, str]] = None, check: bool = True) -> Measured:
     """Run ``command``; wall seconds and peak RSS (the largest of it and its children).
@@ -118,10 +128,7 @@ def run_measured(command: Sequence[str], cwd: Optional[Path] = None,
                                   env=dict(env) if env is not None else None,
                                   stdin=subprocess.DEVNULL, stdout=out, stderr=err, check=False)
             seconds = time.perf_counter() - start
-            out.seek(0)
-            err.seek(0)
-            stdout = out.read().decode("utf-8", "replace")
-            stderr = err.read().decode("utf-8", "replace")
+            stdout, stderr = read_back(out, err)
         try:
             peak_kib = int(Path(rss_path).read_text())
         except (OSError, ValueError):
