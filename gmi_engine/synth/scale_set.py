@@ -167,8 +167,3 @@ def describe(per_tile: Dict[TileIndex, int]) -> str:
     hist = overlap_histogram(per_tile)
     return "{} tiles; granules per tile -> tiles: {}".format(
         len(per_tile), ", ".join("{}: {}".format(g, t) for g, t in hist.items()))
-
-
-def mean_overlap(per_tile: Dict[TileIndex, int]) -> float:
-    """Mean granules per tile (0 for no tiles)."""
-    return sum(per_tile.values()) / len(per_tile) if per_tile else 0.0
