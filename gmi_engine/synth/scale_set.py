@@ -27,6 +27,7 @@ from pyproj import Transformer
 
 from gmi_engine.ancillary.aerosol import DEFAULT_AOD550, DEFAULT_WATER_VAPOUR
 from gmi_engine.ancillary.elevation import DEFAULT_ALTITUDE_KM
+from gmi_engine.errors import GmiInputError
 from gmi_engine.grid import DEFAULT_GRID, TileGrid, TileIndex
 from gmi_engine.synth.aster import AsterSpec, make_footprint, specs_region, write_aster_l1t
 
@@ -73,7 +74,8 @@ def scale_specs(n: int, quick: bool = False, grid: TileGrid = DEFAULT_GRID) -> L
     for k in range(n):
         group, slot = divmod(k, len(offsets))
         if group >= len(BLOCKS):
-            raise ValueError("the scale set has {} granules at most".format(len(BLOCKS) * len(offsets)))
+            raise GmiInputError("scale set: n {} is more than its {} granules at most".format(
+                n, len(BLOCKS) * len(offsets)))
         x0, y0 = _block_corner(grid, BLOCKS[group])
         u, v = offsets[slot]
         lon, lat = to_lonlat.transform(x0 + u * grid.tile_size_m, y0 - v * grid.tile_size_m)
