@@ -220,3 +220,13 @@ def test_run_dialog_passes_and_remembers_the_options(clean_settings, engine_runs
     dialog, job = _dialog_run(monkeypatch, tmp_path, method="color_balancing", balance="none")
     assert job is None and len(engine_runs) == runs and dialog.message_bar.items()
     dialog.deleteLater()
+
+
+def test_unknown_balance_choice_is_a_gmi_input_error():
+    from gmi_engine.errors import GmiInputError
+    from gmi_qgis_plugin.toolbelt.run_options import balance_params
+
+    assert balance_params("none") == {"balance": False} and balance_params("shape") == {}
+    assert balance_params("block") == {"balancing": {"balance_method": "block"}}
+    with pytest.raises(GmiInputError, match="balancing: 'histogram' is not one of shape"):
+        balance_params("histogram")
