@@ -113,7 +113,8 @@ def read_back(*files: IO[bytes]) -> List[str]:
 
 def run_measured(command: Sequence[str], cwd: Optional[Path] = None,
                  env: Optional[Mapping[str, str]] = None, check: bool = True) -> Measured:
-    """Run ``command``; wall seconds and peak RSS (the largest of it and its children).
+    """Run ``command``; wall seconds and peak RSS (the largest of it and its children; NaN when
+    the launcher could not report it).
 
     The command is started by a small launcher process (see ``_LAUNCHER``) that reads the peak
     RSS with ``wait4``. Raises RuntimeError with the tail of stderr when ``check`` and the
@@ -130,9 +131,9 @@ def run_measured(command: Sequence[str], cwd: Optional[Path] = None,
             seconds = time.perf_counter() - start
             stdout, stderr = read_back(out, err)
         try:
-            peak_kib = int(Path(rss_path).read_text())
+            peak_kib = float(int(Path(rss_path).read_text()))
         except (OSError, ValueError):
-            peak_kib = 0
+            peak_kib = float("nan")  # not measured: never 0 MB, which would meet any memory target
     if check and proc.returncode != 0:
         tail = "\n".join((stderr or stdout).strip().splitlines()[-15:])
         raise RuntimeError("{} failed with exit status {}:\n{}".format(
