@@ -19,7 +19,7 @@ from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import datetime, timezone
 from pathlib import Path
-from typing import Any, Callable, Dict, Iterator, Mapping, Optional, Sequence, Tuple
+from typing import IO, Any, Callable, Dict, Iterator, List, Mapping, Optional, Sequence, Tuple
 
 import numpy as np
 
@@ -101,9 +101,20 @@ _LAUNCHER = (
 )
 
 
+def read_back(*files: IO[bytes]) -> List[str]:
+    """What a finished command wrote to each of ``files`` (binary files open for reading and
+    writing, e.g. its stdout and stderr), from their start, decoded as UTF-8."""
+    texts = []
+    for handle in files:
+        handle.seek(0)
+        texts.append(handle.read().decode("utf-8", "replace"))
+    return texts
+
+
 def run_measured(command: Sequence[str], cwd: Optional[Path] = None,
                  env: Optional[Mapping[str, str]] = None, check: bool = True) -> Measured:
-    """Run ``command``; wall seconds and peak RSS (the largest of it and its children).
+    """Run ``command``; wall seconds and peak RSS (the largest of it and its children; NaN when
+    the launcher could not report it).
 
     The command is started by a small launcher process (see ``_LAUNCHER``) that reads the peak
     RSS with ``wait4``. Raises RuntimeError with the tail of stderr when ``check`` and the
@@ -118,14 +129,11 @@ def run_measured(command: Sequence[str], cwd: Optional[Path] = None,
                                   env=dict(env) if env is not None else None,
                                   stdin=subprocess.DEVNULL, stdout=out, stderr=err, check=False)
             seconds = time.perf_counter() - start
-            out.seek(0)
-            err.seek(0)
-            stdout = out.read().decode("utf-8", "replace")
-            stderr = err.read().decode("utf-8", "replace")
+            stdout, stderr = read_back(out, err)
         try:
-            peak_kib = int(Path(rss_path).read_text())
+            peak_kib = float(int(Path(rss_path).read_text()))
         except (OSError, ValueError):
-            peak_kib = 0
+            peak_kib = float("nan")  # not measured: never 0 MB, which would meet any memory target
     if check and proc.returncode != 0:
         tail = "\n".join((stderr or stdout).strip().splitlines()[-15:])
         raise RuntimeError("{} failed with exit status {}:\n{}".format(

@@ -49,6 +49,7 @@ from benchmarks.common import (
     generated_note,
     machine_info,
     machine_line,
+    read_back,
     table,
     write_doc,
 )
@@ -233,10 +234,7 @@ def run_job(args: Sequence[str], env: Dict[str, str]) -> Job:
                                     tuple(round(x, 1) for x in sample[2:]))
                     time.sleep(SAMPLE_S)
             wall = time.perf_counter() - start
-            out.seek(0)
-            err.seek(0)
-            stdout = out.read().decode("utf-8", "replace")
-            stderr = err.read().decode("utf-8", "replace")
+            stdout, stderr = read_back(out, err)
         try:
             maxrss, utime, stime = usage_path.read_text().split()
         except (OSError, ValueError):

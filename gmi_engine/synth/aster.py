@@ -16,7 +16,7 @@ import math
 from dataclasses import dataclass, field, replace
 from datetime import datetime, timedelta, timezone
 from pathlib import Path
-from typing import Any, Optional
+from typing import Any, Optional, Sequence, Tuple
 
 import numpy as np
 from pyproj import Transformer
@@ -150,6 +150,20 @@ def make_footprint(spec: AsterSpec) -> Footprint:
                          lr_northing=math.floor(min(ns) / 90.0) * 90.0,
                          lr_easting=math.ceil(max(es) / 90.0) * 90.0)
     return replace(fp, corners=corners)
+
+
+def specs_region(specs: Sequence[AsterSpec], margin_deg: float = 0.1) -> Tuple[float, float, float, float]:
+    """(west, south, east, north) degrees around every footprint of ``specs``, ``margin_deg`` wider."""
+    lons, lats = [], []
+    for spec in specs:
+        fp = make_footprint(spec)
+        _, to_lonlat, _ = _utm_transformers(fp.zone)
+        for e, n in fp.corner_points():
+            lon, lat = to_lonlat.transform(e, n)
+            lons.append(lon)
+            lats.append(lat)
+    return (min(lons) - margin_deg, min(lats) - margin_deg, max(lons) + margin_deg,
+            max(lats) + margin_deg)
 
 
 class _MercatorLattice:

@@ -20,7 +20,7 @@ from typing import Any, Optional, Sequence
 
 from gmi_engine.errors import GmiInputError
 from gmi_engine.progress import Progress, fraction, report
-from gmi_engine.synth.aster import AsterSpec, make_footprint, write_aster_l1t
+from gmi_engine.synth.aster import AsterSpec, specs_region, write_aster_l1t
 from gmi_engine.synth.gdem import write_gdem
 from gmi_engine.synth.modis import write_mcd19a2, write_mod09a1
 
@@ -102,7 +102,7 @@ def write_demo_set(out_dir, small: bool = False,
         demo.mcd19a2.append(write_mcd19a2(root / "mcd19a2", *MODIS_TILE, spec.acquired_utc.date(),
                                           aod550=spec.aod550, water_vapour=spec.water_vapour,
                                           seed=spec.processing_number))
-    region = _region(specs, margin_deg=0.1)
+    region = specs_region(specs, margin_deg=0.1)
     say("MOD09A1 " + specs[0].acquired_utc.date().isoformat())
     demo.mod09a1.append(write_mod09a1(root / "mod09a1", *MODIS_TILE, specs[0].acquired_utc.date(),
                                       specs[0].scene, region=region))
@@ -128,16 +128,3 @@ def ingest_demo_set(demo: DemoSet, workspace, **options: Any) -> Any:
     return ingest_options
 
 
-def _region(specs: list, margin_deg: float) -> tuple:
-    """(west, south, east, north) around every footprint."""
-    from pyproj import Transformer
-
-    lons, lats = [], []
-    for spec in specs:
-        fp = make_footprint(spec)
-        to_ll = Transformer.from_crs("EPSG:{}".format(32600 + fp.zone), "EPSG:4326", always_xy=True)
-        for e, n in fp.corner_points():
-            lon, lat = to_ll.transform(e, n)
-            lons.append(lon)
-            lats.append(lat)
-    return (min(lons) - margin_deg, min(lats) - margin_deg, max(lons) + margin_deg, max(lats) + margin_deg)

@@ -27,8 +27,9 @@ from pyproj import Transformer
 
 from gmi_engine.ancillary.aerosol import DEFAULT_AOD550, DEFAULT_WATER_VAPOUR
 from gmi_engine.ancillary.elevation import DEFAULT_ALTITUDE_KM
+from gmi_engine.errors import GmiInputError
 from gmi_engine.grid import DEFAULT_GRID, TileGrid, TileIndex
-from gmi_engine.synth.aster import AsterSpec, make_footprint, write_aster_l1t
+from gmi_engine.synth.aster import AsterSpec, make_footprint, specs_region, write_aster_l1t
 
 #: Granules per group (one block of tiles).
 GROUP_SIZE = 10
@@ -73,7 +74,8 @@ def scale_specs(n: int, quick: bool = False, grid: TileGrid = DEFAULT_GRID) -> L
     for k in range(n):
         group, slot = divmod(k, len(offsets))
         if group >= len(BLOCKS):
-            raise ValueError("the scale set has {} granules at most".format(len(BLOCKS) * len(offsets)))
+            raise GmiInputError("scale set: n {} is more than its {} granules at most".format(
+                n, len(BLOCKS) * len(offsets)))
         x0, y0 = _block_corner(grid, BLOCKS[group])
         u, v = offsets[slot]
         lon, lat = to_lonlat.transform(x0 + u * grid.tile_size_m, y0 - v * grid.tile_size_m)
@@ -107,20 +109,6 @@ def granules_per_tile(tiles_of_granules: Iterable[Sequence[TileIndex]]) -> Dict[
 def overlap_histogram(per_tile: Dict[TileIndex, int]) -> Dict[int, int]:
     """Granules per tile -> number of tiles with that many."""
     return dict(sorted(Counter(per_tile.values()).items()))
-
-
-def region_of(specs: Sequence[AsterSpec], margin_deg: float = 0.1) -> Tuple[float, float, float, float]:
-    """(west, south, east, north) degrees around every footprint."""
-    lons, lats = [], []
-    for spec in specs:
-        fp = make_footprint(spec)
-        to_lonlat = Transformer.from_crs("EPSG:{}".format(32600 + fp.zone), "EPSG:4326", always_xy=True)
-        for e, n in fp.corner_points():
-            lon, lat = to_lonlat.transform(e, n)
-            lons.append(lon)
-            lats.append(lat)
-    return (min(lons) - margin_deg, min(lats) - margin_deg, max(lons) + margin_deg,
-            max(lats) + margin_deg)
 
 
 def set_digest(specs: Sequence[AsterSpec]) -> str:
@@ -172,7 +160,7 @@ def write_scale_set(out_dir, specs: Sequence[AsterSpec], processes: int = 2) -> 
     out = ScaleSet(root, [aster / (s.granule_id + ".hdf") for s in specs])
     first = specs[0]
     out.modis = write_mod09a1(root / "mod09a1", *MODIS_TILE, first.acquired_utc.date(), first.scene,
-                              region=region_of(specs))
+                              region=specs_region(specs))
     return out
 
 
@@ -181,8 +169,3 @@ def describe(per_tile: Dict[TileIndex, int]) -> str:
     hist = overlap_histogram(per_tile)
     return "{} tiles; granules per tile -> tiles: {}".format(
         len(per_tile), ", ".join("{}: {}".format(g, t) for g, t in hist.items()))
-
-
-def mean_overlap(per_tile: Dict[TileIndex, int]) -> float:
-    """Mean granules per tile (0 for no tiles)."""
-    return sum(per_tile.values()) / len(per_tile) if per_tile else 0.0

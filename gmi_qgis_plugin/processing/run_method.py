@@ -26,7 +26,6 @@ from gmi_qgis_plugin.processing.base import (
     tile_keys,
     translator,
 )
-from gmi_qgis_plugin.toolbelt.preferences import NO_BALANCE
 from gmi_qgis_plugin.toolbelt.run_options import DEFAULT_BALANCE_METHOD, mixed_provenance_help
 
 BACKENDS = ("local", "odps", "dask")
@@ -49,14 +48,15 @@ class MethodOptionParameters:
 
     def add_indices_and_strategy(self, indices_description: str) -> None:
         """Add INDICES (several of the packaged library; none = all), STRATEGY and, advanced,
-        ALLOW_MIXED_PROVENANCE (default: the setting the Run dialog last used, else false)."""
+        ALLOW_MIXED_PROVENANCE (default false, the kernel's: never the Run dialog's last choice, so
+        a script or model that leaves it out always computes the same results)."""
         tr = translator("MethodOptionParameters")
         self.addParameter(self.enum_parameter(self.INDICES, indices_description, index_ids(), None,
                                               optional=True, multiple=True))
         self.addParameter(self.enum_parameter(self.STRATEGY, tr("Mosaic strategy"), STRATEGIES, STRATEGIES[0]))
         self.add_advanced(QgsProcessingParameterBoolean(
             self.ALLOW_MIXED_PROVENANCE, tr("Compute VNIR+SWIR indices where the mosaic mixes granules"),
-            plugin_settings().allow_mixed_provenance),
+            False),
             mixed_provenance_help())
 
     def mosaic_params(self, parameters: Dict[str, Any], context: QgsProcessingContext) -> Dict[str, Any]:
@@ -105,14 +105,14 @@ class RunMethod(WorkspaceParameters, MethodOptionParameters, OdpsParameters, Til
                                 "worker processes of a LocalCluster started for the run."))
         self.addParameter(workers)
         self.add_tiles()
+        # The balancing defaults are the kernel's, not the Run dialog's last choice (results of a
+        # script or model must not depend on what a dialog was last used with).
         self.add_advanced(QgsProcessingParameterBoolean(
-            self.BALANCE, self.tr("Colour-balance before the indices"), settings.balance_method != NO_BALANCE),
+            self.BALANCE, self.tr("Colour-balance before the indices"), True),
             self.tr("mineral_indices on the balanced mosaic (on the plain mosaic when off: the method "
                     "'none' of the help)."))
-        method_default = settings.balance_method if settings.balance_method in BALANCE_METHODS \
-            else DEFAULT_BALANCE_METHOD
         self.add_advanced(self.enum_parameter(
-            self.BALANCE_METHOD, self.tr("Colour-balancing method"), BALANCE_METHODS, method_default),
+            self.BALANCE_METHOD, self.tr("Colour-balancing method"), BALANCE_METHODS, DEFAULT_BALANCE_METHOD),
             self.tr("shape (default): one regional gain per spectral group, keeps the index anomalies; "
                     "tasseled_cap: the reference engine's brightness transfer (keeps ratios, not "
                     "reflectance); block: per-band ~7.7 km block gains (can flatten local anomalies). "

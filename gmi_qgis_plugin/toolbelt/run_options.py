@@ -7,6 +7,7 @@ from typing import Any, Dict
 
 from qgis.PyQt.QtCore import QCoreApplication
 
+from gmi_engine.errors import GmiInputError
 from gmi_engine.kernel.balance import BALANCE_DEFAULTS
 from gmi_qgis_plugin.toolbelt.preferences import BALANCE_CHOICES, NO_BALANCE
 
@@ -62,7 +63,7 @@ def balance_params(choice: str) -> Dict[str, Any]:
     """Kernel parameters of a balancing choice: ``balance`` false for "none"; ``balancing`` only
     for a non-default method (a default run keeps the parameters and digest of earlier runs)."""
     if choice not in BALANCE_CHOICES:
-        raise ValueError("balancing: {!r} is not one of {}".format(choice, ", ".join(BALANCE_CHOICES)))
+        raise GmiInputError("balancing: {!r} is not one of {}".format(choice, ", ".join(BALANCE_CHOICES)))
     if choice == NO_BALANCE:
         return {"balance": False}
     if choice == DEFAULT_BALANCE_METHOD:

@@ -193,15 +193,23 @@ def test_run_dialog_passes_and_remembers_the_options(clean_settings, engine_runs
     stored = PlgOptionsManager.get_plg_settings()
     assert (stored.balance_method, stored.allow_mixed_provenance) == ("tasseled_cap", True)
 
-    # the next dialog and the Processing defaults start from the remembered choices
+    # the next dialog starts from the remembered choices
     dialog, _ = _dialog_run(monkeypatch, tmp_path, balance="none")
     assert dialog.chk_mixed.isChecked()
     assert effective(engine_runs[-1]["params"]) == {"allow_mixed_provenance": True, "balance": False,
                                                     "balance_method": "shape"}
     dialog.deleteLater()
+    # ... but Processing does not: a script or model that leaves a parameter out gets the engine's
+    # default, whatever a dialog was last used with (else the same call computes other results)
     alg = QgsApplication.processingRegistry().createAlgorithmById("gmi:run_method")
-    assert alg.parameterDefinition("ALLOW_MIXED_PROVENANCE").defaultValue() is True
-    assert alg.parameterDefinition("BALANCE").defaultValue() is False
+    assert alg.parameterDefinition("ALLOW_MIXED_PROVENANCE").defaultValue() is False
+    assert alg.parameterDefinition("BALANCE").defaultValue() is True
+    assert alg.parameterDefinition("BALANCE_METHOD").defaultValue() == BALANCE_DEFAULTS["balance_method"]
+    chain = QgsApplication.processingRegistry().createAlgorithmById("gmi:granules_to_indices")
+    assert chain.parameterDefinition("ALLOW_MIXED_PROVENANCE").defaultValue() is False
+    processing_run("run_method", {"WORKSPACE": str(tmp_path), "METHOD": "mineral_indices", "TILES": "260,526"})
+    assert effective(engine_runs[-1]["params"]) == {"allow_mixed_provenance": False, "balance": True,
+                                                    "balance_method": "shape"}
 
     # the mosaic method takes neither option; the balanced mosaic refuses "none"
     dialog, _ = _dialog_run(monkeypatch, tmp_path, method="mosaic")
@@ -212,3 +220,13 @@ def test_run_dialog_passes_and_remembers_the_options(clean_settings, engine_runs
     dialog, job = _dialog_run(monkeypatch, tmp_path, method="color_balancing", balance="none")
     assert job is None and len(engine_runs) == runs and dialog.message_bar.items()
     dialog.deleteLater()
+
+
+def test_unknown_balance_choice_is_a_gmi_input_error():
+    from gmi_engine.errors import GmiInputError
+    from gmi_qgis_plugin.toolbelt.run_options import balance_params
+
+    assert balance_params("none") == {"balance": False} and balance_params("shape") == {}
+    assert balance_params("block") == {"balancing": {"balance_method": "block"}}
+    with pytest.raises(GmiInputError, match="balancing: 'histogram' is not one of shape"):
+        balance_params("histogram")

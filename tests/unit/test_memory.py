@@ -1,0 +1,50 @@
+"""gmi_engine/memory.py: glibc's mmap threshold is fixed on Linux, and nothing happens elsewhere."""
+from __future__ import annotations
+
+import pytest
+
+from gmi_engine import memory
+
+
+class _Libc:
+    def __init__(self) -> None:
+        self.calls = []
+
+    def mallopt(self, param: int, value: int) -> int:
+        self.calls.append((param, value))
+        return 1
+
+
+def test_linux_sets_m_mmap_threshold_to_128_kib(monkeypatch):
+    libc = _Libc()
+    monkeypatch.setattr(memory.sys, "platform", "linux")
+    monkeypatch.setattr(memory.ctypes, "CDLL", lambda name: libc)
+    memory.fix_mmap_threshold()
+    assert libc.calls == [(-3, 131072)]  # glibc malloc.h: M_MMAP_THRESHOLD -3; its default 128 KiB
+
+
+@pytest.mark.parametrize("platform", ["darwin", "win32", "cygwin"])
+def test_other_platforms_do_not_touch_the_c_library(monkeypatch, platform):
+    def no_cdll(name):
+        raise AssertionError("CDLL opened on " + platform)
+
+    monkeypatch.setattr(memory.sys, "platform", platform)
+    monkeypatch.setattr(memory.ctypes, "CDLL", no_cdll)
+    memory.fix_mmap_threshold()
+
+
+def test_a_linux_libc_without_mallopt_is_a_no_op(monkeypatch):
+    monkeypatch.setattr(memory.sys, "platform", "linux")
+    monkeypatch.setattr(memory.ctypes, "CDLL", lambda name: object())  # no mallopt symbol (e.g. musl)
+    memory.fix_mmap_threshold()
+
+    def no_handle(name):
+        raise OSError("dlopen(NULL) failed")
+
+    monkeypatch.setattr(memory.ctypes, "CDLL", no_handle)
+    memory.fix_mmap_threshold()
+
+
+def test_the_real_call_is_harmless_here():
+    memory.fix_mmap_threshold()
+    memory.fix_mmap_threshold()  # idempotent
