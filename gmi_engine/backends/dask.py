@@ -22,6 +22,7 @@ store keeps the committed tiles, and the next run computes the rest.
 from __future__ import annotations
 
 import os
+import uuid
 import warnings
 from contextlib import contextmanager
 from typing import Any, Dict, Iterable, Iterator, List, Mapping, Optional
@@ -99,7 +100,8 @@ class DaskExecutor:
                         warnings.filterwarnings("ignore", "Sending large graph", UserWarning)
                         future = self.client.submit(
                             compute_tile_rows, rows, store.grid, tile, method, params, digest, export,
-                            key="gmi-{}-{}-{}-{}".format(method, tile.ix, tile.iy, digest[:16]), pure=False)
+                            key="gmi-{}-{}-{}-{}".format(method, tile.ix, tile.iy, (digest or uuid.uuid4().hex)[:16]),
+                            pure=False)
                     in_flight[future] = (tile, digest)
 
             submit()

@@ -505,12 +505,18 @@ class LocalStore:
         for stored in self.iter_stored_results(method):
             yield stored.row()
 
-    def iter_stored_results(self, method: Optional[str] = None,
-                            tile: Optional[TileArg] = None) -> Iterator[StoredResult]:
+    def iter_stored_results(self, method: Optional[str] = None, tile: Optional[TileArg] = None,
+                            blobs: bool = True) -> Iterator[StoredResult]:
         """Like :meth:`iter_results` (of one tile if given), but each row's blob is decoded only
-        when asked (``.row()``)."""
+        when asked (``.row()``). ``blobs`` False: a blob ``data`` cell is read as b"" (its row
+        cannot be decoded; file references are kept), for a look at the keys, metas and files."""
         where, params = self._result_filter(method, tile)
-        sql = 'SELECT {} FROM "gmi_result"{} ORDER BY method, tile_x, tile_y, output'.format(_RESULT_SELECT, where)
+        select = _RESULT_SELECT
+        if not blobs:  # the blob stays in SQLite: nothing of it is copied into Python
+            select = select.replace('"data"', 'CASE WHEN substr("data", 1, {}) = ? THEN "data" ELSE X\'\' END'.format(
+                len(FILE_MAGIC)))
+            params = [FILE_MAGIC] + params
+        sql = 'SELECT {} FROM "gmi_result"{} ORDER BY method, tile_x, tile_y, output'.format(select, where)
         for values in self._query(sql, params):
             yield StoredResult.from_record(dict(zip(RESULT_SCHEMA.names, values)), self._file_cell)
 

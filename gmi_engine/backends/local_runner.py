@@ -85,9 +85,10 @@ TileOutcome = Tuple[List[Dict[str, Any]], Optional[Tuple[List[TileFile], List[Tu
 
 
 def _compute_tile(workspace: str, tile: TileIndex, method: str, params: Dict[str, Any],
-                  digest: str, export: Optional[ExportJob] = None) -> TileOutcome:
+                  digest: Optional[str], export: Optional[ExportJob] = None) -> TileOutcome:
     """Worker: one tile group -> encoded result records (bytes travel back to the parent) and,
-    with ``export``, the tile's GeoTIFFs written from the arrays in memory (files + row metas)."""
+    with ``export``, the tile's GeoTIFFs written from the arrays in memory (files + row metas).
+    ``digest`` None: computed here from the decoded rows (see :data:`TileJob`)."""
     with LocalStore(workspace, create=False) as store:
         rows = store.tile_rows(tile)
         grid = store.grid
@@ -95,9 +96,15 @@ def _compute_tile(workspace: str, tile: TileIndex, method: str, params: Dict[str
 
 
 def compute_tile_rows(rows: List[SourceRow], grid: TileGrid, tile: TileIndex, method: str,
-                      params: Dict[str, Any], digest: str, export: Optional[ExportJob] = None) -> TileOutcome:
-    """One tile group's source rows (sorted by acquisition) -> what :func:`_compute_tile` returns."""
-    results = run(method, [kernel_row(r) for r in rows], params)
+                      params: Dict[str, Any], digest: Optional[str],
+                      export: Optional[ExportJob] = None) -> TileOutcome:
+    """One tile group's source rows (sorted by acquisition) -> what :func:`_compute_tile` returns;
+    ``digest`` None: the inputs digest of these rows, computed here (the rows are decoded once)."""
+    kernel_rows = [kernel_row(r) for r in rows]
+    if digest is None:
+        digest = ordered_inputs_digest(kernel_rows, method, params)
+    results = run(method, kernel_rows, params)
+    del kernel_rows
     if export is None:
         return [result_cells(res, digest) for res in results], None  # the cells the ODPS UDTF forwards too
     layout = ExportLayout.at(export.out_dir)
@@ -143,13 +150,15 @@ def _write_and_reference(layout: ExportLayout, grid: TileGrid, tile: TileIndex, 
     return item, reference
 
 
-def _up_to_date(store: LocalStore, tile: TileIndex, method: str, digest: str) -> bool:
-    """The tile's stored mask was made from ``digest`` and no result file it refers to is gone."""
-    stored = list(store.iter_stored_results(method, tile))
+def _stored_digest(store: LocalStore, tile: TileIndex, method: str) -> Optional[str]:
+    """The inputs digest the tile's stored results were made from, or None when they cannot be
+    up to date whatever the inputs are (no mask row, no digest, a result file gone)."""
+    stored = list(store.iter_stored_results(method, tile, blobs=False))  # no blob copied
     mask = next((s for s in stored if s.output == MASK_OUTPUT), None)
-    if mask is None or mask.meta.get("inputs_sha256") != digest:
-        return False
-    return all(missing_file(s.record, store.workspace) is None for s in stored)
+    digest = None if mask is None else mask.meta.get("inputs_sha256")
+    if not isinstance(digest, str) or any(missing_file(s.record, store.workspace) is not None for s in stored):
+        return None
+    return digest
 
 
 def _relative_file_cell(record: Dict[str, Any], store: LocalStore) -> Dict[str, Any]:
@@ -161,8 +170,10 @@ def _relative_file_cell(record: Dict[str, Any], store: LocalStore) -> Dict[str, 
 
 #: ``commit(tile, outcome)``: write one computed tile's results (in the client/parent process).
 Commit = Callable[[TileIndex, TileOutcome], None]
-#: A tile job: the tile and the digest of its inputs and parameters.
-TileJob = Tuple[TileIndex, str]
+#: A tile job: the tile and the digest of its inputs and parameters, or None when the planner had
+#: no stored digest to compare it with (a new tile, ``force``): the worker then computes it from
+#: the rows it decodes anyway, so each source row is decoded once per run.
+TileJob = Tuple[TileIndex, Optional[str]]
 
 
 class TileExecutor(Protocol):
@@ -222,8 +233,9 @@ def run_tiles(workspace, method: str, execute: TileExecutor, params: Optional[Ma
         todo_tiles = list(tiles) if tiles is not None else store.tiles()
         # Largest tiles first, so no worker is left with a big tile at the end (results do not
         # depend on the order: every tile is computed on its own). The sizes come from the row
-        # bounds; a tile's rows are decoded for its digest only when it is next in line, so the
-        # first tiles start computing while the rest are planned.
+        # bounds. A tile with stored results has its rows decoded for its digest only when it is
+        # next in line, so the first tiles start computing while the rest are planned; a tile
+        # without (or with ``force``) goes out with no digest: the worker computes it.
         work = store.tile_pixels()
         order = sorted(todo_tiles, key=lambda t: (-work.get(t, 0), t))
         total = len(todo_tiles)
@@ -236,10 +248,14 @@ def run_tiles(workspace, method: str, execute: TileExecutor, params: Optional[Ma
         def plan() -> Iterator[TileJob]:
             nonlocal done
             for tile in order:
+                stored = None if force else _stored_digest(store, tile, method)
+                if stored is None:
+                    yield tile, None
+                    continue
                 # One decoded row at a time (the store yields them in the digest's order): the
                 # planner's memory does not grow with the granules over a tile.
                 digest = ordered_inputs_digest(_kernel_rows(store.iter_source_rows(tiles=[tile])), method, p)
-                if not force and _up_to_date(store, tile, method, digest):
+                if digest == stored:
                     report.skipped.append(tile)
                     done += 1
                     report_progress(progress, fraction(done, total),

@@ -156,3 +156,18 @@ def test_store_files_false_and_lossy_exports_keep_blobs(demo_workspace, tmp_path
                  "--export", str(tmp_path / "out"), "--store-cells"]) == 0  # ExportJob(store_files=False)
     cells = _raw_cells(tmp_path / "ws")
     assert len(cells) == INDICES + 1 and not any(is_reference(v) for v in cells.values())
+
+
+def test_stored_results_without_blobs_keep_references_metas_and_keys(one_pass):
+    """``iter_stored_results(blobs=False)`` (the planner's up-to-date check): blob cells come
+    back empty, file references and every other cell as stored."""
+    cells = _raw_cells(one_pass / "ws")
+    with LocalStore(one_pass / "ws", create=False) as store:
+        full = {(s.tile_x, s.tile_y, s.output): s.record for s in store.iter_stored_results(METHOD)}
+        light = {(s.tile_x, s.tile_y, s.output): s.record
+                 for s in store.iter_stored_results(METHOD, blobs=False)}
+    assert set(light) == set(full) == set(cells)
+    for key, record in light.items():
+        expected = dict(full[key], data=cells[key] if is_reference(cells[key]) else b"")
+        assert dict(record) == expected, key
+    assert light[(260, 526, MASK_OUTPUT)]["data"] == b"" and full[(260, 526, MASK_OUTPUT)]["data"]

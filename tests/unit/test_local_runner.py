@@ -136,14 +136,16 @@ def _decoded_bytes(row) -> int:
     return sum(a.nbytes for a in list(row.bands.values()) + list((row.modis or {}).values()))
 
 
-def test_planning_a_tile_holds_one_decoded_source_row_at_a_time(demo_workspace):
+def test_planning_a_tile_holds_one_decoded_source_row_at_a_time(reference_run, tmp_path):
     """The planner decodes a tile's rows for its digest one at a time: its memory does not grow
-    with the granules over the tile (scale run: flat RSS of the main process)."""
+    with the granules over the tile (scale run: flat RSS of the main process). The tile has
+    stored results made with other parameters, so the planner must compute its digest."""
     import tracemalloc
 
     from gmi_engine.backends.local_runner import kernel_row, run_tiles
 
-    ws = demo_workspace[0]
+    ws = tmp_path / "ws"
+    shutil.copytree(reference_run, ws)
     with LocalStore(ws, create=False) as store:
         tile = max(store.tiles(), key=lambda t: (len(store.tile_rows(t)), t))
         rows = store.tile_rows(tile)
@@ -167,9 +169,51 @@ def test_planning_a_tile_holds_one_decoded_source_row_at_a_time(demo_workspace):
         finally:
             tracemalloc.stop()
 
-    run_tiles(ws, METHOD, execute, tiles=[tile], force=True)
+    run_tiles(ws, METHOD, execute, {"strategy": "median"}, tiles=[tile])
     # All rows held together would add at least the other rows to the largest row's own peak.
     assert len(peaks) == 1 and peaks[0] < max(alone) + 0.5 * sizes[0], (peaks, alone, sizes)
+
+
+def _count_decoded_rows(monkeypatch) -> list:
+    """Patch the store so each decoded source row is counted (the list's length)."""
+    decoded = []
+    original = LocalStore._source_row
+
+    def counting(values):
+        decoded.append(1)
+        return original(values)
+
+    monkeypatch.setattr(LocalStore, "_source_row", staticmethod(counting))
+    return decoded
+
+
+def test_each_source_row_is_decoded_once_when_no_stored_digest_is_compared(
+        reference_run, demo_workspace, tmp_path, monkeypatch):
+    """A new tile or ``force``: the planner sends no digest and the worker computes it from the
+    rows it decodes anyway (issue 18: the rows were decoded twice). The digest recorded is the
+    one a planner computes (checked independently from the rows here), so the rerun skips."""
+    from gmi_engine.backends.local_runner import kernel_row
+    from gmi_engine.kernel.pipeline import inputs_digest
+    from gmi_engine.kernel.records import DIGEST_KEY
+
+    ws = tmp_path / "ws"
+    shutil.copytree(demo_workspace[0], ws)
+    with LocalStore(ws, create=False) as store:
+        n_rows = sum(len(store.tile_rows(t)) for t in store.tiles())
+        expected = {t: inputs_digest([kernel_row(r) for r in store.tile_rows(t)], METHOD) for t in store.tiles()}
+    decoded = _count_decoded_rows(monkeypatch)
+    report = run_local(ws, METHOD, workers=1)
+    assert len(report.computed) == 2 and len(decoded) == n_rows
+    with LocalStore(ws, create=False) as store:
+        recorded = {t: store.results(t, METHOD)[MASK_OUTPUT].meta[DIGEST_KEY] for t in store.tiles()}
+    assert recorded == expected
+    assert result_bytes(ws) == result_bytes(reference_run)
+    del decoded[:]
+    report = run_local(ws, METHOD, workers=1, force=True)
+    assert len(report.computed) == 2 and len(decoded) == n_rows
+    del decoded[:]
+    report = run_local(ws, METHOD, workers=1)  # stored digests: the planner decodes, nothing computed
+    assert report.computed == [] and len(report.skipped) == 2 and len(decoded) == n_rows
 
 
 def test_ordered_digest_is_the_digest_and_checks_the_order(demo_workspace):
