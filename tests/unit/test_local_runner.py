@@ -257,3 +257,12 @@ def test_pool_queues_the_next_tile_before_the_parent_commits(reference_run, tmp_
               workers=1)
     assert [e[0] for e in events] == ["take", "take", "commit", "commit"], events
     assert result_bytes(ws) == result_bytes(reference_run)
+
+
+def test_the_worker_server_preload_does_not_import_pyproj():
+    """Issue 18: the forkserver imports the runner before the first tile can start; pyproj
+    (0.05 s here) is needed only for lon/lat transforms, which no tile worker does."""
+    code = "import sys, gmi_engine.backends.local_runner; print('pyproj' in sys.modules)"
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True,
+                         env=dict(os.environ, PYTHONPATH=os.pathsep.join(sys.path)))
+    assert out.stdout.strip() == "False", out.stderr
