@@ -302,10 +302,18 @@ def _run_serial(workspace: str, jobs: Iterable[TileJob], method: str, params: Di
         commit(tile, _compute_tile(workspace, tile, method, params, digest, export))
 
 
+#: Tiles submitted per worker beyond the one it computes: a worker that finishes takes a queued
+#: tile at once instead of idling while the parent commits results and submits the next
+#: (0.05-0.2 s per tile here, about 0.4 s of a 2-worker run of 11 tiles). Results do not depend
+#: on it; memory barely does (a queued tile is its arguments, its rows are read by the worker).
+QUEUED_PER_WORKER = 1
+
+
 def _run_pool(workspace: str, jobs: Iterable[TileJob], method: str, params: Dict[str, Any], commit: Commit,
               cancelled: Cancelled, report: RunReport, export: Optional[ExportJob] = None, *,
               workers: int) -> None:
-    """Keep at most ``workers`` tiles in flight; commit each as it finishes."""
+    """Keep ``workers`` x (1 + :data:`QUEUED_PER_WORKER`) tiles in flight; commit each as it
+    finishes."""
     pending = iter(jobs)
     more = True
     with ProcessPoolExecutor(max_workers=workers, mp_context=_pool_context(), initializer=_adopt_parent,
@@ -313,7 +321,7 @@ def _run_pool(workspace: str, jobs: Iterable[TileJob], method: str, params: Dict
         running = {}
         try:
             while more or running:
-                while more and len(running) < workers and not cancelled():
+                while more and len(running) < workers * (1 + QUEUED_PER_WORKER) and not cancelled():
                     job = next(pending, None)
                     if job is None:
                         more = False

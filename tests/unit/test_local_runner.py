@@ -229,3 +229,40 @@ def test_ordered_digest_is_the_digest_and_checks_the_order(demo_workspace):
     assert ordered_inputs_digest(rows, METHOD, {"strategy": "median"}) != ordered_inputs_digest(rows, METHOD)
     with pytest.raises(GmiInputError, match="must be sorted"):
         ordered_inputs_digest(rows[::-1], METHOD)
+
+
+def test_pool_queues_the_next_tile_before_the_parent_commits(reference_run, tmp_path):
+    """Issue 18: a worker that finishes a tile finds the next one queued instead of idling while
+    the parent commits (the parent took the next job only after its commit before)."""
+    from gmi_engine.backends.local_runner import RunReport, _run_pool
+    from gmi_engine.kernel.pipeline import merged_params
+
+    ws = tmp_path / "ws"
+    shutil.copytree(reference_run, ws)
+    with LocalStore(ws, create=False) as store:
+        tiles = store.tiles()
+    events = []
+
+    def jobs():
+        for tile in tiles:
+            events.append(("take", tile))
+            yield tile, None
+
+    def commit(tile, outcome):
+        events.append(("commit", tile))
+        with LocalStore(ws, create=False) as store:
+            store.replace_result_records(tile, METHOD, outcome[0])
+
+    _run_pool(str(ws), jobs(), METHOD, merged_params(None), commit, lambda: False, RunReport(METHOD),
+              workers=1)
+    assert [e[0] for e in events] == ["take", "take", "commit", "commit"], events
+    assert result_bytes(ws) == result_bytes(reference_run)
+
+
+def test_the_worker_server_preload_does_not_import_pyproj():
+    """Issue 18: the forkserver imports the runner before the first tile can start; pyproj
+    (0.05 s here) is needed only for lon/lat transforms, which no tile worker does."""
+    code = "import sys, gmi_engine.backends.local_runner; print('pyproj' in sys.modules)"
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True,
+                         env=dict(os.environ, PYTHONPATH=os.pathsep.join(sys.path)))
+    assert out.stdout.strip() == "False", out.stderr
