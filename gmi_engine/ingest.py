@@ -20,7 +20,7 @@ from typing import Any, Callable, Iterable, List, Optional, Sequence, Set
 import numpy as np
 
 from gmi_engine.ancillary.aerosol import sample_aod_wv, sample_aod_wv_nodes
-from gmi_engine.ancillary.elevation import altitude_nodes, sample_altitude
+from gmi_engine.ancillary.elevation import GdemTiles, altitude_nodes, sample_altitude
 from gmi_engine.ancillary.modis_reference import Mod09a1Reference, reference_provenance
 from gmi_engine.aster.geometry import view_geometry
 from gmi_engine.aster.names import granule_id
@@ -114,8 +114,9 @@ def defaulted_inputs(inputs: dict) -> List[str]:
             if str(inputs.get(name, {}).get("source", "")).startswith("default")]
 
 
-def tile_state(granule: Granule, cut_bounds, options: IngestOptions) -> tuple:
-    """(VNIR state, SWIR state, inputs record) for one tile of a granule.
+def tile_state(granule: Granule, cut_bounds, options: IngestOptions, gdem: Optional[GdemTiles] = None) -> tuple:
+    """(VNIR state, SWIR state, inputs record) for one tile of a granule (``gdem``: the GDEM
+    tiles of ``options`` opened once, else they are opened for this tile).
 
     MCD19A2 water vapour (and the ozone column) are columns above the surface; 6S wants
     sea-level-referenced inputs, see :mod:`gmi_engine.atmosphere.columns`. AOD below 0 runs as 0,
@@ -123,7 +124,7 @@ def tile_state(granule: Granule, cut_bounds, options: IngestOptions) -> tuple:
     """
     aod, wv = sample_aod_wv(same_day_products(options.mcd19a2, granule.acquired.date()), cut_bounds,
                             overpass=granule.acquired)
-    altitude = sample_altitude(list(options.gdem), cut_bounds)
+    altitude = sample_altitude(gdem if gdem is not None else list(options.gdem), cut_bounds)
     if altitude.value < MIN_ALTITUDE_KM:
         raise TileInputError("GDEM mean altitude {:.3f} km is below {} km, no land is that low ({})".format(
             altitude.value, MIN_ALTITUDE_KM, altitude.source))
@@ -222,7 +223,8 @@ def _node_field(values: np.ndarray, pixels: np.ndarray, tile_value: float, selec
 
 
 def _node_arrays(state: AtmosphereState, swir: AtmosphereState, inputs: dict, bounds,
-                 options: IngestOptions, granule: Optional[Granule] = None) -> dict:
+                 options: IngestOptions, granule: Optional[Granule] = None,
+                 gdem: Optional[GdemTiles] = None) -> dict:
     """LUT lookup arrays of one tile's field nodes: VNIR nodes then SWIR nodes (``2 n n`` states).
 
     Altitude per node from GDEM (:func:`~gmi_engine.ancillary.elevation.altitude_nodes`; the tile
@@ -233,7 +235,7 @@ def _node_arrays(state: AtmosphereState, swir: AtmosphereState, inputs: dict, bo
     sea-level columns for each node's altitude.
     """
     n = options.field_nodes
-    heights = altitude_nodes(list(options.gdem), bounds, n).ravel()
+    heights = altitude_nodes(gdem if gdem is not None else list(options.gdem), bounds, n).ravel()
     heights = np.where(np.isfinite(heights), heights, inputs["altitude_km"]["value"])
     heights = np.round(np.maximum(heights, 0.0), 2)
     aod_in, wv_in = inputs["aod550"], inputs["water_vapour"]
@@ -274,7 +276,7 @@ _NODE_STEPS = {"altitude_km": 0.01, "aot550": 0.005, "water_vapour": 0.02, "ozon
 
 def tile_fields(states: Sequence[AtmosphereState], swir_states: Sequence[AtmosphereState],
                 inputs: Sequence[dict], bounds: Sequence, options: IngestOptions,
-                granule: Optional[Granule] = None) -> list:
+                granule: Optional[Granule] = None, gdem: Optional[GdemTiles] = None) -> list:
     """Per tile: its ``ac["field"]`` dict, or a str saying why it has none.
 
     All tiles' node states go through ONE vectorised LUT lookup; a tile with a node outside the
@@ -289,7 +291,7 @@ def tile_fields(states: Sequence[AtmosphereState], swir_states: Sequence[Atmosph
     n = options.field_nodes
     out, parts, usable = [], [], []
     for s, w, i, b in zip(states, swir_states, inputs, bounds):
-        args = _node_arrays(s, w, i, b, options, granule)
+        args = _node_arrays(s, w, i, b, options, granule, gdem)
         try:
             tables.check_envelope(**{k: v for k, v in args.items()
                                      if k not in ("relative_azimuth", "month", "day")})
@@ -394,10 +396,11 @@ def ingest_granule(path, store, options: IngestOptions = IngestOptions(),
     check()
     cuts = list(cut_granule(granule, grid, tiles))
     bounds = [grid.bounds(c.tile) for c in cuts]
+    gdem = GdemTiles(options.gdem)
     states, swir_states, inputs, kept = [], [], [], []
     for cut, b in zip(cuts, bounds):
         try:
-            s, s_swir, i = tile_state(granule, b, options)
+            s, s_swir, i = tile_state(granule, b, options, gdem)
         except TILE_ERRORS as exc:
             log.warning("%s tile %s skipped: %s", granule.granule_id, cut.tile, exc)
             if tile_failures is not None:
@@ -413,7 +416,7 @@ def ingest_granule(path, store, options: IngestOptions = IngestOptions(),
     n = len(states)
     coefficients = [merge_telescopes(v, w) for v, w in zip(both[:n], both[n:])]
     fallbacks = ["; ".join(filter(None, r)) or None for r in zip(reasons[:n], reasons[n:])]
-    fields = tile_fields(states, swir_states, inputs, bounds, options, granule)
+    fields = tile_fields(states, swir_states, inputs, bounds, options, granule, gdem)
     thermal = tile_bt13(granule, grid, [c.tile for c in cuts])
     rows = []
     modis = _modis(options, bounds, granule.acquired.date())
