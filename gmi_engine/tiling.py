@@ -44,15 +44,17 @@ class TileCut:
         return out
 
 
-def _subsystem_source(granule: Granule, subsystem: str, codes: list) -> gdal.Dataset:
-    """An in-memory georeferenced stack of one subsystem's bands (read once per granule)."""
+def _subsystem_source(granule: Granule, subsystem: str, codes: list,
+                      arrays: Optional[dict] = None) -> gdal.Dataset:
+    """An in-memory georeferenced stack of one subsystem's bands (read once per granule, or
+    copied from ``arrays``, band code -> DN array)."""
     first = granule.bands[codes[0]]
     mem = gdal.GetDriverByName("MEM").Create("", first.cols, first.rows, len(codes), gdal.GDT_Byte)
     mem.SetProjection("EPSG:{}".format(granule.epsg))
     mem.SetGeoTransform(granule.geotransform(subsystem))
     for i, code in enumerate(codes, start=1):
         band = mem.GetRasterBand(i)
-        band.WriteArray(granule.read_band(code))
+        band.WriteArray(granule.read_band(code) if arrays is None else arrays[code])
         band.SetNoDataValue(0)
     return mem
 
@@ -62,41 +64,70 @@ def granule_tiles(granule: Granule, grid: TileGrid = DEFAULT_GRID) -> list:
     return grid.tiles_for_polygon(list(granule.footprint_lonlat))
 
 
-def cut_granule(granule: Granule, grid: TileGrid = DEFAULT_GRID,
-                tiles: Optional[Iterable[TileIndex]] = None) -> Iterator[TileCut]:
-    """Yield one :class:`TileCut` per tile with at least one valid pixel."""
-    wanted = list(tiles) if tiles is not None else granule_tiles(granule, grid)
-    sources = []
+def _subsystems(granule: Granule) -> list:
+    """(subsystem, band codes) of the subsystems with bands, VNIR first."""
+    out = []
     for subsystem in ("VNIR", "SWIR"):
         codes = [c for c in BANDS if c in granule.bands and granule.bands[c].subsystem == subsystem]
         if codes:
-            sources.append((codes, _subsystem_source(granule, subsystem, codes)))
-    if not sources:
-        return
-    px = grid.tile_px
+            out.append((subsystem, codes))
+    return out
 
-    def warp(source: tuple, b) -> dict:
+
+def subsystem_sources(granule: Granule, arrays: Optional[dict] = None) -> list:
+    """``(band codes, dataset)`` of each subsystem with bands (for :func:`cut_tile`): read from the
+    granule, or built from ``arrays`` (:func:`dn_arrays`; several threads each build their own,
+    a GDAL dataset must not be used by two threads at once)."""
+    return [(codes, _subsystem_source(granule, subsystem, codes, arrays))
+            for subsystem, codes in _subsystems(granule)]
+
+
+def dn_arrays(granule: Granule) -> dict:
+    """Band code -> DN array of the VNIR and SWIR bands, read once."""
+    return {code: granule.read_band(code) for _, codes in _subsystems(granule) for code in codes}
+
+
+def cut_tile(sources: list, grid: TileGrid, tile: TileIndex,
+             pool: Optional[ThreadPoolExecutor] = None) -> Optional[TileCut]:
+    """The :class:`TileCut` of one tile from :func:`subsystem_sources`, None without a valid pixel.
+
+    With ``pool`` the subsystems are warped side by side (GDAL releases the GIL; each thread
+    reads only its own source dataset).
+    """
+    px = grid.tile_px
+    b = grid.bounds(tile)
+
+    def warp(source: tuple) -> dict:
         codes, src = source
         warped = gdal.Warp("", src, format="MEM", dstSRS="EPSG:3857",
                            outputBounds=(b.xmin, b.ymin, b.xmax, b.ymax), width=px, height=px,
                            resampleAlg="near", srcNodata=0, dstNodata=0, outputType=gdal.GDT_Byte)
         return dict(zip(codes, warped.ReadAsArray().reshape(len(codes), px, px)))
 
-    # The subsystems are warped side by side (GDAL releases the GIL; each thread reads only its
-    # own source dataset), one tile at a time.
+    arrays = {}
+    for part in (pool.map(warp, sources) if pool is not None else map(warp, sources)):
+        arrays.update(part)
+    valid = np.zeros((px, px), dtype=bool)
+    for arr in arrays.values():
+        valid |= arr > 0
+    rows = np.flatnonzero(valid.any(axis=1))
+    if rows.size == 0:
+        return None
+    cols = np.flatnonzero(valid.any(axis=0))
+    r0, r1, c0, c1 = int(rows[0]), int(rows[-1]), int(cols[0]), int(cols[-1])
+    return TileCut(tile, r0, r1, c0, c1,
+                   {code: np.ascontiguousarray(a[r0:r1 + 1, c0:c1 + 1]) for code, a in arrays.items()})
+
+
+def cut_granule(granule: Granule, grid: TileGrid = DEFAULT_GRID,
+                tiles: Optional[Iterable[TileIndex]] = None) -> Iterator[TileCut]:
+    """Yield one :class:`TileCut` per tile with at least one valid pixel."""
+    wanted = list(tiles) if tiles is not None else granule_tiles(granule, grid)
+    sources = subsystem_sources(granule)
+    if not sources:
+        return
     with ThreadPoolExecutor(max_workers=len(sources), thread_name_prefix="gmi-cut") as pool:
         for tile in wanted:
-            b = grid.bounds(tile)
-            arrays = {}
-            for part in pool.map(lambda source: warp(source, b), sources):
-                arrays.update(part)
-            valid = np.zeros((px, px), dtype=bool)
-            for arr in arrays.values():
-                valid |= arr > 0
-            rows = np.flatnonzero(valid.any(axis=1))
-            if rows.size == 0:
-                continue
-            cols = np.flatnonzero(valid.any(axis=0))
-            r0, r1, c0, c1 = int(rows[0]), int(rows[-1]), int(cols[0]), int(cols[-1])
-            yield TileCut(tile, r0, r1, c0, c1,
-                          {code: np.ascontiguousarray(a[r0:r1 + 1, c0:c1 + 1]) for code, a in arrays.items()})
+            cut = cut_tile(sources, grid, tile, pool)
+            if cut is not None:
+                yield cut
