@@ -41,7 +41,7 @@ from gmi_engine.kernel.fields import encode_field
 from gmi_engine.progress import Cancelled, Progress, fraction, report, sub_range
 from gmi_engine.table import MODIS_BANDS, SourceRow, encode_cell
 from gmi_engine.thermal import source_bt13, tile_bt13
-from gmi_engine.tiling import TileCut, cut_granule, cut_tile, dn_arrays, granule_tiles, subsystem_sources
+from gmi_engine.tiling import TileCut, cut_granule, cut_tile, dn_stacks, granule_tiles, subsystem_sources
 
 # The 6S base-case total ozone (300 DU, science.md §2.3); ingest now uses the climatology
 # (:mod:`gmi_engine.atmosphere.ozone`) unless ``IngestOptions.ozone`` is given.
@@ -420,9 +420,9 @@ class TilePart:
 class _GranuleTiles:
     """What the tile threads of one granule share (read once) and what each holds alone.
 
-    Shared: the granule, its VNIR/SWIR DN arrays, the MOD09A1 reference (built on the pool while
-    the DN bands are read). Per thread (a GDAL dataset must not be used by two threads at once):
-    the in-memory band stacks, the band-13 VRT and the opened GDEM tiles.
+    Shared: the granule, its VNIR/SWIR DN arrays (:meth:`read_stacks`), the MOD09A1 reference
+    (built on the pool while the DN bands are read). Per thread (a GDAL dataset must not be used
+    by two threads at once): handles on the band stacks, the band-13 VRT and the GDEM tiles.
     """
 
     def __init__(self, granule: Granule, options: IngestOptions, area: Optional[tuple],
@@ -432,27 +432,51 @@ class _GranuleTiles:
         if options.modis_ref and area is not None:
             self.reference = pool.submit(Mod09a1Reference, list(options.modis_ref), area,
                                          day=granule.acquired.date())
-        self.arrays = dn_arrays(granule)
+        if options.lut is not None:  # loaded while the tiles are cut
+            path = Path(options.lut)
+            pool.submit(_cached_lut, str(path), path.stat().st_mtime_ns if path.exists() else 0)
+        self.stacks: Future = Future()
         self._local = threading.local()
+
+    def read_stacks(self) -> None:
+        """Read the DN bands (in the calling thread, while the tile threads sample the first states)."""
+        try:
+            self.stacks.set_result(dn_stacks(self.granule))
+        except BaseException as exc:
+            self.stacks.set_exception(exc)
 
     def _own(self) -> threading.local:
         local = self._local
-        if not hasattr(local, "sources"):
-            local.sources = subsystem_sources(self.granule, self.arrays)
-            local.bt13 = self.granule.georeferenced("13") if "13" in self.granule.bands else None
+        if not hasattr(local, "gdem"):
             local.gdem = GdemTiles(self.options.gdem)
+            local.bt13 = self.granule.georeferenced("13") if "13" in self.granule.bands else None
+        if not hasattr(local, "sources") and self.stacks.done():
+            local.sources = subsystem_sources(self.granule, self.stacks.result())
         return local
 
     def part(self, tile: TileIndex) -> Optional[TilePart]:
-        """Cut, sample and encode one tile (in a tile thread); None without a valid pixel."""
+        """Cut, sample and encode one tile (in a tile thread); None without a valid pixel.
+
+        The tile's 6S state is sampled first when the DN bands are still being read (it does
+        not need them); a tile without valid pixels then drops it, as if never made.
+        """
         own, options, granule = self._own(), self.options, self.granule
+        bounds = options.grid.bounds(tile)
+        state = error = None
+        if not hasattr(own, "sources"):
+            try:
+                state = tile_state(granule, bounds, options, own.gdem)
+            except GRANULE_ERRORS as exc:
+                error = exc
+            own.sources = subsystem_sources(granule, self.stacks.result())
         cut = cut_tile(own.sources, options.grid, tile)
         if cut is None:
             return None
-        bounds = options.grid.bounds(tile)
         part = TilePart(tile, cut, bounds)
         try:
-            part.state = tile_state(granule, bounds, options, own.gdem)
+            if error is not None:
+                raise error
+            part.state = state or tile_state(granule, bounds, options, own.gdem)
         except TILE_ERRORS as exc:
             part.error = exc
             return part
@@ -495,6 +519,7 @@ def _tile_parts(granule: Granule, tiles: Sequence[TileIndex], options: IngestOpt
         shared = _GranuleTiles(granule, options, area, pool)
         try:
             running = {pool.submit(shared.part, t): k for k, t in enumerate(tiles)}
+            shared.read_stacks()
             results = {}  # type: dict
             try:
                 while running:

@@ -12,7 +12,7 @@ from dataclasses import dataclass
 from typing import Iterable, Iterator, Optional
 
 import numpy as np
-from osgeo import gdal
+from osgeo import gdal, gdal_array
 
 from gmi_engine.aster.reader import Granule
 from gmi_engine.grid import DEFAULT_GRID, TileGrid, TileIndex
@@ -44,17 +44,15 @@ class TileCut:
         return out
 
 
-def _subsystem_source(granule: Granule, subsystem: str, codes: list,
-                      arrays: Optional[dict] = None) -> gdal.Dataset:
-    """An in-memory georeferenced stack of one subsystem's bands (read once per granule, or
-    copied from ``arrays``, band code -> DN array)."""
+def _subsystem_source(granule: Granule, subsystem: str, codes: list) -> gdal.Dataset:
+    """An in-memory georeferenced stack of one subsystem's bands (read once per granule)."""
     first = granule.bands[codes[0]]
     mem = gdal.GetDriverByName("MEM").Create("", first.cols, first.rows, len(codes), gdal.GDT_Byte)
     mem.SetProjection("EPSG:{}".format(granule.epsg))
     mem.SetGeoTransform(granule.geotransform(subsystem))
     for i, code in enumerate(codes, start=1):
         band = mem.GetRasterBand(i)
-        band.WriteArray(granule.read_band(code) if arrays is None else arrays[code])
+        band.WriteArray(granule.read_band(code))
         band.SetNoDataValue(0)
     return mem
 
@@ -74,17 +72,27 @@ def _subsystems(granule: Granule) -> list:
     return out
 
 
-def subsystem_sources(granule: Granule, arrays: Optional[dict] = None) -> list:
+def subsystem_sources(granule: Granule, stacks: Optional[list] = None) -> list:
     """``(band codes, dataset)`` of each subsystem with bands (for :func:`cut_tile`): read from the
-    granule, or built from ``arrays`` (:func:`dn_arrays`; several threads each build their own,
-    a GDAL dataset must not be used by two threads at once)."""
-    return [(codes, _subsystem_source(granule, subsystem, codes, arrays))
+    granule, or GDAL handles on :func:`dn_stacks` without copying them (several threads each make
+    their own: a GDAL dataset must not be used by two threads at once)."""
+    if stacks is None:
+        return [(codes, _subsystem_source(granule, subsystem, codes)) for subsystem, codes in _subsystems(granule)]
+    out = []
+    for subsystem, codes, array in stacks:
+        ds = gdal_array.OpenArray(array)
+        ds.SetProjection("EPSG:{}".format(granule.epsg))
+        ds.SetGeoTransform(granule.geotransform(subsystem))
+        for i in range(len(codes)):
+            ds.GetRasterBand(i + 1).SetNoDataValue(0)
+        out.append((codes, ds))
+    return out
+
+
+def dn_stacks(granule: Granule) -> list:
+    """(subsystem, band codes, DN array (bands, rows, cols)) of the VNIR and SWIR bands, read once."""
+    return [(subsystem, codes, np.stack([granule.read_band(code) for code in codes]))
             for subsystem, codes in _subsystems(granule)]
-
-
-def dn_arrays(granule: Granule) -> dict:
-    """Band code -> DN array of the VNIR and SWIR bands, read once."""
-    return {code: granule.read_band(code) for _, codes in _subsystems(granule) for code in codes}
 
 
 def cut_tile(sources: list, grid: TileGrid, tile: TileIndex,
