@@ -6,6 +6,14 @@ AOD550 and water vapour from the same day's MCD19A2; target altitude from GDEM; 
 zonal-mean climatology; aerosol model given or by a regional rule) and its xa/xb/xc, the MOD09A1
 reference sampled at 256² and a quality record.
 Re-ingesting a granule replaces its rows. :func:`ingest_many` is the one job every front end runs.
+
+With ``IngestOptions.workers`` > 1 (default: all cores) the tiles of a granule are cut, sampled and
+their blobs encoded by that many threads (GDAL, zlib and numpy release the GIL; each thread has its
+own GDAL handles, the DN bands and the MOD09A1 copy are read once); the LUT lookups of all tiles and
+the write stay in the calling thread, so the rows are the same bytes for any number of workers.
+Threads, not processes: nothing starts a process inside QGIS, and no worker imports the engine or
+reads the granule again (a process-pool version, branch s30-ingest-par, was slower with 2 processes
+than with 1 on the bench granule).
 """
 from __future__ import annotations
 
@@ -557,6 +565,9 @@ def ingest_granule(path, store, options: IngestOptions = IngestOptions(),
                    cancelled: Optional[Cancelled] = None,
                    tile_failures: Optional[list] = None) -> List[SourceRow]:
     """Ingest one granule into ``store`` (replacing its earlier rows); returns the rows.
+
+    ``options.workers`` tile threads (:func:`ingest_workers`); an error in one of them fails the
+    granule with the same error type, its message naming the granule and the tile.
 
     A tile whose ancillaries cannot make a 6S state (:data:`TILE_ERRORS`) is skipped; its
     ``(tile, error)`` is appended to ``tile_failures`` when given, the other tiles go on.
