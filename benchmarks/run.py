@@ -197,8 +197,8 @@ def bench_ingest(work: Path, data: Dict[str, Any], cache: Path, lut_path: Option
     shutil.rmtree(str(cache), ignore_errors=True)
 
     def ingest(**extra: Any) -> Dict[str, Any]:
-        return python_step("benchmarks.steps",
-                           ["ingest", str(step_config(work, "ingest", data, **extra))], env)
+        return python_step("benchmarks.steps", ["ingest", str(step_config(
+            work, "ingest", data, ingest_workers=INGEST_WORKERS, **extra))], env)
 
     if lut_path:
         return {"lut": ingest(lut=lut_path)}
@@ -217,6 +217,9 @@ E2E_FORMATS = {
 """Export formats of the end-to-end runs: GMI's default and the GRASS chain's output format."""
 
 
+INGEST_WORKERS = 2
+"""Tile threads of the ingest runs (``gmi ingest --workers``); the end-to-end runs use their worker count."""
+
 E2E_RUNS = ((1, "cog", False), (2, "cog", False), (2, "cog", True), (2, "plain", True))
 """(workers, export format, one pass) of the end-to-end runs."""
 
@@ -227,7 +230,7 @@ def bench_e2e(work: Path, data: Dict[str, Any], cache: Optional[Path], lut_path:
     fresh process."""
     name = "e2e-w{}-{}{}".format(workers, output_format, "-1pass" if one_pass else "")
     fmt_options = E2E_FORMATS[output_format]
-    config = step_config(work, name, data, lut=lut_path, workers=workers,
+    config = step_config(work, name, data, lut=lut_path, workers=workers, ingest_workers=workers,
                          out=str(work / (name + "-out")), cog=fmt_options["cog"],
                          compression=fmt_options["compression"], one_pass=one_pass)
     result = python_step("benchmarks.steps", ["e2e", str(config)],
@@ -415,8 +418,10 @@ def render(r: Dict[str, Any]) -> str:
     n_rows = next(iter(ing.values()))["rows"]
     lines += ["## Ingest of one granule", "",
               "`{}` ({} source rows): GDAL warp of 9 bands to every tile it touches, MCD19A2/GDEM/"
-              "MOD09A1 sampling, 6S per tile, GeoPackage store. Each run is a fresh process; peak RSS "
-              "includes its 6S child processes.".format(Path(r["data"]["granule"]).name, n_rows), ""]
+              "MOD09A1 sampling, 6S per tile, GeoPackage store; {} tile threads (`gmi ingest --workers "
+              "{}`; the end-to-end runs below ingest with their worker count). Each run is a fresh "
+              "process; peak RSS includes its 6S child processes.".format(
+                  Path(r["data"]["granule"]).name, n_rows, INGEST_WORKERS, INGEST_WORKERS), ""]
     rows = []
     for key, label in (("cold", "direct 6S, empty cache"), ("warm", "direct 6S, cache warm"),
                        ("lut", "6S LUT")):

@@ -28,6 +28,8 @@ def _options(config: Mapping[str, Any]):
     from gmi_engine.ingest import IngestOptions
 
     extra = {"lut": Path(config["lut"])} if config.get("lut") else {}
+    if config.get("ingest_workers"):
+        extra["workers"] = int(config["ingest_workers"])
     return IngestOptions(mcd19a2=[Path(p) for p in config.get("mcd19a2", ())],
                          gdem=[Path(p) for p in config.get("gdem", ())],
                          modis_ref=[Path(p) for p in config.get("modis_ref", ())], **extra)

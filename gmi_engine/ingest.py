@@ -6,11 +6,22 @@ AOD550 and water vapour from the same day's MCD19A2; target altitude from GDEM; 
 zonal-mean climatology; aerosol model given or by a regional rule) and its xa/xb/xc, the MOD09A1
 reference sampled at 256² and a quality record.
 Re-ingesting a granule replaces its rows. :func:`ingest_many` is the one job every front end runs.
+
+With ``IngestOptions.workers`` > 1 (default: all cores) the tiles of a granule are cut, sampled and
+their blobs encoded by that many threads (GDAL, zlib and numpy release the GIL; each thread has its
+own GDAL handles, the DN bands and the MOD09A1 copy are read once); the LUT lookups of all tiles and
+the write stay in the calling thread, so the rows are the same bytes for any number of workers.
+Threads, not processes: nothing starts a process inside QGIS, and no worker imports the engine or
+reads the granule again (a process-pool version, branch s30-ingest-par, was slower with 2 processes
+than with 1 on the bench granule).
 """
 from __future__ import annotations
 
 import logging
+import os
 import re
+import threading
+from concurrent.futures import FIRST_COMPLETED, Future, ThreadPoolExecutor, wait
 from dataclasses import dataclass, field, replace
 from datetime import date
 from functools import lru_cache
@@ -20,7 +31,7 @@ from typing import Any, Callable, Iterable, List, Optional, Sequence, Set
 import numpy as np
 
 from gmi_engine.ancillary.aerosol import sample_aod_wv, sample_aod_wv_nodes
-from gmi_engine.ancillary.elevation import altitude_nodes, sample_altitude
+from gmi_engine.ancillary.elevation import GdemTiles, altitude_nodes, sample_altitude
 from gmi_engine.ancillary.modis_reference import Mod09a1Reference, reference_provenance
 from gmi_engine.aster.geometry import view_geometry
 from gmi_engine.aster.names import granule_id
@@ -36,9 +47,9 @@ from gmi_engine.grid import DEFAULT_GRID, TileGrid, TileIndex
 from gmi_engine.kernel.bands import BAND_COLUMNS, BANDS
 from gmi_engine.kernel.fields import encode_field
 from gmi_engine.progress import Cancelled, Progress, fraction, report, sub_range
-from gmi_engine.table import MODIS_BANDS, SourceRow
-from gmi_engine.thermal import tile_bt13
-from gmi_engine.tiling import TileCut, cut_granule, granule_tiles
+from gmi_engine.table import MODIS_BANDS, SourceRow, encode_cell
+from gmi_engine.thermal import source_bt13, tile_bt13
+from gmi_engine.tiling import TileCut, cut_granule, cut_tile, dn_stacks, granule_tiles, subsystem_sources
 
 # The 6S base-case total ozone (300 DU, science.md §2.3); ingest now uses the climatology
 # (:mod:`gmi_engine.atmosphere.ozone`) unless ``IngestOptions.ozone`` is given.
@@ -68,6 +79,10 @@ class IngestOptions:
     #: "auto" and None are recorded as defaults in the row's inputs.
     aerosol_model: Optional[str] = None
     processes: int = 2
+    #: Threads that cut, sample and encode the tiles of a granule at once (``gmi ingest
+    #: --workers``); None = all cores, 1 = one tile after the other (as before). The rows are the
+    #: same bytes for any number: each tile is made alone, the LUT lookups and the write stay here.
+    workers: Optional[int] = None
     grid: TileGrid = field(default_factory=lambda: DEFAULT_GRID)
     #: 6S LUT file for xa/xb/xc; None = direct 6S runs. States outside the LUT's envelope fall
     #: back to direct 6S (logged; the row's ``ac`` then has source "6s-direct" and "lut_fallback").
@@ -114,8 +129,9 @@ def defaulted_inputs(inputs: dict) -> List[str]:
             if str(inputs.get(name, {}).get("source", "")).startswith("default")]
 
 
-def tile_state(granule: Granule, cut_bounds, options: IngestOptions) -> tuple:
-    """(VNIR state, SWIR state, inputs record) for one tile of a granule.
+def tile_state(granule: Granule, cut_bounds, options: IngestOptions, gdem: Optional[GdemTiles] = None) -> tuple:
+    """(VNIR state, SWIR state, inputs record) for one tile of a granule (``gdem``: the GDEM
+    tiles of ``options`` opened once, else they are opened for this tile).
 
     MCD19A2 water vapour (and the ozone column) are columns above the surface; 6S wants
     sea-level-referenced inputs, see :mod:`gmi_engine.atmosphere.columns`. AOD below 0 runs as 0,
@@ -123,7 +139,7 @@ def tile_state(granule: Granule, cut_bounds, options: IngestOptions) -> tuple:
     """
     aod, wv = sample_aod_wv(same_day_products(options.mcd19a2, granule.acquired.date()), cut_bounds,
                             overpass=granule.acquired)
-    altitude = sample_altitude(list(options.gdem), cut_bounds)
+    altitude = sample_altitude(gdem if gdem is not None else list(options.gdem), cut_bounds)
     if altitude.value < MIN_ALTITUDE_KM:
         raise TileInputError("GDEM mean altitude {:.3f} km is below {} km, no land is that low ({})".format(
             altitude.value, MIN_ALTITUDE_KM, altitude.source))
@@ -222,7 +238,8 @@ def _node_field(values: np.ndarray, pixels: np.ndarray, tile_value: float, selec
 
 
 def _node_arrays(state: AtmosphereState, swir: AtmosphereState, inputs: dict, bounds,
-                 options: IngestOptions, granule: Optional[Granule] = None) -> dict:
+                 options: IngestOptions, granule: Optional[Granule] = None,
+                 gdem: Optional[GdemTiles] = None) -> dict:
     """LUT lookup arrays of one tile's field nodes: VNIR nodes then SWIR nodes (``2 n n`` states).
 
     Altitude per node from GDEM (:func:`~gmi_engine.ancillary.elevation.altitude_nodes`; the tile
@@ -233,7 +250,7 @@ def _node_arrays(state: AtmosphereState, swir: AtmosphereState, inputs: dict, bo
     sea-level columns for each node's altitude.
     """
     n = options.field_nodes
-    heights = altitude_nodes(list(options.gdem), bounds, n).ravel()
+    heights = altitude_nodes(gdem if gdem is not None else list(options.gdem), bounds, n).ravel()
     heights = np.where(np.isfinite(heights), heights, inputs["altitude_km"]["value"])
     heights = np.round(np.maximum(heights, 0.0), 2)
     aod_in, wv_in = inputs["aod550"], inputs["water_vapour"]
@@ -274,7 +291,7 @@ _NODE_STEPS = {"altitude_km": 0.01, "aot550": 0.005, "water_vapour": 0.02, "ozon
 
 def tile_fields(states: Sequence[AtmosphereState], swir_states: Sequence[AtmosphereState],
                 inputs: Sequence[dict], bounds: Sequence, options: IngestOptions,
-                granule: Optional[Granule] = None) -> list:
+                granule: Optional[Granule] = None, gdem: Optional[GdemTiles] = None) -> list:
     """Per tile: its ``ac["field"]`` dict, or a str saying why it has none.
 
     All tiles' node states go through ONE vectorised LUT lookup; a tile with a node outside the
@@ -282,14 +299,26 @@ def tile_fields(states: Sequence[AtmosphereState], swir_states: Sequence[Atmosph
     ``granule`` (its date and overpass select the MCD19A2 files) AOD and water vapour are the
     tile's values at every node.
     """
-    if options.lut is None or options.field_nodes < 2 or not states:
+    if not _uses_fields(options) or not states:
         return ["one state per tile (no LUT or field_nodes < 2)"] * len(states)
+    return _fields_from_nodes([_node_arrays(s, w, i, b, options, granule, gdem)
+                               for s, w, i, b in zip(states, swir_states, inputs, bounds)], options)
+
+
+def _uses_fields(options: IngestOptions) -> bool:
+    """Whether ingest makes coefficient fields (a LUT and at least 2 nodes per side)."""
+    return options.lut is not None and options.field_nodes >= 2
+
+
+def _fields_from_nodes(nodes: Sequence[Optional[dict]], options: IngestOptions) -> list:
+    """:func:`tile_fields` from each tile's :func:`_node_arrays`: one vectorised LUT lookup."""
+    if not _uses_fields(options) or not nodes:
+        return ["one state per tile (no LUT or field_nodes < 2)"] * len(nodes)
     path = Path(options.lut)
     tables = _cached_lut(str(path), path.stat().st_mtime_ns if path.exists() else 0).tables
     n = options.field_nodes
     out, parts, usable = [], [], []
-    for s, w, i, b in zip(states, swir_states, inputs, bounds):
-        args = _node_arrays(s, w, i, b, options, granule)
+    for args in nodes:
         try:
             tables.check_envelope(**{k: v for k, v in args.items()
                                      if k not in ("relative_azimuth", "month", "day")})
@@ -352,17 +381,179 @@ def _quality(granule: Granule, cut: TileCut, bt13: Optional[dict] = None) -> dic
     }
 
 
+def _area(bounds: Sequence[Any]) -> tuple:
+    """(xmin, ymin, xmax, ymax) around the tiles' ``bounds``: the MOD09A1 area of a granule."""
+    return (min(b.xmin for b in bounds), min(b.ymin for b in bounds),
+            max(b.xmax for b in bounds), max(b.ymax for b in bounds))
+
+
+def _modis_bands(reference: Mod09a1Reference, bounds: Any, options: IngestOptions) -> dict:
+    """One tile's MOD09A1 columns (m01..m07) sampled from ``reference``."""
+    stack = reference.sample(bounds, size=256 * options.grid.tile_px // 1024)
+    return {name: stack[i] for i, name in enumerate(MODIS_BANDS)}
+
+
 def _modis(options: IngestOptions, bounds: Sequence[Any], day: date) -> List[dict]:
     """Per tile, its MOD09A1 reference bands: clear land of the composite(s) nearest ``day``,
     the files read once for all the granule's tiles (empty dicts without ``modis_ref``)."""
     if not options.modis_ref or not bounds:
         return [{} for _ in bounds]
-    area = (min(b.xmin for b in bounds), min(b.ymin for b in bounds),
-            max(b.xmax for b in bounds), max(b.ymax for b in bounds))
-    size = 256 * options.grid.tile_px // 1024
-    with Mod09a1Reference(list(options.modis_ref), area, day=day) as reference:
-        stacks = [reference.sample(b, size=size) for b in bounds]
-    return [{name: stack[i] for i, name in enumerate(MODIS_BANDS)} for stack in stacks]
+    with Mod09a1Reference(list(options.modis_ref), _area(bounds), day=day) as reference:
+        return [_modis_bands(reference, b, options) for b in bounds]
+
+
+def ingest_workers(options: IngestOptions) -> int:
+    """Tile threads of ``options``: ``workers``, all cores when None or 0 (as ``gmi run``)."""
+    return max(1, int(options.workers or os.cpu_count() or 1))
+
+
+@dataclass
+class TilePart:
+    """One tile of a granule as a tile thread makes it (the LUT lookups and the row come after)."""
+
+    tile: TileIndex
+    cut: TileCut
+    bounds: Any
+    #: (VNIR state, SWIR state, inputs) of :func:`tile_state`; None when ``error`` is set.
+    state: Optional[tuple] = None
+    #: One of :data:`TILE_ERRORS`: the tile is skipped and recorded.
+    error: Optional[BaseException] = None
+    nodes: Optional[dict] = None
+    bt13: Optional[dict] = None
+    modis: dict = field(default_factory=dict)
+    #: Encoded DN and MODIS cells (:attr:`SourceRow.blobs`).
+    blobs: dict = field(default_factory=dict)
+
+
+class _GranuleTiles:
+    """What the tile threads of one granule share (read once) and what each holds alone.
+
+    Shared: the granule, its VNIR/SWIR DN arrays (:meth:`read_stacks`), the MOD09A1 reference
+    (built on the pool while the DN bands are read). Per thread (a GDAL dataset must not be used
+    by two threads at once): handles on the band stacks, the band-13 VRT and the GDEM tiles.
+    """
+
+    def __init__(self, granule: Granule, options: IngestOptions, area: Optional[tuple],
+                 pool: ThreadPoolExecutor) -> None:
+        self.granule, self.options, self.area = granule, options, area
+        self.reference: Optional[Future] = None
+        if options.modis_ref and area is not None:
+            self.reference = pool.submit(Mod09a1Reference, list(options.modis_ref), area,
+                                         day=granule.acquired.date())
+        if options.lut is not None:  # loaded while the tiles are cut
+            path = Path(options.lut)
+            pool.submit(_cached_lut, str(path), path.stat().st_mtime_ns if path.exists() else 0)
+        self.stacks: Future = Future()
+        self._local = threading.local()
+
+    def read_stacks(self) -> None:
+        """Read the DN bands (in the calling thread, while the tile threads sample the first states)."""
+        try:
+            self.stacks.set_result(dn_stacks(self.granule))
+        except BaseException as exc:
+            self.stacks.set_exception(exc)
+
+    def _own(self) -> threading.local:
+        local = self._local
+        if not hasattr(local, "gdem"):
+            local.gdem = GdemTiles(self.options.gdem)
+            local.bt13 = self.granule.georeferenced("13") if "13" in self.granule.bands else None
+        if not hasattr(local, "sources") and self.stacks.done():
+            local.sources = subsystem_sources(self.granule, self.stacks.result())
+        return local
+
+    def part(self, tile: TileIndex) -> Optional[TilePart]:
+        """Cut, sample and encode one tile (in a tile thread); None without a valid pixel.
+
+        The tile's 6S state is sampled first when the DN bands are still being read (it does
+        not need them); a tile without valid pixels then drops it, as if never made.
+        """
+        own, options, granule = self._own(), self.options, self.granule
+        bounds = options.grid.bounds(tile)
+        state = error = None
+        if not hasattr(own, "sources"):
+            try:
+                state = tile_state(granule, bounds, options, own.gdem)
+            except GRANULE_ERRORS as exc:
+                error = exc
+            own.sources = subsystem_sources(granule, self.stacks.result())
+        cut = cut_tile(own.sources, options.grid, tile)
+        if cut is None:
+            return None
+        part = TilePart(tile, cut, bounds)
+        try:
+            if error is not None:
+                raise error
+            part.state = state or tile_state(granule, bounds, options, own.gdem)
+        except TILE_ERRORS as exc:
+            part.error = exc
+            return part
+        if _uses_fields(options):
+            part.nodes = _node_arrays(*part.state, bounds, options, granule, own.gdem)
+        if own.bt13 is not None:
+            part.bt13 = source_bt13(granule, own.bt13, options.grid, tile)
+        part.blobs = {c: encode_cell(cut.bands[b], c) for b, c in zip(BANDS, BAND_COLUMNS) if b in cut.bands}
+        if self.reference is not None:
+            self.sample_modis(part, self.reference.result())
+        return part
+
+    def sample_modis(self, part: TilePart, reference: Mod09a1Reference) -> None:
+        """``part.modis`` (and its encoded cells) from ``reference``."""
+        part.modis = _modis_bands(reference, part.bounds, self.options)
+        part.blobs.update((name, encode_cell(a, name)) for name, a in part.modis.items())
+
+    def close(self) -> None:
+        """Free the MOD09A1 copies."""
+        if self.reference is not None and self.reference.done() and self.reference.exception() is None:
+            self.reference.result().close()
+
+
+def _named(exc: BaseException, granule_id: str, tile: TileIndex) -> BaseException:
+    """``exc`` with the granule and tile in its message (same type), or ``exc`` when it cannot be rebuilt."""
+    try:
+        named = type(exc)("{} tile {}: {}".format(granule_id, tile, exc))
+    except Exception:  # an exception type with another signature keeps its message
+        return exc
+    return named
+
+
+def _tile_parts(granule: Granule, tiles: Sequence[TileIndex], options: IngestOptions, workers: int,
+                progress: Optional[Progress], check: Callable[[], None]) -> List[TilePart]:
+    """:class:`TilePart` of every tile with valid pixels, in ``tiles`` order, made by ``workers``
+    threads; the MOD09A1 area is the kept tiles' (sampled again in the rare case a tile drops out)."""
+    n = len(tiles)
+    area = _area([options.grid.bounds(t) for t in tiles]) if options.modis_ref and tiles else None
+    with ThreadPoolExecutor(max_workers=workers, thread_name_prefix="gmi-ingest") as pool:
+        shared = _GranuleTiles(granule, options, area, pool)
+        try:
+            running = {pool.submit(shared.part, t): k for k, t in enumerate(tiles)}
+            shared.read_stacks()
+            results = {}  # type: dict
+            try:
+                while running:
+                    finished, _ = wait(running, timeout=0.2, return_when=FIRST_COMPLETED)
+                    for fut in finished:
+                        k = running.pop(fut)
+                        try:
+                            results[k] = fut.result()
+                        except GRANULE_ERRORS as exc:
+                            raise _named(exc, granule.granule_id, tiles[k]) from exc
+                        report(progress, fraction(len(results), n),
+                               "{}: tile {}/{}".format(granule.granule_id, len(results), n))
+                    check()
+            finally:
+                for fut in running:
+                    fut.cancel()
+            parts = [results[k] for k in range(n) if results[k] is not None]
+            kept = [p for p in parts if p.error is None]
+            if shared.reference is not None and kept and _area([p.bounds for p in kept]) != area:
+                with Mod09a1Reference(list(options.modis_ref), _area([p.bounds for p in kept]),
+                                      day=granule.acquired.date()) as reference:
+                    for p in kept:
+                        shared.sample_modis(p, reference)
+            return parts
+        finally:
+            shared.close()
 
 
 class IngestCancelled(Exception):
@@ -374,6 +565,9 @@ def ingest_granule(path, store, options: IngestOptions = IngestOptions(),
                    cancelled: Optional[Cancelled] = None,
                    tile_failures: Optional[list] = None) -> List[SourceRow]:
     """Ingest one granule into ``store`` (replacing its earlier rows); returns the rows.
+
+    ``options.workers`` tile threads (:func:`ingest_workers`); an error in one of them fails the
+    granule with the same error type, its message naming the granule and the tile.
 
     A tile whose ancillaries cannot make a 6S state (:data:`TILE_ERRORS`) is skipped; its
     ``(tile, error)`` is appended to ``tile_failures`` when given, the other tiles go on.
@@ -392,31 +586,50 @@ def ingest_granule(path, store, options: IngestOptions = IngestOptions(),
         wanted = set(options.tiles)
         tiles = [t for t in tiles if t in wanted]
     check()
-    cuts = list(cut_granule(granule, grid, tiles))
-    bounds = [grid.bounds(c.tile) for c in cuts]
-    states, swir_states, inputs, kept = [], [], [], []
-    for cut, b in zip(cuts, bounds):
-        try:
-            s, s_swir, i = tile_state(granule, b, options)
-        except TILE_ERRORS as exc:
-            log.warning("%s tile %s skipped: %s", granule.granule_id, cut.tile, exc)
-            if tile_failures is not None:
-                tile_failures.append((cut.tile, exc))
-            continue
-        states.append(s)
-        swir_states.append(s_swir)
-        inputs.append(i)
-        kept.append((cut, b))
-    cuts, bounds = [c for c, _ in kept], [b for _, b in kept]
-    check()
+    workers = min(ingest_workers(options), len(tiles))
+    blobs = [{} for _ in tiles]  # type: List[dict]
+    if workers > 1:
+        parts = _tile_parts(granule, tiles, options, workers, progress, check)
+        for part in parts:
+            if part.error is not None:
+                log.warning("%s tile %s skipped: %s", granule.granule_id, part.tile, part.error)
+                if tile_failures is not None:
+                    tile_failures.append((part.tile, part.error))
+        parts = [p for p in parts if p.error is None]
+        cuts, bounds = [p.cut for p in parts], [p.bounds for p in parts]
+        states, swir_states, inputs = ([p.state[i] for p in parts] for i in range(3))
+        check()
+        fields = _fields_from_nodes([p.nodes for p in parts], options)
+        thermal = {p.tile: p.bt13 for p in parts if p.bt13 is not None}
+        modis = [p.modis for p in parts]
+        blobs = [p.blobs for p in parts]
+    else:
+        cuts = list(cut_granule(granule, grid, tiles))
+        bounds = [grid.bounds(c.tile) for c in cuts]
+        gdem = GdemTiles(options.gdem)
+        states, swir_states, inputs, kept = [], [], [], []
+        for cut, b in zip(cuts, bounds):
+            try:
+                s, s_swir, i = tile_state(granule, b, options, gdem)
+            except TILE_ERRORS as exc:
+                log.warning("%s tile %s skipped: %s", granule.granule_id, cut.tile, exc)
+                if tile_failures is not None:
+                    tile_failures.append((cut.tile, exc))
+                continue
+            states.append(s)
+            swir_states.append(s_swir)
+            inputs.append(i)
+            kept.append((cut, b))
+        cuts, bounds = [c for c, _ in kept], [b for _, b in kept]
+        check()
+        fields = tile_fields(states, swir_states, inputs, bounds, options, granule, gdem)
+        thermal = tile_bt13(granule, grid, [c.tile for c in cuts])
+        modis = _modis(options, bounds, granule.acquired.date())
     both, reasons = tile_coefficients(states + swir_states, options)
     n = len(states)
     coefficients = [merge_telescopes(v, w) for v, w in zip(both[:n], both[n:])]
     fallbacks = ["; ".join(filter(None, r)) or None for r in zip(reasons[:n], reasons[n:])]
-    fields = tile_fields(states, swir_states, inputs, bounds, options, granule)
-    thermal = tile_bt13(granule, grid, [c.tile for c in cuts])
     rows = []
-    modis = _modis(options, bounds, granule.acquired.date())
     for k, (cut, b, coeffs, inp) in enumerate(zip(cuts, bounds, coefficients, inputs)):
         check()
         ac = coeffs.to_dict()
@@ -437,8 +650,9 @@ def ingest_granule(path, store, options: IngestOptions = IngestOptions(),
             min_col=cut.min_col, max_col=cut.max_col,
             bands={c: cut.bands[b_] for b_, c in zip(BANDS, BAND_COLUMNS) if b_ in cut.bands},
             meta=granule_meta(granule), ac=ac, modis=modis[k],
-            quality=_quality(granule, cut, thermal.get(cut.tile))))
-        report(progress, fraction(k + 1, len(cuts)), "{}: tile {}/{}".format(granule.granule_id, k + 1, len(cuts)))
+            quality=_quality(granule, cut, thermal.get(cut.tile)), blobs=blobs[k]))
+        if workers == 1:
+            report(progress, fraction(k + 1, len(cuts)), "{}: tile {}/{}".format(granule.granule_id, k + 1, len(cuts)))
     check()
     store.replace_granule(granule.granule_id, rows)
     return rows

@@ -345,9 +345,18 @@ class SourceRow:
     ac: Dict[str, Any] = field(default_factory=dict)
     modis: Dict[str, np.ndarray] = field(default_factory=dict)
     quality: Dict[str, Any] = field(default_factory=dict)
+    #: Blob cells of ``bands``/``modis`` already encoded (compressed) from these very arrays, by
+    #: :meth:`encode_blobs` (ingest encodes each tile as it is cut); :meth:`to_dict` uses them.
+    blobs: Dict[str, bytes] = field(default_factory=dict, repr=False, compare=False)
 
     def __post_init__(self) -> None:
         self.validate()
+
+    def encode_blobs(self) -> "SourceRow":
+        """Encode the DN and MODIS cells now (compressed, as :meth:`to_dict` would); returns self."""
+        self.blobs = {name: encode_cell(array, name) for arrays in (self.bands, self.modis)
+                      for name, array in arrays.items() if array is not None}
+        return self
 
     def validate(self) -> None:
         """Check every field against :data:`SOURCE_SCHEMA`; raise SchemaError naming the column."""
@@ -419,15 +428,28 @@ class SourceRow:
             "min_row": self.min_row, "max_row": self.max_row,
             "min_col": self.min_col, "max_col": self.max_col,
         }  # type: Dict[str, Any]
+        blobs = self._checked_blobs() if compress else {}
         for name in DN_BANDS:
             array = self.bands.get(name)
-            record[name] = None if array is None else encode_cell(array, name, compress)
+            record[name] = None if array is None else blobs.get(name) or encode_cell(array, name, compress)
         record["ac"] = dump_json(self.ac, "ac")
         for name in MODIS_BANDS:
             array = self.modis.get(name)
-            record[name] = None if array is None else encode_cell(array, name, compress)
+            record[name] = None if array is None else blobs.get(name) or encode_cell(array, name, compress)
         record["quality"] = dump_json(self.quality, "quality")
         return record
+
+    def _checked_blobs(self) -> Dict[str, bytes]:
+        """:attr:`blobs` whose header matches the array now in the row (others are encoded again)."""
+        out = {}
+        for name, cell in self.blobs.items():
+            array = self.bands.get(name) if name in DN_BANDS else self.modis.get(name)
+            if array is None:
+                continue
+            header = blob.peek(cell)
+            if header.shape == tuple(array.shape) and header.dtype == array.dtype:
+                out[name] = cell
+        return out
 
     @classmethod
     def from_dict(cls, record: Mapping[str, Any]) -> "SourceRow":

@@ -39,16 +39,22 @@ def tile_bt13(granule: Granule, grid: TileGrid, tiles: Iterable[TileIndex]) -> D
     """``quality["bt13"]`` entries of the granule's tiles; empty when the granule has no band 13."""
     if "13" not in granule.bands:
         return {}
-    info = granule.bands["13"]
-    ucc = info.incl if info.incl is not None else B13_UCC
     src = granule.georeferenced("13")
-    n = bt13_cells(grid.tile_px)
     out = {}
     for tile in tiles:
-        bt = _warped_bt(src, grid, tile, n, ucc)
+        bt = source_bt13(granule, src, grid, tile)
         if bt is not None:
-            out[tile] = encode_bt13(bt)
+            out[tile] = bt
     return out
+
+
+def source_bt13(granule: Granule, src: gdal.Dataset, grid: TileGrid, tile: TileIndex) -> Optional[dict]:
+    """The ``quality["bt13"]`` entry of one tile from ``src = granule.georeferenced("13")`` (one
+    thread's handle); None when band 13 has no valid cell on the tile."""
+    info = granule.bands["13"]
+    ucc = info.incl if info.incl is not None else B13_UCC
+    bt = _warped_bt(src, grid, tile, bt13_cells(grid.tile_px), ucc)
+    return None if bt is None else encode_bt13(bt)
 
 
 def _warped_bt(src: gdal.Dataset, grid: TileGrid, tile: TileIndex, n: int, ucc: float) -> Optional[np.ndarray]:

@@ -28,6 +28,7 @@ import datetime as _dt
 import functools
 import os
 import re
+import threading
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Iterable, List, Optional, Tuple
@@ -127,9 +128,18 @@ def _read_blocks(path: str, mtime_ns: int, field: str, win: Tuple[int, int, int,
     return full[:, y:y + h, x:x + w]
 
 
+#: The cached datasets, blocks and transformers are shared: one thread reads at a time.
+_READ_LOCK = threading.RLock()
+
+
 def _area_pixels(path: str, bounds: Tuple[float, float, float, float]) -> dict:
     """Raw AOD, WV and QA (orbits, n_pixels) of the 1 km pixels inside the bounds, their EPSG:3857
-    centres ``x``/``y``, plus scales."""
+    centres ``x``/``y``, plus scales (thread-safe)."""
+    with _READ_LOCK:
+        return _area_pixels_unlocked(path, bounds)
+
+
+def _area_pixels_unlocked(path: str, bounds: Tuple[float, float, float, float]) -> dict:
     mtime_ns = os.stat(path).st_mtime_ns
     aod_ds = _open_field(path, mtime_ns, "Optical_Depth_055")
     wv_ds = _open_field(path, mtime_ns, "Column_WV")

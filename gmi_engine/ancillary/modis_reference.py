@@ -22,6 +22,7 @@ from __future__ import annotations
 import datetime as _dt
 import os
 import re
+import threading
 import uuid
 from typing import Any, Dict, Iterable, List, Optional, Sequence, Union
 
@@ -136,6 +137,8 @@ class Mod09a1Reference:
     of each file that covers ``area`` copied to memory with non-clear-land pixels as fill;
     :meth:`sample` then warps any part of the area (a tile) from that copy, as
     :func:`sample_mod09a1` would from the files. Use as a context manager (frees the copies).
+    :meth:`sample` may be called from several threads at once (each opens its own handle on the
+    in-memory stack).
     """
 
     def __init__(self, paths: Union[str, os.PathLike, Iterable], area: Any,
@@ -143,6 +146,8 @@ class Mod09a1Reference:
         self.paths = nearest_composites(existing_files(paths, "MOD09A1 file"), day)
         self._scratch = []  # type: List[str]
         self._stack = None  # type: Any
+        self._stack_name = None  # type: Optional[str]
+        self._local = threading.local()
         if not self.paths:
             return
         for band in BANDS + ((STATE, QC) if qa else ()):  # a missing field is named before warping
@@ -174,7 +179,19 @@ class Mod09a1Reference:
                 gdal.BuildVRT(name, src, srcNodata=FILL, VRTNodata=FILL, **kwargs).FlushCache()
                 self._scratch.append(name)
                 layers.append(name)
-        return gdal.BuildVRT("", layers, separate=True, srcNodata=FILL, VRTNodata=FILL)
+        self._stack_name = "/vsimem/gmi-mod09a1-{}-stack.vrt".format(uuid.uuid4().hex)
+        stack = gdal.BuildVRT(self._stack_name, layers, separate=True, srcNodata=FILL, VRTNodata=FILL)
+        stack.FlushCache()
+        self._scratch.append(self._stack_name)
+        self._local.stack = stack
+        return stack
+
+    def _thread_stack(self) -> Any:
+        """This thread's handle on the stack (a GDAL dataset must not be shared between threads)."""
+        stack = getattr(self._local, "stack", None)
+        if stack is None:
+            stack = self._local.stack = gdal.Open(self._stack_name)
+        return stack
 
     def sample(self, bounds: Any, size: int = 256) -> np.ndarray:
         """The reference over ``bounds`` (inside the area), int16 (7, size, size), fill -28672."""
@@ -183,7 +200,7 @@ class Mod09a1Reference:
             return out
         gdal.PushErrorHandler("CPLQuietErrorHandler")
         try:
-            warped = gdal.Warp("", self._stack, format="MEM", dstSRS="EPSG:3857",
+            warped = gdal.Warp("", self._thread_stack(), format="MEM", dstSRS="EPSG:3857",
                                outputBounds=as_bounds(bounds), width=size, height=size,
                                resampleAlg="average", srcNodata=FILL, dstNodata=FILL,
                                outputType=gdal.GDT_Int16, multithread=False,
@@ -202,6 +219,7 @@ class Mod09a1Reference:
     def close(self) -> None:
         """Free the in-memory copies."""
         self._stack = None
+        self._local = threading.local()
         for name in self._scratch:
             gdal.Unlink(name)
         self._scratch = []

@@ -21,6 +21,8 @@ Files or folders may be given to --aod/--dem/--modis-ref (folders stand for thei
 Without --aod the 6S state uses the documented default AOD/water vapour; without --dem sea level.
 Without --lut every tile state runs 6S directly (cached on disk); --lut looks coefficients up in
 the shipped table (or the given .npz) and runs 6S only for states outside its envelope.
+--workers N cuts, samples and encodes N tiles of a granule at once (threads, no processes); the
+rows are the same bytes for any N.
 """
 
 
@@ -72,7 +74,7 @@ def _cmd_ingest(args) -> int:
         mcd19a2=expand(args.aod, MCD19A2_PATTERNS), gdem=expand(args.dem, GDEM_PATTERNS),
         modis_ref=expand(args.modis_ref, MOD09A1_FOLDER_PATTERNS),
         tiles=args.tiles or None,
-        processes=args.processes, aerosol_model=args.aerosol_model, lut=_lut_path(args))
+        processes=args.processes, workers=args.workers, aerosol_model=args.aerosol_model, lut=_lut_path(args))
     bar = ProgressBar(len(granules), "ingest")
     summary = ingest_many(granules, args.workspace, options,
                           on_granule=lambda g: bar.update(note="{}: {} tiles".format(g.path.name, g.rows)))
@@ -105,6 +107,8 @@ def register(sub: argparse._SubParsersAction) -> None:
                         "the desert boxes of gmi_engine.atmosphere.aerosol_rule, else continental), "
                         "maritime, urban, desert, biomass")
     p.add_argument("--processes", type=int, default=2, help="6S worker processes (default 2)")
+    p.add_argument("--workers", type=int, default=None,
+                   help="threads that cut the tiles of a granule (default: all cores)")
     p.add_argument("--lut", nargs="?", const="", default=None, metavar="NPZ",
                    help="6S coefficients from a look-up table: the shipped one for --aerosol-model, "
                         "or this .npz (default: direct 6S runs)")
