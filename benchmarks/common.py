@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import math
 import os
 import platform
 import shutil
@@ -19,7 +20,7 @@ from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import datetime, timezone
 from pathlib import Path
-from typing import IO, Any, Callable, Dict, Iterator, List, Mapping, Optional, Sequence, Tuple
+from typing import IO, Any, Callable, Dict, Iterable, Iterator, List, Mapping, Optional, Sequence, Tuple
 
 import numpy as np
 
@@ -139,6 +140,15 @@ def run_measured(command: Sequence[str], cwd: Optional[Path] = None,
         raise RuntimeError("{} failed with exit status {}:\n{}".format(
             " ".join(command[:4]), proc.returncode, tail))
     return Measured(seconds, peak_kib / 1024.0, proc.returncode, stdout, stderr)
+
+
+def largest(values: Iterable[float]) -> float:
+    """The largest of ``values``, NaN when any is NaN (a peak not measured may have been the
+    largest) or there are none; ``max()`` would return 0, the first or the largest by position."""
+    values = list(values)
+    if not values or any(math.isnan(v) for v in values):
+        return float("nan")
+    return max(values)
 
 
 def python_step(module: str, args: Sequence[str], env: Optional[Mapping[str, str]] = None

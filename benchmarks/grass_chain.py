@@ -29,12 +29,12 @@ import shutil
 import sys
 import time
 from pathlib import Path
-from typing import Any, Dict, List, Mapping, Sequence
+from typing import Any, Dict, List, Mapping, Sequence, Tuple
 
 if __package__ in (None, ""):  # run as a script inside the GRASS session
     sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from benchmarks.common import REPO, run_measured
+from benchmarks.common import REPO, largest, run_measured
 
 #: i.aster.toar's input order (15 maps) and the GMI band standing in for each.
 TOAR_INPUTS = ("01", "02", "3N", "3N", "04", "05", "06", "07", "08", "09",
@@ -202,13 +202,7 @@ def run_chain(hdf: Path, work: Path, export_toa: bool = False) -> Dict[str, Any]
     inner_result = json.loads(lines[-1])
     steps += inner_result["steps"]
     untimed = sum(s["seconds"] for s in inner_result["untimed"])
-    phases = {}  # type: Dict[str, float]
-    rss = {}  # type: Dict[str, float]
-    counts = {}  # type: Dict[str, int]
-    for s in steps:
-        phases[s["step"]] = phases.get(s["step"], 0.0) + s["seconds"]
-        rss[s["step"]] = max(rss.get(s["step"], 0.0), s["peak_rss_mb"])
-        counts[s["step"]] = counts.get(s["step"], 0) + 1
+    phases, rss, counts = summarise_steps(steps)
     inner_sum = sum(s["seconds"] for s in inner_result["steps"]) + untimed
     return {
         "granule": str(hdf), "total_s": total - untimed, "phases": phases, "counts": counts,
@@ -218,6 +212,20 @@ def run_chain(hdf: Path, work: Path, export_toa: bool = False) -> Dict[str, Any]
         "pixels_per_output": _raster_pixels(next((work / "indices").glob("*.tif"))),
         "sun_elevation": config["sun_elevation"], "doy": config["doy"], "gains": config["gains"],
     }
+
+
+def summarise_steps(steps: Sequence[Mapping[str, Any]]
+                    ) -> Tuple[Dict[str, float], Dict[str, float], Dict[str, int]]:
+    """Per step name: total seconds, peak RSS MB of its calls (NaN when one was not measured),
+    number of calls."""
+    phases = {}  # type: Dict[str, float]
+    peaks = {}  # type: Dict[str, List[float]]
+    counts = {}  # type: Dict[str, int]
+    for s in steps:
+        phases[s["step"]] = phases.get(s["step"], 0.0) + s["seconds"]
+        peaks.setdefault(s["step"], []).append(s["peak_rss_mb"])
+        counts[s["step"]] = counts.get(s["step"], 0) + 1
+    return phases, {name: largest(values) for name, values in peaks.items()}, counts
 
 
 def main(argv: Sequence[str] = None) -> int:

@@ -38,7 +38,7 @@ import tempfile
 import time
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
-from typing import Any, Dict, List, Optional, Sequence, Tuple
+from typing import Any, Dict, Iterable, List, Optional, Sequence, Tuple
 
 import numpy as np
 
@@ -72,6 +72,8 @@ WORKERS = 2
 #: Tiles timed per granules-per-tile count for the cost curve.
 CURVE_TILES = 2
 RSS_GROWTH_LIMIT = 0.10
+#: A memory figure that was not measured (never 0 MB, which would meet every memory target).
+NAN = float("nan")
 SAMPLE_S = 0.1
 METHOD = "mineral_indices"
 
@@ -82,6 +84,12 @@ def say(message: str) -> None:
 
 
 # -- measured subprocesses -------------------------------------------------------------------
+def peak(values: Iterable[float]) -> float:
+    """The largest of the measured ``values`` (NaN ones skipped); NaN when none was measured."""
+    measured = [v for v in values if not math.isnan(v)]
+    return max(measured) if measured else NAN
+
+
 @dataclass
 class Job:
     """One measured subprocess: times, peak RSS of the tree and per process."""
@@ -92,18 +100,18 @@ class Job:
     peak_rss_mb: float
     main_rss_mb: float
     worker_rss_mb: List[float] = field(default_factory=list)
-    #: Peak RSS of the multiprocessing forkserver (0 without one), MB.
-    server_rss_mb: float = 0.0
+    #: Peak RSS of the multiprocessing forkserver (NaN when none was sampled), MB.
+    server_rss_mb: float = NAN
     returncode: int = 0
     stdout: str = ""
     #: Per sample: seconds, main RSS MB, largest worker RSS MB, units done (granules or tiles),
-    #: peak main RSS so far MB, peak worker RSS so far MB.
+    #: peak main RSS so far MB, peak worker RSS so far MB (NaN: no such process sampled yet).
     timeline: List[Tuple[float, ...]] = field(default_factory=list)
 
     @property
     def max_worker_rss_mb(self) -> float:
-        """The largest pool worker's peak RSS (0 without workers)."""
-        return max(self.worker_rss_mb) if self.worker_rss_mb else 0.0
+        """The largest pool worker's peak RSS (NaN when no worker was sampled)."""
+        return peak(self.worker_rss_mb)
 
 
 def _role(proc, launcher_pid: int, roles: Dict[int, str]) -> str:
@@ -161,14 +169,14 @@ _DONE = (re.compile(r"computed (\d+)/\d+ tiles"), re.compile(r"^ingest \[[#.]*\]
 def _sample(launcher, peaks: Dict[int, float], roles: Dict[int, str]) -> Tuple[float, ...]:
     """Record the peak RSS of every process under ``launcher`` (its child is the measured main)
     from its high-water mark; returns the main's and the largest worker's RSS now and their
-    peaks so far, MB."""
+    peaks so far, MB (NaN for a role no process of which was read)."""
     import psutil
 
-    now = {"main": 0.0, "worker": 0.0}
+    now = {"main": [], "worker": []}  # type: Dict[str, List[float]]
     try:
         children = launcher.children(recursive=True)
     except psutil.Error:
-        return 0.0, 0.0, 0.0, 0.0
+        children = []
     for p in children:
         try:
             rss = p.memory_info().rss / 2 ** 20
@@ -176,17 +184,21 @@ def _sample(launcher, peaks: Dict[int, float], roles: Dict[int, str]) -> Tuple[f
                 roles[p.pid] = _role(p, launcher.pid, roles)
         except psutil.Error:
             continue
-        peaks[p.pid] = max(peaks.get(p.pid, 0.0), rss, _high_water_mb(p.pid))
+        peaks[p.pid] = peak([peaks.get(p.pid, NAN), rss, _high_water_mb(p.pid)])
         role = roles[p.pid]
         if role in now:
-            now[role] = max(now[role], rss)
-    high = {role: max([v for k, v in peaks.items() if roles.get(k) == role] or [0.0])
-            for role in now}
-    return now["main"], now["worker"], high["main"], high["worker"]
+            now[role].append(rss)
+    high = {role: _role_peak(peaks, roles, role) for role in now}
+    return peak(now["main"]), peak(now["worker"]), high["main"], high["worker"]
+
+
+def _role_peak(peaks: Dict[int, float], roles: Dict[int, str], role: str) -> float:
+    """The largest peak RSS of the processes playing ``role``, MB; NaN when none was sampled."""
+    return peak(v for k, v in peaks.items() if roles.get(k) == role)
 
 
 def _high_water_mb(pid: int) -> float:
-    """The kernel's peak RSS of a process so far (``VmHWM``), MB; 0 when unreadable."""
+    """The kernel's peak RSS of a process so far (``VmHWM``), MB; NaN when unreadable."""
     try:
         with open("/proc/{}/status".format(pid)) as status:
             for line in status:
@@ -194,7 +206,7 @@ def _high_water_mb(pid: int) -> float:
                     return int(line.split()[1]) / 1024.0
     except (OSError, ValueError, IndexError):
         pass
-    return 0.0
+    return NAN
 
 
 def _units_done(text: str, done: int) -> int:
@@ -238,24 +250,23 @@ def run_job(args: Sequence[str], env: Dict[str, str]) -> Job:
         try:
             maxrss, utime, stime = usage_path.read_text().split()
         except (OSError, ValueError):
-            maxrss, utime, stime = "0", "nan", "nan"
+            maxrss, utime, stime = "nan", "nan", "nan"  # not measured
     if proc.returncode != 0:
         tail = "\n".join((stderr or stdout).strip().splitlines()[-20:])
         raise RuntimeError("gmi {} failed with exit status {}:\n{}".format(
             " ".join(args[:2]), proc.returncode, tail))
-    main = [v for k, v in peaks.items() if roles.get(k) == "main"]
     return Job(command="gmi " + " ".join(args[:1]), wall_s=wall, cpu_s=float(utime) + float(stime),
-               peak_rss_mb=int(maxrss) / 1024.0, main_rss_mb=max(main) if main else 0.0,
-               worker_rss_mb=sorted((v for k, v in peaks.items() if roles.get(k) == "worker"),
-                                    reverse=True),
-               server_rss_mb=max([v for k, v in peaks.items() if roles.get(k) == "server"] or [0.0]),
+               peak_rss_mb=float(maxrss) / 1024.0, main_rss_mb=_role_peak(peaks, roles, "main"),
+               worker_rss_mb=sorted((v for k, v in peaks.items()
+                                     if roles.get(k) == "worker" and not math.isnan(v)), reverse=True),
+               server_rss_mb=_role_peak(peaks, roles, "server"),
                returncode=proc.returncode, stdout=stdout[-2000:], timeline=timeline)
 
 
 def peak_until(job: Job, done: int, column: int) -> float:
-    """Peak RSS (``column`` 4 main, 5 workers) reached before ``done`` units were done, MB."""
-    values = [s[column] for s in job.timeline if s[3] < done]
-    return max(values) if values else float("nan")
+    """Peak RSS (``column`` 4 main, 5 workers) reached before ``done`` units were done, MB;
+    NaN when no sample before then measured it."""
+    return peak(s[column] for s in job.timeline if s[3] < done)
 
 
 def cli_env(cache_dir: Optional[str]) -> Dict[str, str]:
@@ -425,13 +436,16 @@ def scale_run(work: Path, counts: Sequence[int], quick: bool, env: Dict[str, str
 
 
 def rss_growth(r: Dict[str, Any]) -> Dict[str, Any]:
-    """Peak RSS growth with the size of the job: across runs and within the largest jobs."""
+    """Peak RSS growth with the size of the job: across runs and within the largest jobs.
+
+    ``met`` is None ("not measured") when any row's growth is NaN (a peak not measured), else
+    whether the largest growth is within :data:`RSS_GROWTH_LIMIT`."""
     first, last = r["runs"][0], r["runs"][-1]
     rows = []
 
     def add(what: str, small: str, large: str, a: float, b: float) -> None:
         rows.append({"what": what, "small": small, "large": large, "small_mb": a, "large_mb": b,
-                     "growth": (b - a) / a if a else float("nan")})
+                     "growth": (b - a) / a if a > 0 else NAN})  # NaN a or b: NaN
 
     sizes = ("{} granules".format(first["granules"]), "{} granules".format(last["granules"]))
     add("gmi run: largest pool worker", *sizes, first["run"]["max_worker_rss_mb"],
@@ -447,10 +461,19 @@ def rss_growth(r: Dict[str, Any]) -> Dict[str, Any]:
     i = r["ingest"]
     add("gmi ingest ({} granules): main".format(i["granules"]),
         "first {} granules".format(i["first_granules"]), "whole job", i["first_rss_mb"], i["main_rss_mb"])
-    growth = [x["growth"] for x in rows if x["growth"] == x["growth"]]
-    worst = max(growth) if growth else float("nan")
-    return {"rows": rows, "worst": worst, "met": bool(worst <= RSS_GROWTH_LIMIT),
+    worst = peak(x["growth"] for x in rows)
+    measured = not any(math.isnan(x["growth"]) for x in rows)
+    return {"rows": rows, "worst": worst, "met": bool(worst <= RSS_GROWTH_LIMIT) if measured else None,
             "from": first["granules"], "to": last["granules"]}
+
+
+def growth_verdict(g: Dict[str, Any]) -> str:
+    """The acceptance sentence of :func:`rss_growth`'s result: met, not met or not measured."""
+    verdict = {True: "met", False: "not met", None: "not measured"}[g["met"]]
+    worst = "{:+.1f} %".format(100 * g["worst"]) if not math.isnan(g["worst"]) else "none measured"
+    return ("Acceptance (issue 18): RSS growth from {} to {} granules ≤ {:.0f} %: **{}** "
+            "(largest growth of any measured row {}).".format(
+                g["from"], g["to"], 100 * RSS_GROWTH_LIMIT, verdict, worst))
 
 
 def plan(r: Dict[str, Any]) -> Dict[str, Any]:
@@ -483,8 +506,11 @@ def plan(r: Dict[str, Any]) -> Dict[str, Any]:
     udtf_tile_cpu = float(np.mean([udtf_of[g] if g in udtf_of else fit["a"] + fit["b"] * g
                                    for g in counts]))
     worst_row_s = max(c["kernel_cpu_s"] + c["encode_cpu_s"] for c in r["curve"]) * SAFETY
-    worker_mb = max(run["run"]["max_worker_rss_mb"] for run in r["runs"])
-    memory = min(UDF_MEMORY_MAX_MB, max(512, int(math.ceil(worker_mb * SAFETY / 512.0)) * 512))
+    worker_mb = peak(run["run"]["max_worker_rss_mb"] for run in r["runs"])
+    if math.isnan(worker_mb):
+        memory = UDF_MEMORY_MAX_MB  # not measured: the largest the UDF may have
+    else:
+        memory = min(UDF_MEMORY_MAX_MB, max(512, int(math.ceil(worker_mb * SAFETY / 512.0)) * 512))
     by_time = int(BATCH_TIMEOUT_S // worst_row_s)
     st = last["store"]
     row_bytes = st["source_blob_bytes"] / st["source_rows"]
@@ -503,6 +529,11 @@ def plan(r: Dict[str, Any]) -> Dict[str, Any]:
 
 
 # -- the document ----------------------------------------------------------------------------
+def _percent(fraction: float) -> str:
+    """``+5.0 %`` for 0.05; ``not measured`` for NaN."""
+    return "not measured" if math.isnan(fraction) else "{:+.1f} %".format(100 * fraction)
+
+
 def render(r: Dict[str, Any]) -> str:
     """docs/scale.md from the measurements."""
     p = r["plan"]
@@ -523,12 +554,12 @@ def render(r: Dict[str, Any]) -> str:
                                  "same specs and synthesis code: this is the MOD09A1 only" if r["synth_reused"]
                                  else "", r["synth_s"]), "",
               "`gmi ingest` of all {} granules (`--lut`, `--modis-ref`): {:.1f} s wall, {:.1f} CPU "
-              "s, {} source rows over {} tiles ({:.2f} CPU s per row), peak RSS {:.0f} MB (main "
-              "process; {:.0f} MB during its first {} granules), store {:.1f} MB. The workspaces "
+              "s, {} source rows over {} tiles ({:.2f} CPU s per row), peak RSS {} MB (main "
+              "process; {} MB during its first {} granules), store {:.1f} MB. The workspaces "
               "of the first {} granules are copies of it without the later granules (a "
               "source row depends on its granule only).".format(
                   i["granules"], i["wall_s"], i["cpu_s"], i["source_rows"], i["tiles"],
-                  i["cpu_s"] / i["source_rows"], i["main_rss_mb"], i["first_rss_mb"],
+                  i["cpu_s"] / i["source_rows"], fmt(i["main_rss_mb"], 0), fmt(i["first_rss_mb"], 0),
                   i["first_granules"], i["disk_bytes"] / 1e6,
                   " and ".join(str(n) for n in r["counts"][:-1])), "",
               "`gmi run --method mineral_indices --workers {}` over all tiles of each workspace:".format(
@@ -553,11 +584,8 @@ def render(r: Dict[str, Any]) -> str:
     lines += ["### Peak RSS against the size of the job", "",
               table(["job, process", "smaller", "MB", "larger", "MB", "growth"],
                     [[x["what"], x["small"], fmt(x["small_mb"], 0), x["large"], fmt(x["large_mb"], 0),
-                      "{:+.1f} %".format(100 * x["growth"])] for x in g["rows"]]), "",
-              "Acceptance (issue 18): RSS growth from {} to {} granules ≤ {:.0f} %: **{}** "
-              "(largest growth of any row {:+.1f} %).".format(
-                  g["from"], g["to"], 100 * RSS_GROWTH_LIMIT, "met" if g["met"] else "not met",
-                  100 * g["worst"]), ""]
+                      _percent(x["growth"])] for x in g["rows"]]), "",
+              growth_verdict(g), ""]
     lines += ["## Cost per tile vs granules per tile (one core)", "",
               "Mean of up to {} tiles of the {}-granule workspace per count; CPU seconds of "
               "this process. read = SQLite read and decoding of the source rows, kernel = "
@@ -636,11 +664,12 @@ def render(r: Dict[str, Any]) -> str:
               "```", "",
               table(["setting", "value", "from"], [
                   ["`odps.stage.reducer.mem`", "{} MB".format(p["udf_memory_mb"]),
-                   "largest pool worker's peak RSS in the scale run ({:.0f} MB, tiles of up to {} "
-                   "granules), × {} headroom, rounded up to 512 MB, at most {} MB (so that the same "
-                   "value is valid for `--udf-memory` where the Python worker is limited on its "
-                   "own)".format(p["worker_mb"], max(c["granules"] for c in r["curve"]), SAFETY,
-                                 UDF_MEMORY_MAX_MB)],
+                   ("largest pool worker's peak RSS in the scale run ({:.0f} MB, tiles of up to {} "
+                    "granules), × {} headroom, rounded up to 512 MB, at most {} MB (so that the same "
+                    "value is valid for `--udf-memory` where the Python worker is limited on its "
+                    "own)".format(p["worker_mb"], max(c["granules"] for c in r["curve"]), SAFETY,
+                                  UDF_MEMORY_MAX_MB) if not math.isnan(p["worker_mb"]) else
+                    "the pool workers' peak RSS was not measured: the largest UDF memory")],
                   ["`batch.rowcount`", str(p["batch_rowcount"]),
                    "min(default {}, timeout {} s / ({:.2f} s slowest tile × headroom: every row of "
                    "a batch may close a tile) = {}, a quarter of the UDF memory / mean encoded "
@@ -693,9 +722,7 @@ def main(argv: Optional[List[str]] = None) -> int:
                             [[c["granules"], fmt(c["cpu_s"], 2), fmt(c["kernel_cpu_s"], 2)]
                              for c in r["curve"]]))
         g = r["growth"]
-        print("\nRSS growth {} -> {} granules: largest {:+.1f} % (limit {:.0f} %): {}".format(
-            g["from"], g["to"], 100 * g["worst"], 100 * RSS_GROWTH_LIMIT,
-            "met" if g["met"] else "NOT MET"))
+        print("\n" + growth_verdict(g).replace("**", ""))
         print("total {:.0f} s; load average at the end {}".format(
             r["total_s"], ", ".join("{:.1f}".format(x) for x in r["load_end"])))
         print("\nwrote {}".format(args.out))

@@ -742,9 +742,7 @@ def ingest_many(paths: Sequence, workspace, options: IngestOptions = IngestOptio
     each granule is written.
     """
     from gmi_engine.backends.local import LocalStore
-    from gmi_engine.memory import fix_mmap_threshold
 
-    fix_mmap_threshold()  # RSS flat with the number of granules
     files = [Path(p) for p in paths]
     n = len(files)
     summary = IngestSummary()

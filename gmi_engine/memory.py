@@ -18,6 +18,11 @@ def fix_mmap_threshold() -> None:
     process: ``gmi run`` 15 -> 60 tiles 188 -> 243 MB, ``gmi ingest`` first 10 -> 40 granules
     228 -> 256 MB). With the threshold fixed every large block is mapped and unmapped (179 and
     199 MB). No-op where the C library has no ``mallopt``.
+
+    It changes malloc for the whole process, so only processes GMI owns call it: the ``gmi``
+    command (:func:`gmi_engine.cli.main.main`), not the engine functions the QGIS plugin calls
+    in the QGIS process. (The pool workers keep glibc's adaptive threshold; the fixed one was
+    not measured there.)
     """
     if not sys.platform.startswith("linux"):
         return

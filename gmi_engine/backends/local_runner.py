@@ -25,7 +25,6 @@ from gmi_engine.export.style import index_style
 from gmi_engine.grid import TileGrid, TileIndex
 from gmi_engine.kernel.pipeline import MASK_OUTPUT, METHODS, merged_params, ordered_inputs_digest, run
 from gmi_engine.kernel.records import result_cells
-from gmi_engine.memory import fix_mmap_threshold
 from gmi_engine.progress import Cancelled, Progress, fraction
 from gmi_engine.progress import report as report_progress
 from gmi_engine.table import ResultRow, SourceRow, format_utc, load_json
@@ -224,7 +223,6 @@ def run_tiles(workspace, method: str, execute: TileExecutor, params: Optional[Ma
     """
     if method not in METHODS:
         raise GmiInputError("method: {!r} is not one of {}".format(method, ", ".join(METHODS)))
-    fix_mmap_threshold()  # the committing process: RSS flat with the number of tiles
     p = merged_params(params)
     report = RunReport(method)
     if export is not None:

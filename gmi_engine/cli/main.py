@@ -17,6 +17,7 @@ from typing import Sequence, Tuple
 from gmi_engine import __version__
 from gmi_engine.cli import demo, export, fetch, grid, ingest, lut, odps, run, synth, table
 from gmi_engine.errors import GmiError
+from gmi_engine.memory import fix_mmap_threshold
 
 #: Command groups in ``gmi --help`` order; each has ``register(subparsers) -> None``.
 COMMAND_MODULES: Tuple[ModuleType, ...] = (synth, grid, fetch, ingest, run, demo, table, export, odps, lut)
@@ -46,6 +47,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     if not getattr(args, "func", None):
         parser.print_help()
         return 2
+    fix_mmap_threshold()  # this process is ours (not QGIS's): RSS flat over long jobs
     try:
         return int(args.func(args) or 0)
     except GmiError as exc:

@@ -22,6 +22,7 @@ import numpy as np
 from pyproj import Transformer
 
 from gmi_engine.aster.geometry import UtmCorners, view_geometry
+from gmi_engine.errors import GmiInputError
 from gmi_engine.kernel.radiometry import handbook_ucc
 from gmi_engine.synth.aster_meta import GAIN_BANDS, SWIR_BANDS, TIR_BANDS, VNIR_BANDS, build_metadata
 from gmi_engine.synth.hdfeos import DimensionMap, Field, Swath, write_hdfeos
@@ -246,8 +247,8 @@ def write_aster_l1t(spec: AsterSpec, out_dir, *, lattice_increments: int = 10) -
     sun_az, sun_el = solar_position(acquired, spec.centre_lon, spec.centre_lat)
     reflective = any(s in spec.subsystems for s in ("VNIR", "SWIR"))
     if reflective and sun_el <= 0:
-        raise ValueError("VNIR/SWIR need daylight: the sun is {:.1f}° below the horizon at {}"
-                         .format(-sun_el, acquired.isoformat()))
+        raise GmiInputError("{}: VNIR/SWIR need daylight: the sun is {:.1f}° below the horizon at {}"
+                            .format(spec.granule_id, -sun_el, acquired.isoformat()))
     coeffs = _atmosphere(spec, sun_az, sun_el) if reflective else None
     gains = {b: (spec.gains.get(b, "NOR") if b in _present_gain_bands(spec) else "OFF")
              for b in GAIN_BANDS}

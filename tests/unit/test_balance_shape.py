@@ -5,7 +5,8 @@ from the truth reflectance and the index formulas written out there (Ninomiya KL
 band ratios), not from the kernel. The MODIS reference is built physically in
 the test: b01/b02/b04/b06 from the matching ASTER band, and b07 (2.105-2.155 um) as the spectrum's
 upper convex hull (continuum) at 2.130 um through B4 and B5..B9, i.e. the shoulder *before* the
-Al-OH / Mg-OH / CO3 absorptions, averaged over MODIS-sized ground pixels (463 m).
+Al-OH / Mg-OH / CO3 absorptions, averaged over power-of-two pixel blocks nearest one 463.3 m MODIS
+pixel (16 px = 403 m of ground at 32.8°, 32 px = 480 m at 60°).
 """
 from __future__ import annotations
 
@@ -189,3 +190,23 @@ def test_sources_lists_the_codes_np_unique_finds():
     wide = np.array([[-1, 0], [200000, 5]], dtype=np.int32)  # too wide a range: np.unique path
     assert _sources(wide) == [0, 5, 200000]
     assert _sources(np.full((4, 4), -1, dtype=np.int16)) == []
+
+
+@pytest.mark.parametrize("lat, block_px, block_m", [(32.8, 16, 403.5), (60.0, 32, 480.0), (0.0, 16, 480.0)])
+def test_the_test_reference_averages_power_of_two_blocks_near_one_modis_pixel(lat, block_px, block_m):
+    """What docs/kernel.md says of the reference: blocks of the power of two of pixels nearest
+    463.3 m of ground (30 m x cos(lat) per pixel), not 463 m pixels."""
+    import math
+
+    from gmi_engine.synth.alteration_zone import modis_cells
+
+    ground_px = 30.0 * math.cos(math.radians(lat))
+    assert block_px * ground_px == pytest.approx(block_m, abs=0.05)
+    rng = np.random.default_rng(1)
+    modis = rng.uniform(0.05, 0.5, (7, 1024, 1024)).astype(np.float32)
+    got = modis_cells(modis, ground_px)
+    n = block_px
+    want = modis.reshape(7, 1024 // n, n, 1024 // n, n).mean(axis=(2, 4))
+    cells = n // 4  # the reference comes in 4 px cells
+    assert np.array_equal(got[:, ::cells, ::cells], np.round(want / 1e-4).astype(np.int16))
+    assert np.array_equal(got, np.repeat(np.repeat(got[:, ::cells, ::cells], cells, 1), cells, 2))

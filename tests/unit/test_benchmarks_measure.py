@@ -20,3 +20,42 @@ def test_unreadable_peak_rss_is_nan_not_zero(monkeypatch):
     result = common.run_measured([sys.executable, "-c", "pass"], check=False)
     assert result.returncode == 0 and math.isnan(result.peak_rss_mb)
     assert common.fmt(result.peak_rss_mb, 0) == "—"
+
+
+def test_largest_of_peaks_is_nan_when_one_was_not_measured():
+    nan = float("nan")
+    assert common.largest([3.0, 7.0, 5.0]) == 7.0
+    for values in ([nan, 7.0], [7.0, nan], [nan]):  # max() would give 7.0 or NaN by position
+        assert math.isnan(common.largest(values))
+    assert math.isnan(common.largest([]))
+
+
+def test_grass_step_peaks_keep_an_unmeasured_run_as_nan():
+    from benchmarks.grass_chain import summarise_steps
+
+    nan = float("nan")
+    steps = [{"step": "r.in.gdal", "seconds": 1.0, "peak_rss_mb": 40.0},
+             {"step": "r.in.gdal", "seconds": 2.0, "peak_rss_mb": nan},
+             {"step": "r.in.gdal", "seconds": 0.5, "peak_rss_mb": 45.0},
+             {"step": "g.region", "seconds": 0.25, "peak_rss_mb": 20.0}]
+    phases, rss, counts = summarise_steps(steps)
+    assert phases == {"r.in.gdal": 3.5, "g.region": 0.25}
+    assert counts == {"r.in.gdal": 3, "g.region": 1}
+    assert rss["g.region"] == 20.0 and math.isnan(rss["r.in.gdal"])  # max(0, nan) gave 0 / 45
+
+
+def test_peak_rss_target_of_an_unmeasured_run_reads_not_measured():
+    from benchmarks import run
+
+    def report(peak_mb):
+        return {"kernel": {"gmi_reuse": {"median_ms": 20.0, "min_ms": 19.0}, "gmi": {"median_ms": 22.0}},
+                "grass": [{"total_s": 30.0}], "sixs": {},
+                "e2e": [{"format": "cog", "total_s": 6.0, "workers": 2, "peak_rss_mb": peak_mb}]}
+
+    def rss_row(peak_mb):
+        (row,) = [t for t in run.targets(report(peak_mb)) if t[0].startswith("peak RSS")]
+        return row
+
+    assert rss_row(run.TARGET_RSS_MB - 1.0)[2] == "yes"
+    assert rss_row(run.TARGET_RSS_MB + 1.0)[2] == "no"
+    assert rss_row(float("nan"))[1:] == ["—", "not measured"]

@@ -92,11 +92,14 @@ def test_scale_quick_runs_ingest_and_run_as_jobs_and_measures_them(tmp_path):
     assert all(c["result_rows"] == 24 and c["kernel_cpu_s"] > 0 for c in r["curve"])
     growth = r["growth"]
     assert len(growth["rows"]) == 6
+    assert growth["met"] is not None  # every peak of the real jobs was measured
     assert ("**met**" if growth["met"] else "**not met**") in text
     plan = r["plan"]
     assert 512 <= plan["udf_memory_mb"] <= 3072
     assert 1 <= plan["batch_rowcount"] <= 1024
-    assert plan["global_local_core_h"] == pytest.approx(160_000 * plan["job_tile_cpu_s"] / 3600)
+    # The plan's arithmetic is checked against hand-worked numbers in test_scale_measures.py;
+    # here: the page reports the figure the JSON holds.
+    assert "**{:,.0f} core-hours**".format(plan["global_local_core_h"]) in text
 
 
 def test_dask_overhead_quick_writes_its_block_and_run_keeps_it(tmp_path):

@@ -9,7 +9,6 @@ import sys
 import time
 
 import numpy as np
-import pytest
 from run_support import METHOD, result_bytes
 
 from gmi_engine.backends.local import LocalStore
@@ -214,21 +213,6 @@ def test_each_source_row_is_decoded_once_when_no_stored_digest_is_compared(
     del decoded[:]
     report = run_local(ws, METHOD, workers=1)  # stored digests: the planner decodes, nothing computed
     assert report.computed == [] and len(report.skipped) == 2 and len(decoded) == n_rows
-
-
-def test_ordered_digest_is_the_digest_and_checks_the_order(demo_workspace):
-    from gmi_engine.backends.local_runner import kernel_row
-    from gmi_engine.errors import GmiInputError
-    from gmi_engine.kernel.pipeline import inputs_digest, ordered_inputs_digest
-
-    with LocalStore(demo_workspace[0], create=False) as store:
-        tile = max(store.tiles(), key=lambda t: (len(store.tile_rows(t)), t))
-        rows = [kernel_row(r) for r in store.tile_rows(tile)]
-    assert len(rows) >= 2
-    assert ordered_inputs_digest(iter(rows), METHOD) == inputs_digest(rows[::-1], METHOD)
-    assert ordered_inputs_digest(rows, METHOD, {"strategy": "median"}) != ordered_inputs_digest(rows, METHOD)
-    with pytest.raises(GmiInputError, match="must be sorted"):
-        ordered_inputs_digest(rows[::-1], METHOD)
 
 
 def test_pool_queues_the_next_tile_before_the_parent_commits(reference_run, tmp_path):

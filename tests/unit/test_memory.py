@@ -48,3 +48,32 @@ def test_a_linux_libc_without_mallopt_is_a_no_op(monkeypatch):
 def test_the_real_call_is_harmless_here():
     memory.fix_mmap_threshold()
     memory.fix_mmap_threshold()  # idempotent
+
+
+@pytest.fixture
+def libc(monkeypatch):
+    """Every ``mallopt`` call of this process from now on, whichever module makes it."""
+    recorder = _Libc()
+    monkeypatch.setattr(memory.sys, "platform", "linux")
+    monkeypatch.setattr(memory.ctypes, "CDLL", lambda name: recorder)
+    return recorder
+
+
+def test_the_gmi_command_fixes_the_threshold_of_its_own_process(libc, capsys):
+    from gmi_engine.cli.main import main
+
+    assert main(["grid", "tile-of", "-108.07", "32.793"]) == 0
+    assert "260 526" in capsys.readouterr().out
+    assert libc.calls == [(-3, 131072)]
+
+
+def test_engine_jobs_called_in_a_host_process_leave_its_malloc_alone(libc, tmp_path):
+    """The QGIS plugin runs ``ingest_many`` and ``run_local`` in the QGIS process: the engine
+    must not change the malloc settings of a process it does not own."""
+    from gmi_engine.backends.local_runner import run_local
+    from gmi_engine.ingest import ingest_many
+
+    ingest_many([], tmp_path / "ws")  # an empty store
+    report = run_local(tmp_path / "ws", "mineral_indices", workers=1)
+    assert report.computed == [] and report.skipped == []
+    assert libc.calls == []

@@ -209,3 +209,15 @@ def test_mixed_gains_change_the_coefficients_and_saturate_bright_targets(granule
     assert g.bands["07"].incl == pytest.approx(0.332)
     b1 = g.read_band("01")
     assert (b1 == 255).any(), "HGH band 1 should saturate on bright clay patches"
+
+
+def test_a_night_granule_with_vnir_is_refused_with_a_gmi_error_naming_it(tmp_path):
+    from datetime import datetime
+
+    from gmi_engine.errors import GmiInputError
+    from gmi_engine.synth.aster import AsterSpec, write_aster_l1t
+
+    spec = AsterSpec(-108.07, 32.793, datetime(2006, 9, 6, 6, 0, 0), side_km=6.0)  # local midnight
+    with pytest.raises(GmiInputError, match="below the horizon") as info:
+        write_aster_l1t(spec, tmp_path)
+    assert spec.granule_id in str(info.value)
