@@ -21,6 +21,8 @@ import time
 from pathlib import Path
 from typing import Any, Dict, Mapping
 
+from gmi_engine.memory import fix_mmap_threshold
+
 STEPS = ("ingest", "e2e", "breakdown")
 
 
@@ -122,6 +124,7 @@ def main(argv=None) -> int:
               file=sys.stderr)
         return 2
     config = json.loads(Path(argv[1]).read_text())
+    fix_mmap_threshold()  # as the gmi command does in its own process (a step stands for one)
     result = {"ingest": _ingest, "e2e": _e2e, "breakdown": _breakdown}[argv[0]](config)
     print(json.dumps(result))
     return 0
