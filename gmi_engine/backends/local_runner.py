@@ -25,6 +25,7 @@ from gmi_engine.export.style import index_style
 from gmi_engine.grid import TileGrid, TileIndex
 from gmi_engine.kernel.pipeline import MASK_OUTPUT, METHODS, merged_params, ordered_inputs_digest, run
 from gmi_engine.kernel.records import result_cells
+from gmi_engine.memory import reuse_freed_blocks
 from gmi_engine.progress import Cancelled, Progress, fraction
 from gmi_engine.progress import report as report_progress
 from gmi_engine.table import ResultRow, SourceRow, format_utc, load_json
@@ -364,7 +365,9 @@ def _pool_context(start: bool = False) -> Any:
 
 def _adopt_parent(environment: Dict[str, str], cwd: str) -> None:
     """Worker initializer: the parent's environment and working directory as they are now (a
-    forkserver worker would otherwise have the server's, from when it started)."""
+    forkserver worker would otherwise have the server's, from when it started), and freed
+    arrays kept for the next tile (:func:`~gmi_engine.memory.reuse_freed_blocks`)."""
+    reuse_freed_blocks()
     os.environ.clear()
     os.environ.update(environment)
     os.chdir(cwd)

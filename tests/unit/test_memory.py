@@ -77,3 +77,41 @@ def test_engine_jobs_called_in_a_host_process_leave_its_malloc_alone(libc, tmp_p
     report = run_local(tmp_path / "ws", "mineral_indices", workers=1)
     assert report.computed == [] and report.skipped == []
     assert libc.calls == []
+
+
+def test_reuse_freed_blocks_raises_both_thresholds(libc):
+    memory.reuse_freed_blocks()
+    # glibc malloc.h: M_MMAP_THRESHOLD -3 at 256 MiB (above a 36 MiB 9-band tile), M_TRIM_THRESHOLD -1
+    assert libc.calls == [(-3, 256 << 20), (-1, 512 << 20)]
+
+
+_PROBE = """
+import ctypes, os, sys
+import numpy as np
+
+class MallInfo2(ctypes.Structure):
+    _fields_ = [(name, ctypes.c_size_t) for name in
+                ("arena", "ordblks", "smblks", "hblks", "hblkhd", "usmblks", "fsmblks", "uordblks",
+                 "fordblks", "keepcost")]
+
+libc = ctypes.CDLL(None)
+libc.mallinfo2.restype = MallInfo2
+if sys.argv[1] == "worker":
+    from gmi_engine.backends.local_runner import _adopt_parent
+    _adopt_parent(dict(os.environ), os.getcwd())
+before = libc.mallinfo2().hblkhd
+tile = np.ones((9, 1024, 1024), dtype=np.float32)  # 36 MiB: above glibc's adaptive limit (32 MiB)
+print(libc.mallinfo2().hblkhd - before)
+"""
+
+
+@pytest.mark.parametrize("role,mapped", [("plain", True), ("worker", False)])
+def test_a_pool_worker_takes_a_tile_array_from_its_heap(role, mapped):
+    """A real process: a 36 MiB array is mmapped by default, from the heap in a pool worker (its
+    initializer, :func:`~gmi_engine.backends.local_runner._adopt_parent`)."""
+    import subprocess
+    import sys
+
+    out = subprocess.run([sys.executable, "-c", _PROBE, role], capture_output=True, text=True, check=True)
+    mapped_bytes = int(out.stdout.strip())
+    assert (mapped_bytes >= 36 << 20) is mapped, mapped_bytes
