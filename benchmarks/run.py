@@ -378,7 +378,9 @@ def render(r: Dict[str, Any]) -> str:
              machine_line(r["machine"]) + (" **Quick mode** (small demo set, few rounds)."
                                            if r["quick"] else ""),
              "The machine is shared with other jobs, so absolute times are noisy; every baseline "
-             "is timed in the same run and the ratios are the figures to compare.", ""]
+             "is timed in the same run and the ratios are the figures to compare. Every timed chain "
+             "(GMI's and GRASS's) starts after a `sync`, so none pays for the disk writeback of the "
+             "files an earlier one wrote.", ""]
     lines += ["## Summary: targets", "", table(["target", "measured", "met?"], r["targets"]), ""]
 
     lines += ["## Kernel: 23 indices on one 1024 × 1024 tile, one core", "",
