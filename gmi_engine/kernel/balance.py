@@ -272,11 +272,14 @@ def _overlap_bands(value: Any) -> Tuple[int, ...]:
 
 def balance(mosaic: np.ndarray, reference: Optional[np.ndarray],
             params: Optional[Mapping[str, Any]] = None,
-            provenance: Optional[np.ndarray] = None) -> Tuple[np.ndarray, Dict[str, Any]]:
+            provenance: Optional[np.ndarray] = None, overwrite: bool = False
+            ) -> Tuple[np.ndarray, Dict[str, Any]]:
     """Per-band balanced mosaic (new float32 array) and a JSON-able ``meta``.
 
     When nothing can be fitted (no reference, reference all fill, no overlap with valid mosaic
     pixels) the input mosaic itself is returned, with ``meta["skipped"]`` True and a reason.
+    ``overwrite``: the caller no longer needs ``mosaic``, so the shape method may correct a
+    float32 one in place instead of a copy (the result is the same array).
     """
     p = balance_params(params)
     pairs = parse_pairing(p["balance_pairing"])
@@ -296,7 +299,7 @@ def balance(mosaic: np.ndarray, reference: Optional[np.ndarray],
     factor = scale_factor(arr.shape[1:], ref.shape[1:])
     prov = _provenance_planes(provenance, arr.shape[1:]) if p["balance_per_source"] else None
     if p["balance_method"] == "shape":
-        return _balance_shape(arr, ref, factor, pairs, prov, p, meta)
+        return _balance_shape(arr, ref, factor, pairs, prov, p, meta, overwrite)
     if p["balance_method"] == "tasseled_cap":
         from .tasseled_cap import balance_tasseled_cap
 
@@ -409,13 +412,16 @@ def aggregate(mosaic: np.ndarray, factor: int) -> np.ndarray:
 def _sources(plane: np.ndarray) -> List[int]:
     """Granule indices (>= 0) and the median code -2 present in a provenance plane, ascending.
 
-    Counted with ``np.bincount`` over the plane's value range (a few codes), about 5x faster
-    than sorting the plane in ``np.unique``; a wide range falls back to ``np.unique``.
+    Up to 8 codes in the plane's value range: one comparison per code; otherwise counted with
+    ``np.bincount`` (about 5x faster than sorting the plane in ``np.unique``), and a wide range
+    with ``np.unique``.
     """
     if plane.size == 0:
         return []
     lo, hi = int(plane.min()), int(plane.max())
-    if hi - lo > 1 << 16:
+    if hi - lo < 8:  # a few granules: one comparison per code, no int64 copy of the plane
+        values = [v for v in range(lo, hi + 1) if v in (lo, hi) or bool((plane == v).any())]
+    elif hi - lo > 1 << 16:
         values = [int(v) for v in np.unique(plane)]
     else:
         counts = np.bincount((plane.ravel().astype(np.intp) - lo), minlength=hi - lo + 1)
@@ -742,16 +748,29 @@ def _shape_values(arr: np.ndarray, modis: np.ndarray, pair: Pair, cell: int, est
                   minimum: float, b4: Optional[np.ndarray] = None) -> Tuple[np.ndarray, np.ndarray, str]:
     """Cell values ``A`` (ASTER group value, per pixel then cell mean) and ``M`` (MODIS), NaN where
     either is too dark."""
-    value, how = swir2_value(arr, pair, estimator, b4)
-    A = aggregate(np.asarray(value, dtype=np.float32)[None], cell)[0]
+    height = arr.shape[1]
+    step = cell * max(1, BLOCK_ROWS // cell)  # whole cells per block
+    A = np.empty((height // cell, arr.shape[2] // cell), dtype=np.float32)
+    how = ""
+    for r0 in range(0, height, step):  # the per-pixel values of a block stay in the CPU cache
+        rows = slice(r0, r0 + step)
+        value, how = swir2_value(arr[:, rows], pair, estimator, None if b4 is None else b4[rows])
+        A[r0 // cell:(r0 + step) // cell] = aggregate(np.asarray(value, dtype=np.float32)[None], cell)[0]
     A, M = mask_dark(A, modis[pair.modis], minimum)
     return A, M, how
 
 
-def _plane_field(coef: Tuple[float, float, float], shape: Tuple[int, int]) -> np.ndarray:
-    """Full-resolution correction ``1 / e(u, v)`` (float32)."""
+#: Rows of a tile the shape method handles at a time (about 64 x 1024 pixels: each temporary
+#: fits the CPU cache). Every step is per pixel or per whole cell, so the results do not depend
+#: on it.
+BLOCK_ROWS = 64
+
+
+def _plane_field(coef: Tuple[float, float, float], shape: Tuple[int, int],
+                 rows: slice = slice(None)) -> np.ndarray:
+    """Full-resolution correction ``1 / e(u, v)`` (float32) of the tile's ``rows``."""
     a, b, c = coef
-    e = a + b * _pixel_coords(shape[1])[None, :] + c * _pixel_coords(shape[0])[:, None]
+    e = a + b * _pixel_coords(shape[1])[None, :] + c * _pixel_coords(shape[0])[rows, None]
     with np.errstate(divide="ignore", invalid="ignore"):
         return np.divide(1.0, e, out=e).astype(np.float32)  # in place: no second float64 plane
 
@@ -767,8 +786,11 @@ def _plane_ok(coef: Optional[Tuple[float, float, float]], limits: Tuple[float, f
 
 def _balance_shape(arr: np.ndarray, ref: np.ndarray, factor: int, pairs: Sequence[Pair],
                    prov: Optional[Tuple[np.ndarray, np.ndarray]], p: Mapping[str, Any],
-                   meta: Dict[str, Any]) -> Tuple[np.ndarray, Dict[str, Any]]:
-    """The shape-preserving method (docs/kernel.md): one regional plane per pairing entry."""
+                   meta: Dict[str, Any], overwrite: bool = False) -> Tuple[np.ndarray, Dict[str, Any]]:
+    """The shape-preserving method (docs/kernel.md): one regional plane per pairing entry.
+
+    With ``overwrite`` a float32 ``arr`` is corrected in place (an entry that cannot be fitted
+    changes nothing, so a skipped tile still returns it unchanged)."""
     shape = arr.shape[1:]
     lat = p["balance_latitude"]
     meta["latitude"] = 0.0 if lat is None else lat
@@ -785,7 +807,7 @@ def _balance_shape(arr: np.ndarray, ref: np.ndarray, factor: int, pairs: Sequenc
     v = np.broadcast_to(_cell_coords(nby, cell, shape[0])[:, None], (nby, nbx))
     sources = None if prov is None else [_cell_source(plane, cell) for plane in prov]
     present = None if prov is None else [_sources(plane) for plane in prov]
-    out = arr.astype(np.float32, copy=True)
+    out = arr if overwrite and arr.dtype == np.float32 else arr.astype(np.float32, copy=True)
     grid = _ShapeGrid(modis, cell, u, v, sources, prov, present)
     entries = [_shape_entry(out, pair, grid, p) for pair in pairs]  # in order: B4 before SWIR-2
     return _finish(arr, out, pairs, entries, meta)
@@ -845,7 +867,6 @@ def _shape_entry(out: np.ndarray, pair: Pair, grid: _ShapeGrid, p: Mapping[str, 
                 return entry
             break
         tile_coef, fits = _shape_planes(A, M, usable, grid, pair, p, tile_gain)
-        field = _combined_field(tile_coef, fits, grid, pair, covered)
         if n == 0:
             entry["plane"] = [_round(c) for c in tile_coef]
             if fits:
@@ -853,15 +874,11 @@ def _shape_entry(out: np.ndarray, pair: Pair, grid: _ShapeGrid, p: Mapping[str, 
                                              "gain": {"tile": _round(1.0 / coef[0])},
                                              "own_fit": coef is not tile_coef}
                                     for s, coef in sorted(fits.items())}
-        for b in pair.apply:
-            out[b] *= field
-        total *= field
+        change = _apply_field(out, total, covered, tile_coef, fits, grid, pair)
         tile_total *= tile_gain
         passes += 1
-        with np.errstate(invalid="ignore"):  # largest change over the corrected pixels, NaN ignored
-            change = np.fmax.reduce(np.abs(field - 1.0), axis=None, where=covered, initial=-np.inf)
-            if not change > SHAPE_PASS_TOLERANCE:
-                break
+        if not change > SHAPE_PASS_TOLERANCE:
+            break
     seen = total[covered]
     entry["passes"] = passes
     entry["gain"] = {"tile": _round(tile_total), "median": _round(float(np.median(seen))),
@@ -891,19 +908,38 @@ def _shape_planes(A: np.ndarray, M: np.ndarray, usable: np.ndarray, grid: _Shape
 
 
 def _combined_field(tile_coef: Tuple[float, float, float], fits: Mapping[int, Tuple[float, float, float]],
-                    grid: _ShapeGrid, pair: Pair, covered: np.ndarray) -> np.ndarray:
-    """Per-pixel correction: the tile plane, or each pixel's own source plane (1 elsewhere).
+                    grid: _ShapeGrid, pair: Pair, covered: np.ndarray, rows: slice = slice(None)) -> np.ndarray:
+    """Per-pixel correction of the tile's ``rows``: the tile plane, or each pixel's own source
+    plane (1 elsewhere).
 
-    Marks the pixels that get a correction in ``covered``.
+    Marks the pixels that get a correction in ``covered`` (the whole tile's mask).
     """
     shape = covered.shape
     if not fits or grid.prov is None:
-        covered[...] = True
-        return _plane_field(tile_coef, shape)
+        covered[rows] = True
+        return _plane_field(tile_coef, shape, rows)
     group = 0 if pair.apply[0] in VNIR else 1
-    field = np.ones(shape, dtype=np.float32)
+    sources = grid.prov[group][rows]
+    field = np.ones(sources.shape, dtype=np.float32)
     for s, coef in fits.items():
-        where = grid.prov[group] == s
-        np.copyto(field, _plane_field(coef, shape), where=where)
-        covered |= where
+        where = sources == s
+        np.copyto(field, _plane_field(coef, shape, rows), where=where)
+        covered[rows] |= where
     return field
+
+
+def _apply_field(out: np.ndarray, total: np.ndarray, covered: np.ndarray, tile_coef: Tuple[float, float, float],
+                 fits: Mapping[int, Tuple[float, float, float]], grid: _ShapeGrid, pair: Pair) -> float:
+    """Multiply the entry's bands of ``out`` and ``total`` by the correction, block by block;
+    returns its largest change ``|field - 1|`` over the corrected pixels (-inf: none, NaN ignored)."""
+    change = -math.inf
+    for r0 in range(0, out.shape[1], BLOCK_ROWS):
+        rows = slice(r0, r0 + BLOCK_ROWS)
+        field = _combined_field(tile_coef, fits, grid, pair, covered, rows)
+        for b in pair.apply:
+            out[b, rows] *= field
+        total[rows] *= field
+        with np.errstate(invalid="ignore"):
+            block = np.fmax.reduce(np.abs(field - 1.0), axis=None, where=covered[rows], initial=-np.inf)
+        change = max(change, float(block))
+    return change

@@ -164,7 +164,8 @@ def _balanced(rows: Sequence[Mapping[str, Any]], params: Mapping[str, Any]
     balancing = dict(params["balancing"] or {})
     if balancing.get("balance_latitude") is None:  # ground size of the statistics cells
         balancing["balance_latitude"] = tile_latitude(int(rows[0]["tile_y"]), int(params["tile_px"]))
-    balanced, meta["balancing"] = balance(result, reference, balancing, provenance)
+    balanced, meta["balancing"] = balance(result, reference, balancing, provenance, overwrite=True)
+    del result  # corrected in place
     meta["balancing"]["overlap"] = overlap_meta
     return balanced, provenance, meta
 
