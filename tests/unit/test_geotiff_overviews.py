@@ -26,6 +26,8 @@ def _raster(seed: int, nan_fraction: float, size: int = 256) -> np.ndarray:
     data[rng.random((size, size)) < nan_fraction] = np.nan
     data[: size // 4, : size // 3] = np.nan  # whole windows without data
     data[-3:, :] *= np.float32(1e-30)  # tiny values (subnormal sums)
+    data[40:42, 0:8] = -0.0  # windows of negative zeros, alone and with NaN
+    data[41, 2] = np.nan
     return data
 
 
@@ -75,3 +77,18 @@ def test_other_cases_keep_gdals_overviews(tmp_path) -> None:
     band = dataset.GetRasterBand(1)
     assert band.GetOverviewCount() == 2
     assert np.array_equal(band.GetOverview(0).ReadAsArray(), _gdal_average_overview(big), equal_nan=True)
+
+
+@pytest.mark.parametrize("view", ["transposed", "strided"])
+def test_cog_of_an_array_view_holds_its_pixels(tmp_path, view) -> None:
+    """The COG's in-memory raster wraps the array without a copy: views must still come out right."""
+    base = _raster(8, 0.2, size=2048)
+    data = {"transposed": base[:1024, :1024].T, "strided": base[::2, ::2]}[view]
+    path = geotiff.write_geotiff(tmp_path / "v.tif", data, (0.0, 30.0, 0.0, 0.0, 0.0, -30.0),
+                                 description="view", nodata=float("nan"))
+    dataset = gdal.Open(str(path))
+    stored = dataset.GetRasterBand(1).ReadAsArray()
+    assert np.array_equal(stored, data, equal_nan=True)
+    overview = dataset.GetRasterBand(1).GetOverview(0).ReadAsArray()
+    assert np.array_equal(overview, _gdal_average_overview(np.ascontiguousarray(data)),
+                          equal_nan=True)
