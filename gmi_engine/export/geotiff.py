@@ -209,14 +209,14 @@ def average_overview_nan(data: np.ndarray) -> np.ndarray:
         missing = np.isnan(block)
         block[missing] = 0.0  # adding 0.0 is what skipping a NaN leaves of the sum
         quad = block.reshape(-1, 2, width, 2)
-        total = quad[:, 0, :, 0] + quad[:, 0, :, 1]
-        total += quad[:, 1, :, 0]
-        total += quad[:, 1, :, 1]
-        total += 0.0  # GDAL's sum starts at +0.0: a sum of -0.0 values is +0.0
         gaps = missing.reshape(quad.shape)
         count = 4 - (gaps[:, 0, :, 0].view(np.int8) + gaps[:, 0, :, 1].view(np.int8)
                      + gaps[:, 1, :, 0].view(np.int8) + gaps[:, 1, :, 1].view(np.int8))
-        with np.errstate(invalid="ignore", divide="ignore"):
+        with np.errstate(invalid="ignore", divide="ignore"):  # inf - inf, 0 / 0: NaN as in GDAL
+            total = quad[:, 0, :, 0] + quad[:, 0, :, 1]
+            total += quad[:, 1, :, 0]
+            total += quad[:, 1, :, 1]
+            total += 0.0  # GDAL's sum starts at +0.0: a sum of -0.0 values is +0.0
             mean = (total / count).astype(np.float32)
         mean[count == 0] = np.float32("nan")  # GDAL's NaN (0/0 gives the negative one)
         out[r0:r0 + mean.shape[0]] = mean
