@@ -481,8 +481,9 @@ def render(r: Dict[str, Any]) -> str:
     rows.append(["GRASS session start/stop", 1, fmt(run["session_s"], 2), ""])
     lines += [table(["step", "calls", "seconds", "peak RSS MB"], rows), ""]
     b = r["breakdown"]
-    lines += ["Where GMI's time goes ({} tiles, one process, measured separately on the 1-worker "
-              "result): decoding source rows {} s, kernel (`pipeline.run`) {} s, encoding the {} "
+    lines += ["Where GMI's time goes ({} tiles, one process with a pool worker's malloc settings, "
+              "measured separately on the 1-worker result): decoding source rows {} s, kernel "
+              "(`pipeline.run`) {} s, encoding the {} "
               "result cells (`ResultRow.to_dict`) {} s; export as COG {} s, as plain tiled "
               "GeoTIFF (`cog=False`) {} s.".format(
                   b["tiles"], fmt(b["read_s"], 1), fmt(b["kernel_s"], 1), 24 * b["tiles"],

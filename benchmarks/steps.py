@@ -9,8 +9,8 @@ Steps:
 - ``e2e``: granule -> 23 index GeoTIFFs: ingest + ``run_local(mineral_indices, workers)`` + export,
   or (``one_pass``) ingest + ``run_local(..., export=...)`` (``gmi run --export``);
 - ``breakdown``: where the local backend's time goes on a computed workspace (row decoding,
-  kernel, result encoding, one tile after the other in this process) and the export as COG
-  and as plain tiled GeoTIFF.
+  kernel, result encoding, one tile after the other in this process, with a pool worker's
+  malloc settings) and the export as COG and as plain tiled GeoTIFF.
 """
 from __future__ import annotations
 
@@ -84,8 +84,10 @@ def _breakdown(config: Mapping[str, Any]) -> Dict[str, Any]:
     from gmi_engine.backends.local import LocalStore
     from gmi_engine.backends.local_runner import kernel_row
     from gmi_engine.kernel.pipeline import run
+    from gmi_engine.memory import reuse_freed_blocks
     from gmi_engine.table import ResultRow
 
+    reuse_freed_blocks()  # the tile loop of a pool worker, with its malloc settings
     read_s = kernel_s = encode_s = 0.0
     tiles = 0
     with LocalStore(Path(config["workspace"]), create=False) as store:
