@@ -24,7 +24,7 @@ another value.
 """
 from __future__ import annotations
 
-from typing import Any, Dict, Mapping, NamedTuple, Optional, Sequence
+from typing import Any, Dict, List, Mapping, NamedTuple, Optional, Sequence, Tuple
 
 import numpy as np
 
@@ -93,12 +93,51 @@ def check_reflectance(refl: np.ndarray, name: str = "refl") -> np.ndarray:
     return arr
 
 
+#: Pixels per row block of the band loops (:func:`row_blocks`): a float32 band block is 256 KiB,
+#: so it and the bool blocks of the masks stay in the CPU cache instead of full-size temporaries.
+BLOCK_PIXELS = 65536
+
+
+def _block_rows(width: int) -> int:
+    return max(1, BLOCK_PIXELS // max(1, width))
+
+
+def row_blocks(shape: Tuple[int, ...]) -> List[slice]:
+    """Row slices of about :data:`BLOCK_PIXELS` pixels each that together cover an ``(H, W)`` grid."""
+    rows = _block_rows(shape[1])
+    return [slice(r0, r0 + rows) for r0 in range(0, shape[0], rows)]
+
+
+def block_scratch(shape: Tuple[int, ...], dtype: Any = bool) -> np.ndarray:
+    """An uninitialised array the size of the largest :func:`row_blocks` block of ``shape``."""
+    return np.empty((min(shape[0], _block_rows(shape[1])), shape[1]), dtype=dtype)
+
+
 def valid_mask(refl: np.ndarray, bands: Sequence[int] = tuple(range(N_BANDS))) -> np.ndarray:
     """True where every band of ``bands`` (indices 0..8) is finite."""
     arr = check_reflectance(refl)
     out = np.ones(arr.shape[1:], dtype=bool)
-    for b in bands:
-        out &= np.isfinite(arr[b])
+    finite = block_scratch(out.shape)
+    for block in row_blocks(out.shape):
+        part = out[block]
+        scratch = finite[:part.shape[0]]
+        for b in bands:
+            part &= np.isfinite(arr[b, block], out=scratch)
+    return out
+
+
+def any_finite(refl: np.ndarray) -> np.ndarray:
+    """True where at least one band of ``refl`` ``(bands, H, W)`` is finite."""
+    arr = np.asarray(refl)
+    if arr.ndim != 3:
+        raise GmiInputError("refl: expected shape (bands, H, W), got {}".format(arr.shape))
+    out = np.zeros(arr.shape[1:], dtype=bool)
+    finite = block_scratch(out.shape)
+    for block in row_blocks(out.shape):
+        part = out[block]
+        scratch = finite[:part.shape[0]]
+        for band in arr:
+            part |= np.isfinite(band[block], out=scratch)
     return out
 
 
