@@ -126,19 +126,25 @@ def valid_mask(refl: np.ndarray, bands: Sequence[int] = tuple(range(N_BANDS))) -
     return out
 
 
-def any_finite(refl: np.ndarray) -> np.ndarray:
-    """True where at least one band of ``refl`` ``(bands, H, W)`` is finite."""
+def finite_masks(refl: np.ndarray, every: Optional[Sequence[int]] = None
+                 ) -> Tuple[np.ndarray, Optional[np.ndarray]]:
+    """``(some, all)`` of ``refl`` ``(bands, H, W)`` in one pass over the bands: True where at
+    least one band is finite, and where every band of ``every`` (indices) is (None without it)."""
     arr = np.asarray(refl)
     if arr.ndim != 3:
         raise GmiInputError("refl: expected shape (bands, H, W), got {}".format(arr.shape))
-    out = np.zeros(arr.shape[1:], dtype=bool)
-    finite = block_scratch(out.shape)
-    for block in row_blocks(out.shape):
-        part = out[block]
-        scratch = finite[:part.shape[0]]
-        for band in arr:
-            part |= np.isfinite(band[block], out=scratch)
-    return out
+    some = np.zeros(arr.shape[1:], dtype=bool)
+    wanted = None if every is None else set(every)
+    every_ok = None if wanted is None else np.ones(arr.shape[1:], dtype=bool)
+    finite = block_scratch(some.shape)
+    for block in row_blocks(some.shape):
+        some_b = some[block]
+        scratch = finite[:some_b.shape[0]]
+        for k, band in enumerate(arr):
+            some_b |= np.isfinite(band[block], out=scratch)
+            if wanted is not None and k in wanted:
+                every_ok[block] &= scratch
+    return some, every_ok
 
 
 def swir_unusable(refl: np.ndarray, swir_usable: bool, inplace: bool = False) -> np.ndarray:
@@ -245,12 +251,23 @@ def erode_edges(valid: np.ndarray, pixels: int = 2) -> np.ndarray:
         raise GmiInputError("valid: expected a 2-D mask, got shape {}".format(src.shape))
     if n == 0:
         return src.copy()
-    rows = src.copy()
-    for k in range(1, n + 1):
-        _shift_and(rows, src, k, 0)
-    out = rows.copy()
-    for k in range(1, n + 1):
-        _shift_and(out, rows, k, 1)
+    height = src.shape[0]
+    out = np.empty_like(src)
+    scratch = block_scratch(src.shape)
+    for block in row_blocks(src.shape):  # rows first, in a cached block; then columns, into out
+        r0, r1 = block.start, min(block.stop, height)
+        rows = scratch[:r1 - r0]
+        np.copyto(rows, src[r0:r1])
+        for k in range(1, n + 1):
+            first = max(0, k - r0)  # block rows with a row k above them in the array
+            if first < r1 - r0:
+                rows[first:] &= src[r0 + first - k:r1 - k]
+            stop = max(0, min(r1, height - k) - r0)  # block rows with a row k below them
+            rows[:stop] &= src[r0 + k:r0 + k + stop]
+        target = out[r0:r1]
+        np.copyto(target, rows)
+        for k in range(1, n + 1):
+            _shift_and(target, rows, k, 1)
     return out
 
 

@@ -139,7 +139,8 @@ def mosaic(stack: Sequence[np.ndarray], infos: Sequence[Mapping[str, Any]],
     granules = [_Granule(i, info) for i, info in enumerate(infos)]
     p = _params(params)
     masks = [granule_masks(a, g.swir_usable, p, bt13=info.get("bt13")) for a, g, info in zip(arrays, granules, infos)]
-    clear_cover = [float(np.count_nonzero(m.vnir & ~m.cloud)) / m.vnir.size for m in masks]
+    # clear = vnir and not cloud; granule_masks keeps the cloud inside vnir, so it is a difference
+    clear_cover = [float(np.count_nonzero(m.vnir) - np.count_nonzero(m.cloud)) / m.vnir.size for m in masks]
     order = _granule_order(granules, clear_cover, p["target_date"], strategy)
     if strategy == "median":
         prov = _median(arrays, masks, order, p["cloud_fallback"])

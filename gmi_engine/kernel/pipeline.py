@@ -29,7 +29,7 @@ from gmi_engine.kernel import KERNEL_VERSION
 from gmi_engine.kernel.bands import BAND_COLUMNS, BANDS, band_index
 from gmi_engine.kernel.errors import GmiInputError
 from gmi_engine.kernel.fields import FieldPlan, decode_field, surface_reflectance_field
-from gmi_engine.kernel.masks import any_finite, valid_mask
+from gmi_engine.kernel.masks import finite_masks
 from gmi_engine.kernel.radiometry import (
     dn_array,
     dn_to_radiance,
@@ -296,12 +296,13 @@ def run(method: str, rows: Sequence[Mapping[str, Any]],
     else:
         refl, provenance, step_meta = _mosaic(rows, p)
     meta = _common_meta(method, rows, p, step_meta)
-    valid = any_finite(refl).view(np.uint8)  # bool is one byte of 0 or 1
+    swir_bands = range(band_index("04"), refl.shape[0]) if method == "mineral_indices" else None
+    finite, swir_ok = finite_masks(refl, swir_bands)
+    valid = finite.view(np.uint8)  # bool is one byte of 0 or 1
     out = []
     if method == "mineral_indices":
         from gmi_engine.kernel.indices import compute_indices
 
-        swir_ok = valid_mask(refl, range(band_index("04"), refl.shape[0]))
         indices = compute_indices(refl, ids=p["indices"], swir_usable=swir_ok,
                                   same_source=_same_source(provenance, step_meta["mosaic"]))
         for index_id, data in indices.items():

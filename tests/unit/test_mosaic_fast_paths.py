@@ -9,7 +9,7 @@ import pytest
 
 from gmi_engine.kernel import masks as kmasks
 from gmi_engine.kernel import mosaic as kmosaic
-from gmi_engine.kernel.masks import SWIR, VNIR, GranuleMasks, any_finite, valid_mask
+from gmi_engine.kernel.masks import SWIR, VNIR, GranuleMasks, finite_masks, valid_mask
 from gmi_engine.kernel.mosaic import NO_DATA, mosaic
 from gmi_engine.kernel.pipeline import _nan_outside
 
@@ -128,7 +128,10 @@ def test_finite_masks_in_blocks_match_numpy(small_blocks):
     refl[np.random.default_rng(5).random(refl.shape) < 0.3] = np.nan
     refl[0, 0, :3] = [np.inf, -np.inf, np.nan]
     refl[:, 5] = np.nan
-    assert np.array_equal(any_finite(refl), np.isfinite(refl).any(axis=0))
+    some, every = finite_masks(refl, range(3, 9))
+    assert np.array_equal(some, np.isfinite(refl).any(axis=0))
+    assert np.array_equal(every, np.isfinite(refl[3:]).all(axis=0))
+    assert finite_masks(refl)[1] is None and np.array_equal(finite_masks(refl)[0], some)
     assert np.array_equal(valid_mask(refl, SWIR), np.isfinite(refl[3:]).all(axis=0))
     assert np.array_equal(valid_mask(refl), np.isfinite(refl).all(axis=0))
 
@@ -144,3 +147,15 @@ def test_nan_outside_leaves_only_the_bbox_of_written_bands_unset(bbox):
     assert np.isnan(out[1]).all()
     for k in (0, 2):
         assert np.isnan(out[k][~inside]).all()
+
+
+@pytest.mark.parametrize("pixels", [1, 2, 3, 30])
+@pytest.mark.parametrize("seed", range(3))
+def test_erosion_in_blocks_matches_the_square_window_rule(small_blocks, pixels, seed):
+    valid = np.random.default_rng(seed).random((H, W)) < 0.93
+    padded = np.pad(valid, pixels, constant_values=True)
+    expected = np.ones((H, W), dtype=bool)
+    for dr in range(2 * pixels + 1):
+        for dc in range(2 * pixels + 1):
+            expected &= padded[dr:dr + H, dc:dc + W]
+    assert np.array_equal(kmasks.erode_edges(valid, pixels), expected)
