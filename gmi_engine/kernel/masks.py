@@ -116,12 +116,17 @@ def block_scratch(shape: Tuple[int, ...], dtype: Any = bool) -> np.ndarray:
 def valid_mask(refl: np.ndarray, bands: Sequence[int] = tuple(range(N_BANDS))) -> np.ndarray:
     """True where every band of ``bands`` (indices 0..8) is finite."""
     arr = check_reflectance(refl)
-    out = np.ones(arr.shape[1:], dtype=bool)
+    first, *rest = list(bands) or [None]
+    out = np.empty(arr.shape[1:], dtype=bool)
     finite = block_scratch(out.shape)
     for block in row_blocks(out.shape):
         part = out[block]
+        if first is None:
+            part.fill(True)
+            continue
+        np.isfinite(arr[first, block], out=part)
         scratch = finite[:part.shape[0]]
-        for b in bands:
+        for b in rest:
             part &= np.isfinite(arr[b, block], out=scratch)
     return out
 

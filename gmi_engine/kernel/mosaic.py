@@ -59,7 +59,7 @@ from .masks import (
 )
 
 STRATEGIES = ("best-pixel", "first-valid", "median")
-NO_DATA = -1
+NO_DATA = -1  # _select_single relies on this value
 #: Mosaic parameters beyond the mask thresholds of :data:`.masks.MASK_DEFAULTS`.
 MOSAIC_DEFAULTS = {"cloud_fallback": False, "target_date": None,
                    "allow_mixed_provenance": False}  # type: Dict[str, Any]
@@ -148,12 +148,18 @@ def mosaic(stack: Sequence[np.ndarray], infos: Sequence[Mapping[str, Any]],
         prov = _best(masks, order, p["cloud_fallback"], strategy == "best-pixel")
     counts = [[int(np.count_nonzero(plane == g)) for plane in prov] for g in range(len(arrays))]
     base = max(range(len(arrays)), key=lambda g: (sum(counts[g]), -g))
-    writable = reuse_stack and arrays[base] is stack[base] and arrays[base].flags.writeable and not any(
-        np.may_share_memory(arrays[base], a) for g, a in enumerate(arrays) if g != base)
-    out = arrays[base] if writable else np.empty(shape, dtype=np.float32)
+    out = arrays[base] if reuse_stack and _own_array(stack, arrays, base) else np.empty(shape, dtype=np.float32)
     _fill(arrays, prov, base, out)
     meta = _meta(granules, masks, clear_cover, order, prov, counts, strategy, p)
     return out, prov, meta
+
+
+def _own_array(stack: Sequence[np.ndarray], arrays: List[np.ndarray], g: int) -> bool:
+    """True when granule ``g``'s checked array is the caller's own, writable and shares no memory
+    with another granule's (so writing the mosaic into it changes no pixel still to be read)."""
+    mine = arrays[g]
+    return mine is stack[g] and mine.flags.writeable and not any(
+        np.may_share_memory(mine, a) for h, a in enumerate(arrays) if h != g)
 
 
 def _checked_array(a: np.ndarray, i: int) -> np.ndarray:
@@ -223,8 +229,8 @@ def _select(usable: List[np.ndarray], masks: List[GranuleMasks], priority: Dict[
 def _select_single(usable: np.ndarray, mask: GranuleMasks, fallback: bool, out: np.ndarray) -> None:
     """:func:`_select` of one granule: it wins exactly where it is a candidate (a candidate's
     score is >= 0 whatever its bonus, a non-candidate's -1), so no score is needed."""
-    out.fill(NO_DATA)
-    np.copyto(out, 0, where=usable if fallback else usable & ~mask.cloud)
+    candidate = usable if fallback else np.greater(usable, mask.cloud)  # bools: usable and not cloud
+    np.subtract(candidate, 1, out=out, dtype=out.dtype)  # 0 where a candidate, else -1 = NO_DATA
 
 
 def _select_scored(usable: List[np.ndarray], masks: List[GranuleMasks], priority: Dict[int, int],

@@ -134,6 +134,8 @@ def test_finite_masks_in_blocks_match_numpy(small_blocks):
     assert finite_masks(refl)[1] is None and np.array_equal(finite_masks(refl)[0], some)
     assert np.array_equal(valid_mask(refl, SWIR), np.isfinite(refl[3:]).all(axis=0))
     assert np.array_equal(valid_mask(refl), np.isfinite(refl).all(axis=0))
+    assert np.array_equal(valid_mask(refl, iter(VNIR)), np.isfinite(refl[:3]).all(axis=0))
+    assert valid_mask(refl, ()).all()
 
 
 @pytest.mark.parametrize("bbox", [(0, 7, 0, 7), (2, 5, 1, 6), (3, 3, 7, 7), (0, 8, 0, 7), (4, 2, 0, 7)])
