@@ -24,7 +24,7 @@ another value.
 """
 from __future__ import annotations
 
-from typing import Any, Dict, Mapping, NamedTuple, Optional, Sequence
+from typing import Any, Dict, List, Mapping, NamedTuple, Optional, Sequence, Tuple
 
 import numpy as np
 
@@ -93,13 +93,63 @@ def check_reflectance(refl: np.ndarray, name: str = "refl") -> np.ndarray:
     return arr
 
 
+#: Pixels per row block of the band loops (:func:`row_blocks`): a float32 band block is 256 KiB,
+#: so it and the bool blocks of the masks stay in the CPU cache instead of full-size temporaries.
+BLOCK_PIXELS = 65536
+
+
+def _block_rows(width: int) -> int:
+    return max(1, BLOCK_PIXELS // max(1, width))
+
+
+def row_blocks(shape: Tuple[int, ...]) -> List[slice]:
+    """Row slices of about :data:`BLOCK_PIXELS` pixels each that together cover an ``(H, W)`` grid."""
+    rows = _block_rows(shape[1])
+    return [slice(r0, r0 + rows) for r0 in range(0, shape[0], rows)]
+
+
+def block_scratch(shape: Tuple[int, ...], dtype: Any = bool) -> np.ndarray:
+    """An uninitialised array the size of the largest :func:`row_blocks` block of ``shape``."""
+    return np.empty((min(shape[0], _block_rows(shape[1])), shape[1]), dtype=dtype)
+
+
 def valid_mask(refl: np.ndarray, bands: Sequence[int] = tuple(range(N_BANDS))) -> np.ndarray:
     """True where every band of ``bands`` (indices 0..8) is finite."""
     arr = check_reflectance(refl)
-    out = np.ones(arr.shape[1:], dtype=bool)
-    for b in bands:
-        out &= np.isfinite(arr[b])
+    first, *rest = list(bands) or [None]
+    out = np.empty(arr.shape[1:], dtype=bool)
+    finite = block_scratch(out.shape)
+    for block in row_blocks(out.shape):
+        part = out[block]
+        if first is None:
+            part.fill(True)
+            continue
+        np.isfinite(arr[first, block], out=part)
+        scratch = finite[:part.shape[0]]
+        for b in rest:
+            part &= np.isfinite(arr[b, block], out=scratch)
     return out
+
+
+def finite_masks(refl: np.ndarray, every: Optional[Sequence[int]] = None
+                 ) -> Tuple[np.ndarray, Optional[np.ndarray]]:
+    """``(some, all)`` of ``refl`` ``(bands, H, W)`` in one pass over the bands: True where at
+    least one band is finite, and where every band of ``every`` (indices) is (None without it)."""
+    arr = np.asarray(refl)
+    if arr.ndim != 3:
+        raise GmiInputError("refl: expected shape (bands, H, W), got {}".format(arr.shape))
+    some = np.zeros(arr.shape[1:], dtype=bool)
+    wanted = None if every is None else set(every)
+    every_ok = None if wanted is None else np.ones(arr.shape[1:], dtype=bool)
+    finite = block_scratch(some.shape)
+    for block in row_blocks(some.shape):
+        some_b = some[block]
+        scratch = finite[:some_b.shape[0]]
+        for k, band in enumerate(arr):
+            some_b |= np.isfinite(band[block], out=scratch)
+            if wanted is not None and k in wanted:
+                every_ok[block] &= scratch
+    return some, every_ok
 
 
 def swir_unusable(refl: np.ndarray, swir_usable: bool, inplace: bool = False) -> np.ndarray:
@@ -206,12 +256,23 @@ def erode_edges(valid: np.ndarray, pixels: int = 2) -> np.ndarray:
         raise GmiInputError("valid: expected a 2-D mask, got shape {}".format(src.shape))
     if n == 0:
         return src.copy()
-    rows = src.copy()
-    for k in range(1, n + 1):
-        _shift_and(rows, src, k, 0)
-    out = rows.copy()
-    for k in range(1, n + 1):
-        _shift_and(out, rows, k, 1)
+    height = src.shape[0]
+    out = np.empty_like(src)
+    scratch = block_scratch(src.shape)
+    for block in row_blocks(src.shape):  # rows first, in a cached block; then columns, into out
+        r0, r1 = block.start, min(block.stop, height)
+        rows = scratch[:r1 - r0]
+        np.copyto(rows, src[r0:r1])
+        for k in range(1, n + 1):
+            first = max(0, k - r0)  # block rows with a row k above them in the array
+            if first < r1 - r0:
+                rows[first:] &= src[r0 + first - k:r1 - k]
+            stop = max(0, min(r1, height - k) - r0)  # block rows with a row k below them
+            rows[:stop] &= src[r0 + k:r0 + k + stop]
+        target = out[r0:r1]
+        np.copyto(target, rows)
+        for k in range(1, n + 1):
+            _shift_and(target, rows, k, 1)
     return out
 
 

@@ -47,10 +47,19 @@ import numpy as np
 
 from .bands import SWIR_CUTOFF
 from .errors import GmiInputError
-from .masks import SWIR, VNIR, GranuleMasks, check_reflectance, granule_masks, mask_params
+from .masks import (
+    SWIR,
+    VNIR,
+    GranuleMasks,
+    block_scratch,
+    check_reflectance,
+    granule_masks,
+    mask_params,
+    row_blocks,
+)
 
 STRATEGIES = ("best-pixel", "first-valid", "median")
-NO_DATA = -1
+NO_DATA = -1  # _select_single relies on this value
 #: Mosaic parameters beyond the mask thresholds of :data:`.masks.MASK_DEFAULTS`.
 MOSAIC_DEFAULTS = {"cloud_fallback": False, "target_date": None,
                    "allow_mixed_provenance": False}  # type: Dict[str, Any]
@@ -109,9 +118,13 @@ class _Granule(object):
 
 
 def mosaic(stack: Sequence[np.ndarray], infos: Sequence[Mapping[str, Any]],
-           strategy: str = "best-pixel", params: Optional[Mapping[str, Any]] = None
-           ) -> Tuple[np.ndarray, np.ndarray, Dict[str, Any]]:
-    """Mosaic of the granules of one tile: ``(mosaic, provenance (2, H, W) int16, meta)``."""
+           strategy: str = "best-pixel", params: Optional[Mapping[str, Any]] = None,
+           reuse_stack: bool = False) -> Tuple[np.ndarray, np.ndarray, Dict[str, Any]]:
+    """Mosaic of the granules of one tile: ``(mosaic, provenance (2, H, W) int16, meta)``.
+
+    ``reuse_stack``: the caller no longer uses the stack's arrays, so the mosaic may be written
+    into one of them (the one that gives most pixels) instead of a new array.
+    """
     if strategy not in STRATEGIES:
         raise GmiInputError("strategy: {!r} is not one of {}".format(strategy, STRATEGIES))
     arrays = [_checked_array(a, i) for i, a in enumerate(stack)]
@@ -126,15 +139,27 @@ def mosaic(stack: Sequence[np.ndarray], infos: Sequence[Mapping[str, Any]],
     granules = [_Granule(i, info) for i, info in enumerate(infos)]
     p = _params(params)
     masks = [granule_masks(a, g.swir_usable, p, bt13=info.get("bt13")) for a, g, info in zip(arrays, granules, infos)]
-    clear_cover = [float(np.count_nonzero(m.vnir & ~m.cloud)) / m.vnir.size for m in masks]
+    # clear = vnir and not cloud; granule_masks keeps the cloud inside vnir, so it is a difference
+    clear_cover = [float(np.count_nonzero(m.vnir) - np.count_nonzero(m.cloud)) / m.vnir.size for m in masks]
     order = _granule_order(granules, clear_cover, p["target_date"], strategy)
-    out = np.full(shape, np.nan, dtype=np.float32)
     if strategy == "median":
-        prov = _median(arrays, masks, order, p["cloud_fallback"], out)
+        prov = _median(arrays, masks, order, p["cloud_fallback"])
     else:
-        prov = _best(arrays, masks, order, p["cloud_fallback"], strategy == "best-pixel", out)
-    meta = _meta(granules, masks, clear_cover, order, prov, strategy, p)
+        prov = _best(masks, order, p["cloud_fallback"], strategy == "best-pixel")
+    counts = [[int(np.count_nonzero(plane == g)) for plane in prov] for g in range(len(arrays))]
+    base = max(range(len(arrays)), key=lambda g: (sum(counts[g]), -g))
+    out = arrays[base] if reuse_stack and _own_array(stack, arrays, base) else np.empty(shape, dtype=np.float32)
+    _fill(arrays, prov, base, out)
+    meta = _meta(granules, masks, clear_cover, order, prov, counts, strategy, p)
     return out, prov, meta
+
+
+def _own_array(stack: Sequence[np.ndarray], arrays: List[np.ndarray], g: int) -> bool:
+    """True when granule ``g``'s checked array is the caller's own, writable and shares no memory
+    with another granule's (so writing the mosaic into it changes no pixel still to be read)."""
+    mine = arrays[g]
+    return mine is stack[g] and mine.flags.writeable and not any(
+        np.may_share_memory(mine, a) for h, a in enumerate(arrays) if h != g)
 
 
 def _checked_array(a: np.ndarray, i: int) -> np.ndarray:
@@ -175,69 +200,114 @@ def _granule_order(granules: List[_Granule], clear_cover: List[float],
     return sorted(range(len(granules)), key=key)
 
 
-def _best(arrays: List[np.ndarray], masks: List[GranuleMasks], order: List[int],
-          fallback: bool, prefer_complete: bool, out: np.ndarray) -> np.ndarray:
-    """Per-pixel selection for best-pixel / first-valid; fills ``out``, returns provenance."""
-    n = len(arrays)
+def _best(masks: List[GranuleMasks], order: List[int], fallback: bool,
+          prefer_complete: bool) -> np.ndarray:
+    """Per-pixel selection for best-pixel / first-valid: the provenance ``(2, H, W)`` int16."""
+    n = len(masks)
     priority = {g: n - 1 - pos for pos, g in enumerate(order)}
-    vnir_prov = _select([m.vnir for m in masks], masks, priority, fallback,
-                        [m.swir if prefer_complete else None for m in masks])
-    same = [(vnir_prov == g) if prefer_complete else None for g in range(n)]
-    swir_prov = _select([m.swir for m in masks], masks, priority, fallback, same)
-    for g, a in enumerate(arrays):
-        for prov, bands in ((vnir_prov, VNIR), (swir_prov, SWIR)):
-            take = prov == g
-            for b in bands:
-                np.copyto(out[b], a[b], where=take)
-    return np.stack([vnir_prov, swir_prov])
-
-
-def _select(usable: List[np.ndarray], masks: List[GranuleMasks], priority: Dict[int, int],
-            fallback: bool, bonus: List[Optional[np.ndarray]]) -> np.ndarray:
-    """Index of the highest-scoring usable granule per pixel (-1 where none).
-
-    Score = priority + n * bonus + 2n * clear, so clear beats bonus beats granule order.
-    """
-    n = len(usable)
-    shape = usable[0].shape
-    best = np.full(shape, -1, dtype=np.int32)
-    prov = np.full(shape, NO_DATA, dtype=np.int16)
-    for g in range(n):
-        clear = ~masks[g].cloud
-        candidate = usable[g] if fallback else usable[g] & clear
-        score = clear.astype(np.int32)
-        score *= 2 * n
-        if bonus[g] is not None:
-            score += bonus[g].astype(np.int32) * n
-        score += priority[g]
-        score[~candidate] = -1
-        better = score > best
-        prov[better] = g
-        np.maximum(best, score, out=best)
+    prov = np.empty((2,) + masks[0].vnir.shape, dtype=np.int16)
+    _select([m.vnir for m in masks], masks, priority, fallback,
+            [m.swir if prefer_complete else None for m in masks], prov[0])
+    same = [(prov[0] == g) if prefer_complete and n > 1 else None for g in range(n)]
+    _select([m.swir for m in masks], masks, priority, fallback, same, prov[1])
     return prov
 
 
+def _select(usable: List[np.ndarray], masks: List[GranuleMasks], priority: Dict[int, int],
+            fallback: bool, bonus: List[Optional[np.ndarray]], out: np.ndarray) -> None:
+    """Index of the highest-scoring usable granule per pixel (-1 where none) into ``out`` (int16).
+
+    Score = priority + n * bonus + 2n * clear, so clear beats bonus beats granule order; -1
+    where the granule is no candidate (not usable, or cloudy without ``fallback``).
+    """
+    if len(usable) == 1:
+        _select_single(usable[0], masks[0], fallback, out)
+    else:
+        _select_scored(usable, masks, priority, fallback, bonus, out)
+
+
+def _select_single(usable: np.ndarray, mask: GranuleMasks, fallback: bool, out: np.ndarray) -> None:
+    """:func:`_select` of one granule: it wins exactly where it is a candidate (a candidate's
+    score is >= 0 whatever its bonus, a non-candidate's -1), so no score is needed."""
+    candidate = usable if fallback else np.greater(usable, mask.cloud)  # bools: usable and not cloud
+    np.subtract(candidate, 1, out=out, dtype=out.dtype)  # 0 where a candidate, else -1 = NO_DATA
+
+
+def _select_scored(usable: List[np.ndarray], masks: List[GranuleMasks], priority: Dict[int, int],
+                   fallback: bool, bonus: List[Optional[np.ndarray]], out: np.ndarray) -> None:
+    """:func:`_select` by the scores, row block by row block (the scores stay in the CPU cache)."""
+    n = len(usable)
+    # the largest score is 2n + n + (n - 1): int16 holds it up to n = 8191
+    dtype = np.int16 if 4 * n <= np.iinfo(np.int16).max else np.int32
+    best, score, part = (block_scratch(out.shape, dtype) for _ in range(3))
+    clear, skip = block_scratch(out.shape), block_scratch(out.shape)
+    for block in row_blocks(out.shape):
+        rows = out[block].shape[0]
+        best_b, score_b, part_b, clear_b, skip_b = (a[:rows] for a in (best, score, part, clear, skip))
+        best_b.fill(-1)
+        out[block] = NO_DATA
+        for g in range(n):
+            np.logical_not(masks[g].cloud[block], out=clear_b)
+            if fallback:
+                np.logical_not(usable[g][block], out=skip_b)
+            else:
+                np.logical_and(usable[g][block], clear_b, out=skip_b)
+                np.logical_not(skip_b, out=skip_b)
+            np.multiply(clear_b, 2 * n, out=score_b, dtype=dtype)
+            if bonus[g] is not None:
+                score_b += np.multiply(bonus[g][block], n, out=part_b, dtype=dtype)
+            score_b += priority[g]
+            np.copyto(score_b, -1, where=skip_b)
+            np.copyto(out[block], g, where=np.greater(score_b, best_b, out=clear_b))
+            np.maximum(best_b, score_b, out=best_b)
+
+
+def _fill(arrays: List[np.ndarray], prov: np.ndarray, base: int, out: np.ndarray) -> None:
+    """Write the mosaic into ``out`` ``(9, H, W)`` float32: each group's bands from the granule of
+    ``prov``, NaN at NO_DATA.
+
+    ``out`` is uninitialised or ``arrays[base]`` itself. Row block by row block (in the CPU
+    cache) and without a full-size NaN fill first: each group's bands are those of granule
+    ``base`` (copied unless ``out`` is that granule's array), with the pixels of the other
+    granules and the NO_DATA pixels (NaN) written over them.
+    """
+    in_place = out is arrays[base]
+    nan = np.float32(np.nan)
+    for block in row_blocks(prov.shape[1:]):
+        for plane, bands in ((prov[0, block], VNIR), (prov[1, block], SWIR)):
+            others = [(g, plane == g) for g in range(len(arrays)) if g != base]
+            others = [(g, take) for g, take in others if take.any()]
+            no_data = plane == NO_DATA
+            missing = int(np.count_nonzero(no_data))
+            for b in bands:
+                target = out[b, block]
+                if missing == plane.size:
+                    target.fill(nan)
+                    continue
+                if not in_place:
+                    np.copyto(target, arrays[base][b, block])
+                for g, take in others:
+                    np.copyto(target, arrays[g][b, block], where=take)
+                if missing:
+                    np.copyto(target, nan, where=no_data)
+
+
 def _median(arrays: List[np.ndarray], masks: List[GranuleMasks], order: List[int],
-            fallback: bool, out: np.ndarray) -> np.ndarray:
-    """Per-pixel medoid of the usable, clear granules (module doc); fills ``out``, returns provenance.
+            fallback: bool) -> np.ndarray:
+    """Per-pixel medoid of the usable, clear granules (module doc): the provenance ``(2, H, W)`` int16.
 
     Works in blocks of :data:`MEDOID_BLOCK_PIXELS` pixels, so the temporaries stay small whatever
     the tile size and granule count (about ``3 n + 4`` float32 arrays of one block).
     """
     cands = [_candidates([getattr(m, group) for m in masks], masks, fallback)
              for group in ("vnir", "swir")]
-    shape = out.shape[1:]
+    shape = arrays[0].shape[1:]
     prov = np.full((2,) + shape, NO_DATA, dtype=np.int16)
     rows = max(1, MEDOID_BLOCK_PIXELS // max(1, shape[1]))
     for r0 in range(0, shape[0], rows):
         block = slice(r0, r0 + rows)
         _medoid_block([a[:, block] for a in arrays], [c[block] for c in cands[0]],
                       [c[block] for c in cands[1]], order, prov[:, block])
-    for g, a in enumerate(arrays):
-        for plane, bands in ((prov[0], VNIR), (prov[1], SWIR)):
-            take = plane == g
-            for b in bands:
-                np.copyto(out[b], a[b], where=take)
     return prov
 
 
@@ -321,10 +391,22 @@ def mixed_provenance(provenance: np.ndarray) -> np.ndarray:
     return (vnir >= 0) & (swir >= 0) & (vnir != swir)
 
 
+def _mixed_fraction(prov: np.ndarray, n: int) -> np.float64:
+    """Mean of :func:`mixed_provenance`; 0 with one granule, whose two planes never differ
+    where both have data."""
+    if n == 1 and prov[0].size:
+        return np.float64(0.0)
+    return mixed_provenance(prov).mean()
+
+
 def _meta(granules: List[_Granule], masks: List[GranuleMasks], clear_cover: List[float],
-          order: List[int], prov: np.ndarray, strategy: str, p: Mapping[str, Any]) -> Dict[str, Any]:
+          order: List[int], prov: np.ndarray, counts: List[List[int]], strategy: str,
+          p: Mapping[str, Any]) -> Dict[str, Any]:
+    """The mosaic's meta; ``counts``: per granule its pixels in the two provenance planes."""
     pixels = prov[0].size
     entries = []
+    # pixels with data per plane: the provenance is NO_DATA or a granule index
+    taken = [sum(c[plane] for c in counts) for plane in (0, 1)]
     for g in granules:
         m = masks[g.index]
         vnir_n = int(np.count_nonzero(m.vnir))
@@ -338,8 +420,8 @@ def _meta(granules: List[_Granule], masks: List[GranuleMasks], clear_cover: List
             "valid_fraction": vnir_n / float(pixels),
             "clear_fraction": clear_cover[g.index],
             "cloud_fraction_of_valid": (int(np.count_nonzero(m.cloud)) / float(vnir_n)) if vnir_n else None,
-            "vnir_pixels": int(np.count_nonzero(prov[0] == g.index)),
-            "swir_pixels": int(np.count_nonzero(prov[1] == g.index)),
+            "vnir_pixels": counts[g.index][0],
+            "swir_pixels": counts[g.index][1],
         })
     params = dict(p)
     if params["target_date"] is not None:
@@ -348,9 +430,9 @@ def _meta(granules: List[_Granule], masks: List[GranuleMasks], clear_cover: List
         "strategy": strategy,
         "provenance_planes": ["vnir", "swir"],
         "provenance_codes": {"no_data": NO_DATA},
-        "mixed_provenance_fraction": mixed_provenance(prov).mean(),
+        "mixed_provenance_fraction": _mixed_fraction(prov, len(granules)),
         "granules": entries,
-        "vnir_valid_fraction": int(np.count_nonzero(prov[0] != NO_DATA)) / float(pixels),
-        "swir_valid_fraction": int(np.count_nonzero(prov[1] != NO_DATA)) / float(pixels),
+        "vnir_valid_fraction": taken[0] / float(pixels),
+        "swir_valid_fraction": taken[1] / float(pixels),
         "params": params,
     }

@@ -29,6 +29,7 @@ from gmi_engine.kernel import KERNEL_VERSION
 from gmi_engine.kernel.bands import BAND_COLUMNS, BANDS, band_index
 from gmi_engine.kernel.errors import GmiInputError
 from gmi_engine.kernel.fields import FieldPlan, decode_field, surface_reflectance_field
+from gmi_engine.kernel.masks import finite_masks
 from gmi_engine.kernel.radiometry import (
     dn_array,
     dn_to_radiance,
@@ -83,7 +84,7 @@ def row_reflectance(row: Mapping[str, Any], tile_px: int = 1024) -> Tuple[np.nda
     field = decode_field(row.get("ac")) if coeffs else None
     bbox = (r0, r1, c0, c1)
     plan = FieldPlan(bbox, field.shape[2], tile_px) if field is not None else None
-    out = np.full((len(BANDS), tile_px, tile_px), np.nan, dtype=np.float32)
+    out = _nan_outside(len(BANDS), tile_px, bbox, {BAND_COLUMNS.index(c) for c in row["bands"]})
     for column, dn in sorted(row["bands"].items()):
         k = BAND_COLUMNS.index(column)
         ucc = unit_conversion_coefficient(BANDS[k], gains.get(column, "NOR"), incl.get(column))
@@ -100,6 +101,27 @@ def row_reflectance(row: Mapping[str, Any], tile_px: int = 1024) -> Tuple[np.nda
             refl = toa_reflectance(radiance, BANDS[k], zenith, _day_of_year(row["acquired"]))
         out[k, r0:r1 + 1, c0:c1 + 1] = refl
     return out, kind
+
+
+def _nan_outside(bands: int, tile_px: int, bbox: Tuple[int, int, int, int],
+                 written: Iterable[int]) -> np.ndarray:
+    """A ``(bands, tile_px, tile_px)`` float32 array, NaN except inside ``bbox`` of the bands
+    ``written`` (left uninitialised there: :func:`row_reflectance` writes every pixel of the bbox
+    of those bands). A bbox that is not inside the tile gets the whole array NaN."""
+    r0, r1, c0, c1 = bbox
+    if not (0 <= r0 <= r1 < tile_px and 0 <= c0 <= c1 < tile_px):
+        return np.full((bands, tile_px, tile_px), np.nan, dtype=np.float32)
+    out = np.empty((bands, tile_px, tile_px), dtype=np.float32)
+    inside = set(written)
+    for k in range(bands):
+        if k not in inside:
+            out[k] = np.nan
+            continue
+        out[k, :r0] = np.nan
+        out[k, r1 + 1:] = np.nan
+        out[k, r0:r1 + 1, :c0] = np.nan
+        out[k, r0:r1 + 1, c1 + 1:] = np.nan
+    return out
 
 
 def _granule_info(row: Mapping[str, Any]) -> Dict[str, Any]:
@@ -140,12 +162,15 @@ def _stack(rows: Sequence[Mapping[str, Any]], params: Mapping[str, Any]
 def _mosaic(rows: Sequence[Mapping[str, Any]], params: Mapping[str, Any],
             stack: Optional[Tuple[List[np.ndarray], List[Dict[str, Any]], List[str]]] = None
             ) -> Tuple[np.ndarray, np.ndarray, Dict[str, Any]]:
-    """Reflectance of every row (or the given ``stack``), then the mosaic (masks applied inside)."""
+    """Reflectance of every row (or the given ``stack``), then the mosaic (masks applied inside).
+
+    The stack's arrays are used up: the mosaic may be written into one of them.
+    """
     from gmi_engine.kernel.mosaic import mosaic
 
     arrays, infos, kinds = stack if stack is not None else _stack(rows, params)
     result, provenance, meta = mosaic(arrays, infos, strategy=params["strategy"],
-                                      params=params["mosaic"])
+                                      params=params["mosaic"], reuse_stack=True)
     return result, provenance, {"mosaic": meta, "reflectance": sorted(set(kinds))}
 
 
@@ -272,12 +297,13 @@ def run(method: str, rows: Sequence[Mapping[str, Any]],
     else:
         refl, provenance, step_meta = _mosaic(rows, p)
     meta = _common_meta(method, rows, p, step_meta)
-    valid = np.isfinite(refl).any(axis=0).astype(np.uint8)
+    swir_bands = range(band_index("04"), refl.shape[0]) if method == "mineral_indices" else None
+    finite, swir_ok = finite_masks(refl, swir_bands)
+    valid = finite.view(np.uint8)  # bool is one byte of 0 or 1
     out = []
     if method == "mineral_indices":
         from gmi_engine.kernel.indices import compute_indices
 
-        swir_ok = np.isfinite(refl[band_index("04"):]).all(axis=0)
         indices = compute_indices(refl, ids=p["indices"], swir_usable=swir_ok,
                                   same_source=_same_source(provenance, step_meta["mosaic"]))
         for index_id, data in indices.items():
