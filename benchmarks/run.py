@@ -29,6 +29,7 @@ import numpy as np
 from benchmarks import fields_cost, grass_chain, reference
 from benchmarks.common import (
     REPO,
+    can_drop_caches,
     console_table,
     find_lut,
     fmt,
@@ -384,8 +385,10 @@ def render(r: Dict[str, Any]) -> str:
                                            if r["quick"] else ""),
              "The machine is shared with other jobs, so absolute times are noisy; every baseline "
              "is timed in the same run and the ratios are the figures to compare. Every timed chain "
-             "(GMI's and GRASS's) starts after a `sync`, so none pays for the disk writeback of the "
-             "files an earlier one wrote.", ""]
+             "(GMI's and GRASS's) starts after a `sync`{}, so none pays for the files an earlier one "
+             "wrote (`benchmarks.common.settle_disk`).".format(
+                 " with the page cache emptied" if r.get("caches_dropped")
+                 else " (the page cache could not be emptied: not run as root)"), ""]
     lines += ["## Summary: targets", "", table(["target", "measured", "met?"], r["targets"]), ""]
 
     lines += ["## Kernel: 23 indices on one 1024 × 1024 tile, one core", "",
@@ -635,7 +638,8 @@ def main(argv: Optional[List[str]] = None) -> int:
     with work_folder(args.work, "gmi-bench-") as work:
         work.mkdir(parents=True, exist_ok=True)
         cache = work / "6s-cache"
-        r = {"machine": machine_info(), "quick": args.quick}  # type: Dict[str, Any]
+        r = {"machine": machine_info(), "quick": args.quick,
+             "caches_dropped": can_drop_caches()}  # type: Dict[str, Any]
         say("synthesising the {} demo set".format("small" if args.quick else "full-size"))
         r["data"] = data = synthesise(work, args.quick)
         say("kernel")

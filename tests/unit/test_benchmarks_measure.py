@@ -59,3 +59,15 @@ def test_peak_rss_target_of_an_unmeasured_run_reads_not_measured():
     assert rss_row(run.TARGET_RSS_MB - 1.0)[2] == "yes"
     assert rss_row(run.TARGET_RSS_MB + 1.0)[2] == "no"
     assert rss_row(float("nan"))[1:] == ["—", "not measured"]
+
+
+def test_settle_disk_empties_the_page_cache_only_where_it_may(tmp_path, monkeypatch):
+    from benchmarks import common
+
+    knob = tmp_path / "drop_caches"
+    knob.write_text("0\n")
+    monkeypatch.setattr(common, "DROP_CACHES", knob)
+    assert common.can_drop_caches() and common.settle_disk() is True
+    assert knob.read_text() == "1\n"  # the page cache, not dentries and inodes
+    monkeypatch.setattr(common, "DROP_CACHES", tmp_path / "absent")
+    assert not common.can_drop_caches() and common.settle_disk() is False
