@@ -205,20 +205,27 @@ def average_overview_nan(data: np.ndarray) -> np.ndarray:
     height, width = data.shape[0] // 2, data.shape[1] // 2
     out = np.empty((height, width), dtype=np.float32)
     for r0 in range(0, height, OVERVIEW_BLOCK_ROWS):
-        block = data[2 * r0:2 * (r0 + OVERVIEW_BLOCK_ROWS)].astype(np.float64)
-        missing = np.isnan(block)
-        block[missing] = 0.0  # adding 0.0 is what skipping a NaN leaves of the sum
+        pixels = data[2 * r0:2 * (r0 + OVERVIEW_BLOCK_ROWS)]
+        missing = np.isnan(pixels)
+        if missing.all():  # outside the footprint: nothing to average
+            out[r0:r0 + pixels.shape[0] // 2] = np.float32("nan")
+            continue
+        block = pixels.astype(np.float64)
         quad = block.reshape(-1, 2, width, 2)
-        gaps = missing.reshape(quad.shape)
-        count = 4 - (gaps[:, 0, :, 0].view(np.int8) + gaps[:, 0, :, 1].view(np.int8)
-                     + gaps[:, 1, :, 0].view(np.int8) + gaps[:, 1, :, 1].view(np.int8))
+        count: Union[int, np.ndarray] = 4
+        if missing.any():
+            block[missing] = 0.0  # adding 0.0 is what skipping a NaN leaves of the sum
+            gaps = missing.reshape(quad.shape)
+            count = 4 - (gaps[:, 0, :, 0].view(np.int8) + gaps[:, 0, :, 1].view(np.int8)
+                         + gaps[:, 1, :, 0].view(np.int8) + gaps[:, 1, :, 1].view(np.int8))
         with np.errstate(invalid="ignore", divide="ignore"):  # inf - inf, 0 / 0: NaN as in GDAL
             total = quad[:, 0, :, 0] + quad[:, 0, :, 1]
             total += quad[:, 1, :, 0]
             total += quad[:, 1, :, 1]
             total += 0.0  # GDAL's sum starts at +0.0: a sum of -0.0 values is +0.0
             mean = (total / count).astype(np.float32)
-        mean[count == 0] = np.float32("nan")  # GDAL's NaN (0/0 gives the negative one)
+        if not isinstance(count, int):
+            mean[count == 0] = np.float32("nan")  # GDAL's NaN (0/0 gives the negative one)
         out[r0:r0 + mean.shape[0]] = mean
     return out
 
