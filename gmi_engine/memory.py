@@ -42,20 +42,21 @@ def fix_mmap_threshold() -> None:
 
     It changes malloc for the whole process, so only processes GMI owns call it: the ``gmi``
     command (:func:`gmi_engine.cli.main.main`), not the engine functions the QGIS plugin calls
-    in the QGIS process. (The pool workers keep glibc's adaptive threshold; the fixed one was
-    not measured there: they call :func:`reuse_freed_blocks`.)
+    in the QGIS process. (The pool workers call :func:`reuse_freed_blocks` instead.)
     """
     _mallopt((_M_MMAP_THRESHOLD, _MMAP_THRESHOLD_BYTES))
 
 
 def reuse_freed_blocks() -> None:
-    """Keep a tile worker's freed arrays in its heap for the next ones (no page faults).
+    """Keep a tile worker's freed arrays in its heap for the next ones (fewer page faults).
 
     A tile allocates the same few dozen 4-36 MiB arrays again and again. Mapped fresh from the
-    system, each costs a page fault and the zeroing of every page (the kernel of ``make bench``'s
-    11 tiles: 354 ms per tile with the mmap threshold fixed at 128 KiB, 197 ms with the arrays
-    reused from the heap). A worker's memory is its largest tile's working set either way, so the
-    heap keeps it; for a pool worker process only (it changes malloc for the whole process).
+    system, each costs page faults and the zeroing of every page; glibc's adaptive threshold
+    stops at 32 MiB, below a 9-band tile. The kernel stages of ``make bench``'s 11 tiles, warm,
+    one run each: 343 ms per tile with the threshold fixed at 128 KiB, 225 ms with glibc's
+    adaptive one, 199 ms with these settings. A worker's memory is its largest tile's working
+    set either way, so the heap keeps it (scale run: the largest worker's peak did not grow from
+    15 to 60 tiles); for a pool worker process only (it changes malloc for the whole process).
     """
     _mallopt((_M_MMAP_THRESHOLD, _WORKER_MMAP_THRESHOLD_BYTES),
              (_M_TRIM_THRESHOLD, _WORKER_TRIM_THRESHOLD_BYTES))
